@@ -1,0 +1,244 @@
+"""The catalogue as plain data: models, recipes, hardware and engines.
+
+Everything downstream (validation, planning, rendering) works on these frozen
+dataclasses; reading files lives in `load.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PRECISIONS = ("bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
+ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
+
+
+def slug(model_id: str) -> str:
+    """Hugging Face id -> file-safe slug (seed convention: '/' becomes '--')."""
+    return model_id.replace("/", "--")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    name: str
+    product: str
+    architecture: str
+    gfx_target: str
+    gfx_target_version: int
+    family: str
+    device_ids: tuple[str, ...]
+    device_id_names: Mapping[str, str]
+    memory_bytes: int
+    memory_source: str
+    compute_units: int
+    apu: bool
+    devices_per_package: int
+    compute_partitions: tuple[str, ...]
+    xcc_per_device: int
+    precisions: Mapping[str, str]
+    fp8_format: str | None
+
+    def precision_support(self, precision: str) -> str | None:
+        """'native', 'emulated' or None (cannot run it)."""
+        return self.precisions.get(precision)
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """One option of an engine's real argument parser (from the flag snapshot)."""
+
+    name: str
+    aliases: tuple[str, ...]
+    negation: str | None
+    kind: str  # value | flag | bool | count | help
+    type: str  # int | float | str | json | human_int | bool | path
+    choices: tuple[str, ...] | None
+    nargs: str | None
+    default: Any
+    deprecated: bool
+    deprecation: str | None
+    help: str
+
+
+@dataclass(frozen=True)
+class FlagTable:
+    engine: str
+    version: str
+    allow_abbrev: bool
+    options: Mapping[str, FlagSpec]
+    # every accepted spelling -> (spec, negated?)
+    spellings: Mapping[str, tuple[FlagSpec, bool]]
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> "FlagTable":
+        options: dict[str, FlagSpec] = {}
+        spellings: dict[str, tuple[FlagSpec, bool]] = {}
+        for name, raw in sorted(data["options"].items()):
+            spec = FlagSpec(
+                name=name,
+                aliases=tuple(raw.get("aliases") or ()),
+                negation=raw.get("negation"),
+                kind=raw.get("kind", "value"),
+                type=raw.get("type") or "str",
+                choices=tuple(raw["choices"]) if raw.get("choices") is not None else None,
+                nargs=raw.get("nargs"),
+                default=raw.get("default"),
+                deprecated=bool(raw.get("deprecated")),
+                deprecation=raw.get("deprecation"),
+                help=raw.get("help") or "",
+            )
+            options[name] = spec
+            for spelling in (name, *spec.aliases):
+                spellings.setdefault(spelling, (spec, False))
+            if spec.negation:
+                spellings.setdefault(spec.negation, (spec, True))
+        return cls(data["engine"], data["version"], bool(data.get("allow_abbrev")), options, spellings)
+
+    def lookup(self, spelling: str) -> tuple[FlagSpec, bool] | None:
+        return self.spellings.get(spelling)
+
+    def prefix_matches(self, spelling: str) -> list[FlagSpec]:
+        """Options argparse would pick for an abbreviated long flag (allow_abbrev)."""
+        if not spelling.startswith("--"):
+            return []
+        found = {spec.name: spec for s, (spec, _) in self.spellings.items() if s.startswith(spelling)}
+        return [found[k] for k in sorted(found)]
+
+
+@dataclass(frozen=True)
+class EngineData:
+    name: str
+    title: str
+    version: str
+    recipe_key: str
+    default_port: int
+    images: Mapping[str, str]
+    image_entrypoint: str | None
+    launch: tuple[str, ...]
+    image_source: str
+    removed_flags: Mapping[str, Mapping[str, str | None]]
+    removed_env: Mapping[str, str]
+    flags: FlagTable
+
+    def image_for(self, hardware: Hardware) -> str | None:
+        return self.images.get(hardware.gfx_target)
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int
+    max_position_embeddings: int
+    vocab_size: int
+    tie_word_embeddings: bool
+
+
+@dataclass(frozen=True)
+class Attention:
+    kind: str  # gqa | mla
+    kv_lora_rank: int = 0
+    q_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    sliding_window: int = 0
+    sliding_window_layers: int = 0
+
+
+@dataclass(frozen=True)
+class Moe:
+    num_experts: int
+    experts_per_token: int
+    moe_intermediate_size: int
+    shared_experts: int = 0
+    dense_layers: int = 0
+
+
+@dataclass(frozen=True)
+class Variant:
+    model_id: str
+    precision: str
+    quantization: str
+    kv_cache_fp8_scales: bool
+    source: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Model:
+    model_id: str
+    name: str
+    family: str
+    size: str
+    readiness_level: str
+    description: str
+    license: str
+    gated: bool
+    architecture: str
+    native_precision: str
+    total_params: int
+    active_params: int | None
+    config: ArchConfig
+    attention: Attention
+    moe: Moe | None
+    rope_scaling: Mapping[str, Any] | None
+    aim_recipes: tuple[str, ...]
+    variants: tuple[Variant, ...]
+    provenance: tuple[Mapping[str, Any], ...]
+    unverified: tuple[str, ...]
+    path: Path
+
+    @property
+    def slug(self) -> str:
+        return slug(self.model_id)
+
+    def variant(self, checkpoint: str) -> Variant | None:
+        for variant in self.variants:
+            if variant.model_id == checkpoint:
+                return variant
+        return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `N_gpu` entry of one backend block of a recipe."""
+
+    backend: str
+    key: str
+    gpus: int
+    enabled: bool
+    args: Mapping[str, Any]
+    env: Mapping[str, str]  # recipe env overlaid with the entry's env
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    recipe_id: str
+    model_id: str
+    hardware: str
+    precision: str
+    status: str
+    metric: str | None
+    notes: str | None
+    env: Mapping[str, str]
+    entries: tuple[Entry, ...]
+    path: Path
+
+    def entries_for(self, backend: str) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.backend == backend)
+
+
+@dataclass
+class Catalogue:
+    models: dict[str, Model] = field(default_factory=dict)
+    recipes: dict[str, Recipe] = field(default_factory=dict)
+    hardware: dict[str, Hardware] = field(default_factory=dict)
+    engines: dict[str, EngineData] = field(default_factory=dict)
+
+    def recipes_for(self, model_id: str) -> list[Recipe]:
+        return sorted((r for r in self.recipes.values() if r.model_id == model_id), key=lambda r: r.recipe_id)

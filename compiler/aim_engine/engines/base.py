@@ -1,0 +1,202 @@
+"""The small interface every serving engine implements, plus flag checking shared by all.
+
+An engine module says which of its flags carry the settings AIM Engine reasons about
+(checkpoint, parallel sizes, context length, memory knobs) and how the engine fills in
+what a recipe leaves out. Checking a flag's name, type and choices is the same for
+every engine: it reads the flag snapshot of the real parser.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..catalogue import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
+from ..memory import GIB, ServingShape
+
+_HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
+# vLLM's human_readable_int: lower-case suffixes are decimal, upper-case binary.
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+class FlagValueError(ValueError):
+    pass
+
+
+def parse_human_int(text: str) -> int:
+    match = _HUMAN_INT.match(text)
+    if not match:
+        raise FlagValueError(f"{text!r} is not an integer (suffixes k/m/g or K/M/G allowed)")
+    number, suffix = match.groups()
+    value = float(number) * _SUFFIX[suffix]
+    if value != int(value):
+        raise FlagValueError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def parse_scalar(spec: FlagSpec, value: Any) -> Any:
+    """Convert one recipe value the way the engine's argparse type would, or raise."""
+    if isinstance(value, bool) or value is None:
+        raise FlagValueError(f"{spec.name} takes a value ({spec.type}), not a bare on/off")
+    text = str(value)
+    try:
+        if spec.type == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(text) if not isinstance(value, float) else int(value)
+        if spec.type == "float":
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if spec.type == "human_int":
+            return int(value) if isinstance(value, int) else parse_human_int(text)
+        if spec.type == "json":
+            return json.loads(text)
+    except FlagValueError:
+        raise
+    except (ValueError, TypeError, OverflowError):
+        raise FlagValueError(f"{spec.name} expects {spec.type.replace('_', ' ')}, got {text!r}") from None
+    return text
+
+
+def parse_value(spec: FlagSpec, value: Any) -> Any:
+    """Parse a recipe value for `spec`; returns the python value the engine would see."""
+    if spec.kind in ("flag", "bool", "count"):
+        if value is None or isinstance(value, bool):
+            return True if value is None else value
+        raise FlagValueError(f"{spec.name} is an on/off flag: use true, false or no value, not {value!r}")
+    multi = spec.nargs in ("+", "*") or (spec.nargs or "").isdigit()
+    if isinstance(value, list):
+        if not multi:
+            raise FlagValueError(f"{spec.name} takes one value, not a list")
+        parsed = [parse_scalar(spec, v) for v in value]
+    else:
+        parsed = parse_scalar(spec, value)
+    if spec.choices is not None:
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if str(item) not in spec.choices:
+                raise FlagChoiceError(f"{spec.name} {item!r} is not one of: {', '.join(spec.choices)}")
+    return parsed
+
+
+class FlagChoiceError(FlagValueError):
+    pass
+
+
+def normalise(spelling: str) -> str:
+    """The engines accept `--max_model_len` for `--max-model-len`."""
+    if spelling.startswith("--"):
+        return "--" + spelling[2:].replace("_", "-")
+    return spelling
+
+
+def canonical_args(args: Mapping[str, Any], table: FlagTable) -> dict[str, Any]:
+    """Recipe args keyed by the option's canonical name, parsed; unknown or bad ones dropped."""
+    out: dict[str, Any] = {}
+    for spelling, value in args.items():
+        found = table.lookup(normalise(spelling))
+        if found is None:
+            continue
+        spec, negated = found
+        try:
+            parsed = parse_value(spec, value)
+        except FlagValueError:
+            continue
+        if negated:
+            parsed = not parsed if isinstance(parsed, bool) else parsed
+        out[spec.name] = parsed
+    return out
+
+
+@dataclass(frozen=True)
+class EntrySettings:
+    """What AIM Engine reads from an entry's args, defaults filled in as the engine would."""
+
+    checkpoint: str
+    tp: int
+    pp: int
+    dp: int
+    gpus_used: int
+    expert_parallel: bool
+    max_model_len: int
+    max_model_len_explicit: bool
+    utilization: float
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    kv_cache_dtype: str
+    dtype: str
+    quantization: str | None
+    cuda_graphs: bool
+
+
+# Bytes per KV element by --kv-cache-dtype; None means "the model's activation dtype".
+KV_DTYPE_BYTES = {
+    "auto": None,
+    "bfloat16": 2, "bf16": 2, "float16": 2, "half": 2,
+    "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "fp8_inc": 1, "mxfp8": 1 + 1 / 32,
+    "fp8_per_token_head": 1, "int8_per_token_head": 1,
+    "fp8_ds_mla": 656 / 576,
+    "nvfp4": 0.5 + 1 / 16, "fp4_mx_block16": 0.5 + 1 / 16,
+}
+
+
+class Backend:
+    """Base for one engine. Subclasses set the flag names and defaults."""
+
+    name: str = ""
+    model_flags: tuple[str, ...] = ()
+    context_flag: str = ""
+    reserved_flags: tuple[str, ...] = ("--host", "--port")
+    # Flags owned by the other engine that users often carry over, with our spelling.
+    foreign_spellings: Mapping[str, str] = {}
+
+    def __init__(self, data: EngineData):
+        self.data = data
+
+    @property
+    def flags(self) -> FlagTable:
+        return self.data.flags
+
+    def default(self, flag: str, fallback: Any = None) -> Any:
+        spec = self.flags.options.get(flag)
+        return fallback if spec is None or spec.default is None else spec.default
+
+    # --- engine-specific -----------------------------------------------------------------
+    def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
+        raise NotImplementedError
+
+    def overhead_in_budget(self) -> bool:
+        return True
+
+    # --- shared --------------------------------------------------------------------------
+    def checkpoint(self, args: Mapping[str, Any], model: Model) -> str:
+        for flag in self.model_flags:
+            if args.get(flag):
+                return str(args[flag])
+        return model.model_id
+
+    def kv_bytes(self, settings: EntrySettings) -> float:
+        size = KV_DTYPE_BYTES.get(settings.kv_cache_dtype, 2)
+        return 2.0 if size is None else float(size)
+
+    def memory_shape(self, settings: EntrySettings, weight_format: str) -> ServingShape:
+        return ServingShape(
+            tp=settings.tp,
+            pp=settings.pp,
+            weight_format=weight_format,
+            kv_bytes=self.kv_bytes(settings),
+            utilization=settings.utilization,
+            max_num_batched_tokens=settings.max_num_batched_tokens,
+            max_num_seqs=settings.max_num_seqs,
+            max_model_len=settings.max_model_len,
+            cuda_graphs=settings.cuda_graphs,
+            overhead_in_budget=self.overhead_in_budget(),
+        )
+
+
+def memory_gib(hardware: Hardware) -> float:
+    return hardware.memory_bytes / GIB

@@ -1,0 +1,76 @@
+"""SGLang (`python3 -m sglang.launch_server`): its flag names, and the defaults SGLang
+derives from GPU memory when a recipe leaves them out (srt/arg_groups/memory_hook.py)."""
+
+from __future__ import annotations
+
+from ..catalogue import Entry, Hardware, Model
+from ..memory import GIB
+from .base import Backend, EntrySettings, canonical_args
+
+MIB = 1024**2
+
+
+def default_chunked_prefill(memory_bytes: int) -> int:
+    gib = memory_bytes / GIB
+    if gib >= 160:
+        return 16384
+    if gib >= 60:
+        return 8192
+    if gib >= 20:
+        return 4096
+    return 2048
+
+
+def default_mem_fraction_static(memory_bytes: int, chunk: int, tp: int, pp: int) -> float:
+    """SGLang's automatic --mem-fraction-static: reserve room for activations and graphs."""
+    decode_graph_max_bs = 512 if memory_bytes >= 160 * GIB else 256
+    reserved = (512 + 1.5 * max(chunk, 2048) + tp * pp / 8 * 1024 + 2 * decode_graph_max_bs) * MIB
+    if memory_bytes > 60 * GIB:
+        reserved = max(reserved, 10 * GIB)
+    return round((memory_bytes - reserved) / memory_bytes, 3)
+
+
+class SGLang(Backend):
+    name = "sglang"
+    model_flags = ("--model-path",)
+    context_flag = "--context-length"
+    foreign_spellings = {
+        "--max-model-len": "--context-length",
+        "--gpu-memory-utilization": "--mem-fraction-static",
+        "--max-num-batched-tokens": "--chunked-prefill-size",
+        "--max-num-seqs": "--max-running-requests",
+        "--enable-expert-parallel": "--ep-size",
+        "--enforce-eager": "--disable-cuda-graph",
+    }
+
+    def overhead_in_budget(self) -> bool:
+        # --mem-fraction-static sizes weights + KV pool only; activations live in the rest.
+        return False
+
+    def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
+        args = canonical_args(entry.args, self.flags)
+        tp = int(args.get("--tp-size", 1))
+        pp = int(args.get("--pp-size", 1))
+        dp = int(args.get("--dp-size", 1))
+        attention_dp = bool(args.get("--enable-dp-attention")) or int(args.get("--attn-dp-size") or 1) > 1
+        chunk = int(args.get("--chunked-prefill-size") or default_chunked_prefill(hardware.memory_bytes))
+        explicit_len = args.get("--context-length")
+        fraction = args.get("--mem-fraction-static")
+        return EntrySettings(
+            checkpoint=str(args.get("--model-path") or model.model_id),
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            # Attention data-parallelism runs inside the TP group; plain --dp-size adds replicas.
+            gpus_used=tp * pp * (1 if attention_dp else dp),
+            expert_parallel=int(args.get("--ep-size") or 1) > 1,
+            max_model_len=int(explicit_len) if explicit_len else model.config.max_position_embeddings,
+            max_model_len_explicit=bool(explicit_len),
+            utilization=float(fraction) if fraction else default_mem_fraction_static(hardware.memory_bytes, max(chunk, 0), tp, pp),
+            max_num_batched_tokens=max(chunk, 1),
+            max_num_seqs=int(args.get("--max-running-requests") or 1024),
+            kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),
+            dtype=str(args.get("--dtype", "auto")),
+            quantization=args.get("--quantization"),
+            cuda_graphs=not args.get("--disable-cuda-graph", False),
+        )

@@ -1,0 +1,51 @@
+"""vLLM (`vllm serve`): which flags carry the settings AIM Engine reasons about, and the
+defaults vLLM applies when a recipe leaves them out (vllm/engine/arg_utils.py)."""
+
+from __future__ import annotations
+
+from ..catalogue import Entry, Hardware, Model
+from ..memory import GIB
+from .base import Backend, EntrySettings, canonical_args
+
+# EngineArgs gives GPUs with at least 70 GiB bigger batches than smaller ones.
+LARGE_GPU_BYTES = 70 * GIB
+
+
+class VLLM(Backend):
+    name = "vllm"
+    model_flags = ("--model",)
+    context_flag = "--max-model-len"
+    foreign_spellings = {
+        "--tp-size": "--tensor-parallel-size",
+        "--tp": "--tensor-parallel-size",
+        "--model-path": "--model",
+        "--context-length": "--max-model-len",
+        "--mem-fraction-static": "--gpu-memory-utilization",
+        "--chunked-prefill-size": "--max-num-batched-tokens",
+        "--max-running-requests": "--max-num-seqs",
+    }
+
+    def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
+        args = canonical_args(entry.args, self.flags)
+        tp = int(args.get("--tensor-parallel-size", 1))
+        pp = int(args.get("--pipeline-parallel-size", 1))
+        dp = int(args.get("--data-parallel-size", 1))
+        large = hardware.memory_bytes >= LARGE_GPU_BYTES
+        explicit_len = args.get("--max-model-len")
+        return EntrySettings(
+            checkpoint=str(args.get("--model") or model.model_id),
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            gpus_used=tp * pp * dp,
+            expert_parallel=bool(args.get("--enable-expert-parallel", False)),
+            max_model_len=int(explicit_len) if explicit_len else model.config.max_position_embeddings,
+            max_model_len_explicit=bool(explicit_len),
+            utilization=float(args.get("--gpu-memory-utilization", self.default("--gpu-memory-utilization", 0.9))),
+            max_num_batched_tokens=int(args.get("--max-num-batched-tokens") or (8192 if large else 2048)),
+            max_num_seqs=int(args.get("--max-num-seqs") or (1024 if large else 256)),
+            kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),
+            dtype=str(args.get("--dtype", "auto")),
+            quantization=args.get("--quantization"),
+            cuda_graphs=not args.get("--enforce-eager", False),
+        )

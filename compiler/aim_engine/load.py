@@ -1,0 +1,344 @@
+"""Read the catalogue from disk: YAML models and recipes, JSON hardware and engine data.
+
+Each file is parsed, checked against its JSON Schema, and only then turned into the
+dataclasses of `catalogue.py`. Files that fail are reported and left out, so later
+checks never see half-formed data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .catalogue import (
+    ENTRY_KEY,
+    ArchConfig,
+    Attention,
+    Catalogue,
+    EngineData,
+    Entry,
+    FlagTable,
+    Hardware,
+    Model,
+    Moe,
+    Recipe,
+    Variant,
+)
+from .diagnostics import Check, Report
+from .yamlsource import YamlDocument, YamlError, load_yaml
+
+DATA = resources.files("aim_engine") / "data"
+SCHEMAS = resources.files("aim_engine") / "schemas"
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict[str, Any]:
+    return json.loads((SCHEMAS / f"{name}.schema.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    spec = schema(name)
+    cls = jsonschema.validators.validator_for(spec)
+    cls.check_schema(spec)
+    return cls(spec)
+
+
+def schema_errors(name: str, data: Any) -> list[tuple[tuple, str]]:
+    """(path of the offending value or key, readable message) for each schema violation."""
+    out = []
+    for error in _validator(name).iter_errors(data):
+        where = tuple(error.absolute_path)
+        extra = _extra_keys(error)
+        out.append((where + extra[:1], _describe(error, extra)))
+    return sorted(out, key=lambda item: ([str(p) for p in item[0]], item[1]))
+
+
+def _extra_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ()
+    allowed = set(error.schema.get("properties", {}))
+    patterns = error.schema.get("patternProperties", {})
+    return tuple(sorted(
+        str(k) for k in error.instance
+        if k not in allowed and not any(re.search(p, str(k)) for p in patterns)
+    ))
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        known = f" (allowed: {', '.join(allowed)})" if allowed and len(allowed) <= 25 else ""
+        return f"{where}: unknown key {', '.join(repr(k) for k in extra)}{known}"
+    if v == "required":
+        return f"{where}: {error.message}"
+    if v == "type":
+        return f"{where}: expected {error.validator_value}, got {_short(error.instance)}"
+    if v == "enum":
+        return f"{where}: {_short(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
+    if v == "pattern":
+        return f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{where}: {_short(error.instance)} is out of range ({v} {error.validator_value})"
+    return f"{where}: {error.message if len(error.message) < 200 else error.message[:197] + '...'}"
+
+
+def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
+    if not isinstance(doc.data, dict):
+        report.add(doc.path, doc.line_of(()), Check.SCHEMA, f"expected a mapping of fields at the top level, got {type(doc.data).__name__}")
+        return False
+    errors = schema_errors(name, doc.data)
+    for where, message in errors:
+        report.add(doc.path, doc.key_line(where), Check.SCHEMA, message)
+    return not errors
+
+
+def _read(path: Path, report: Report) -> YamlDocument | None:
+    try:
+        doc = load_yaml(path)
+    except YamlError as exc:
+        report.add(path, exc.line, Check.YAML_SYNTAX, exc.message)
+        return None
+    for key, line in doc.duplicate_keys:
+        report.add(path, line, Check.DUPLICATE_KEY, f"key {key!r} appears more than once in this mapping")
+    return doc
+
+
+# --- hardware and engines (package data) -------------------------------------------------
+
+
+def load_hardware() -> dict[str, Hardware]:
+    data = json.loads((DATA / "hardware.json").read_text("utf-8"))
+    problems = schema_errors("hardware", data)
+    if problems:
+        raise ValueError(f"built-in hardware data is invalid: {problems[0][1]}")
+    return {
+        name: Hardware(
+            name=name,
+            product=g["product"],
+            architecture=g["architecture"],
+            gfx_target=g["gfx_target"],
+            gfx_target_version=g["gfx_target_version"],
+            family=g["family"],
+            device_ids=tuple(g["device_ids"]),
+            device_id_names=dict(g["device_id_names"]),
+            memory_bytes=g["memory_bytes"],
+            memory_source=g["memory_source"],
+            compute_units=g["compute_units"],
+            apu=g["apu"],
+            devices_per_package=g["devices_per_package"],
+            compute_partitions=tuple(g["compute_partitions"]),
+            xcc_per_device=g["xcc_per_device"],
+            precisions=dict(g["precisions"]),
+            fp8_format=g["fp8_format"],
+        )
+        for name, g in sorted(data["gpus"].items())
+    }
+
+
+def load_engines() -> dict[str, EngineData]:
+    engines = {}
+    for path in sorted((DATA / "engines").iterdir(), key=lambda p: p.name):
+        if not path.name.endswith(".json"):
+            continue
+        data = json.loads(path.read_text("utf-8"))
+        problems = schema_errors("engine", data)
+        if problems:
+            raise ValueError(f"built-in engine data {path.name} is invalid: {problems[0][1]}")
+        snapshot = json.loads((DATA / "flags" / data["flags"]).read_text("utf-8"))
+        engines[data["name"]] = EngineData(
+            name=data["name"],
+            title=data["title"],
+            version=data["version"],
+            recipe_key=data["recipe_key"],
+            default_port=data["default_port"],
+            images=dict(data["images"]),
+            image_entrypoint=data["image_entrypoint"],
+            launch=tuple(data["launch"]),
+            image_source=data["image_source"],
+            removed_flags=data["removed_flags"],
+            removed_env=data["removed_env"],
+            flags=FlagTable.from_snapshot(snapshot),
+        )
+    return engines
+
+
+# --- models and recipes (YAML) -------------------------------------------------------------
+
+
+def model_from(data: dict[str, Any], path: Path) -> Model:
+    cfg = data["architecture_config"]
+    att = data["attention"]
+    moe = data.get("moe")
+    return Model(
+        model_id=data["model_id"],
+        name=data["name"],
+        family=data["family"],
+        size=data["size"],
+        readiness_level=data["readiness_level"],
+        description=data["description"],
+        license=data["license"],
+        gated=data["gated"],
+        architecture=data["architecture"],
+        native_precision=data["native_precision"],
+        total_params=data["parameters"]["total"],
+        active_params=data["parameters"].get("active"),
+        config=ArchConfig(**cfg),
+        attention=Attention(
+            kind=att["kind"],
+            kv_lora_rank=att.get("kv_lora_rank", 0),
+            q_lora_rank=att.get("q_lora_rank", 0),
+            qk_rope_head_dim=att.get("qk_rope_head_dim", 0),
+            sliding_window=att.get("sliding_window", 0),
+            sliding_window_layers=att.get("sliding_window_layers", 0),
+        ),
+        moe=Moe(**moe) if moe else None,
+        rope_scaling=data.get("rope_scaling"),
+        aim_recipes=tuple(data["aim_recipes"]),
+        variants=tuple(
+            Variant(
+                model_id=v["model_id"],
+                precision=v["precision"],
+                quantization=v["quantization"],
+                kv_cache_fp8_scales=v.get("kv_cache_fp8_scales", False),
+                source=v["source"],
+                verified=v["verified"],
+            )
+            for v in data.get("variants", [])
+        ),
+        provenance=tuple(data["provenance"]),
+        unverified=tuple(data.get("unverified", [])),
+        path=path,
+    )
+
+
+def _env(mapping: dict[str, Any] | None) -> dict[str, str]:
+    out = {}
+    for key, value in (mapping or {}).items():
+        out[str(key)] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return out
+
+
+def recipe_from(data: dict[str, Any], path: Path, backends: dict[str, str]) -> Recipe:
+    """`backends` maps recipe keys (vllm_serve) to engine names (vllm); others are skipped."""
+    recipe_env = _env(data.get("env"))
+    entries = []
+    for key, engine in sorted(backends.items()):
+        for entry_key, raw in sorted((data.get(key) or {}).items(), key=lambda kv: _entry_order(kv[0])):
+            match = ENTRY_KEY.match(entry_key)
+            if not match:
+                continue
+            entries.append(Entry(
+                backend=engine,
+                key=entry_key,
+                gpus=int(match.group(1)),
+                enabled=raw["enabled"],
+                args=dict(raw.get("args") or {}),
+                env={**recipe_env, **_env(raw.get("env"))},
+                notes=raw.get("notes"),
+            ))
+    return Recipe(
+        recipe_id=data["recipe_id"],
+        model_id=data["model_id"],
+        hardware=data["hardware"],
+        precision=data["precision"],
+        status=data.get("status", "untested"),
+        metric=data.get("metric"),
+        notes=data.get("notes"),
+        env=recipe_env,
+        entries=tuple(entries),
+        path=path,
+    )
+
+
+def _entry_order(key: str) -> tuple[int, str]:
+    match = ENTRY_KEY.match(key)
+    return (int(match.group(1)) if match else 0, key)
+
+
+@dataclass
+class Loaded:
+    """The catalogue plus the parsed documents, so checks can name file:line."""
+
+    catalogue: Catalogue
+    documents: dict[Path, YamlDocument] = field(default_factory=dict)
+    model_files: list[Path] = field(default_factory=list)
+    recipe_files: list[Path] = field(default_factory=list)
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> Loaded:
+    catalogue = Catalogue(hardware=load_hardware(), engines=load_engines())
+    loaded = Loaded(catalogue, model_files=list(model_files), recipe_files=list(recipe_files))
+    for path in model_files:
+        doc = _read(path, report)
+        if doc is None:
+            continue
+        loaded.documents[path] = doc
+        if _schema_ok(doc, "model", report):
+            model = model_from(doc.data, path)
+            if model.model_id in catalogue.models:
+                other = catalogue.models[model.model_id].path
+                report.add(path, doc.line_of(("model_id",)), Check.DUPLICATE_MODEL_ID, f"model {model.model_id} is also described in {other}")
+                continue
+            catalogue.models[model.model_id] = model
+    backends = {e.recipe_key: e.name for e in catalogue.engines.values()}
+    for path in recipe_files:
+        doc = _read(path, report)
+        if doc is None:
+            continue
+        loaded.documents[path] = doc
+        if _schema_ok(doc, "recipe", report):
+            recipe = recipe_from(doc.data, path, backends)
+            if recipe.recipe_id in catalogue.recipes:
+                other = catalogue.recipes[recipe.recipe_id].path
+                report.add(path, doc.line_of(("recipe_id",)), Check.DUPLICATE_RECIPE_ID, f"recipe_id {recipe.recipe_id!r} is already used by {other}")
+                continue
+            catalogue.recipes[recipe.recipe_id] = recipe
+    return loaded
+
+
+def catalogue_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """(model files, recipe files) of the catalogue rooted at `root`."""
+    return yaml_files(root / "models"), yaml_files(root / "recipes")
+
+
+def classify(path: Path) -> str:
+    """'model' or 'recipe' for a file named on the command line.
+
+    The folder decides when it is models/ or recipes/; otherwise the content does
+    (a recipe has recipe_id). Unreadable files count as recipes so their error shows.
+    """
+    parts = {p.lower() for p in path.parts[:-1]}
+    if "models" in parts and "recipes" not in parts:
+        return "model"
+    if "recipes" in parts:
+        return "recipe"
+    try:
+        head = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return "recipe"
+    if re.search(r"^recipe_id\s*:", head, re.M):
+        return "recipe"
+    if re.search(r"^(aim_recipes|architecture_config)\s*:", head, re.M):
+        return "model"
+    return "recipe"

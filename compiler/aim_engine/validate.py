@@ -1,0 +1,271 @@
+"""Semantic checks over a loaded catalogue (schema checks happen while loading).
+
+Each check adds diagnostics with a `Check` code and the file:line of the value at fault.
+The entry-level analysis (settings, weight format, memory estimate) is exposed as
+`analyse_entry` so the planner reasons about entries exactly as validation does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalogue import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe
+from .diagnostics import Check, Report
+from .engines import backends_for
+from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, normalise, parse_value
+from .load import Loaded
+from .memory import MemoryEstimate, estimate, gib
+from .parallelism import tp_problems
+from .precision import dtype_problem, served_precision, weight_format
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+SECRET_VALUE = re.compile(
+    r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-[A-Za-z0-9-]{10,})"
+)
+SECRET_FLAGS = ("--api-key", "--hf-token", "--admin-api-key")
+
+
+@dataclass(frozen=True)
+class EntryAnalysis:
+    """Everything AIM Engine derives from one enabled entry on one GPU type."""
+
+    settings: EntrySettings
+    weight_format: str
+    served_precision: str
+    tp_problems: tuple[tuple[Check, str], ...]
+    memory: MemoryEstimate
+
+
+def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, hardware: Hardware) -> EntryAnalysis:
+    settings = backend.settings(entry, model, hardware)
+    fmt = weight_format(model, settings.checkpoint, settings.quantization, recipe.precision, settings.dtype)
+    problems = tuple(tp_problems(model, settings.tp, fmt, settings.expert_parallel))
+    memory = estimate(model, hardware.memory_bytes, backend.memory_shape(settings, fmt))
+    return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory)
+
+
+def fit_sentence(memory: MemoryEstimate, hardware: Hardware, context_flag: str) -> str:
+    needed, budget = memory.total_bytes_per_gpu, memory.budget_bytes_per_gpu
+    text = (
+        f"needs {gib(needed)} per GPU at {context_flag} {memory.max_model_len}, "
+        f"has {gib(budget)} ({hardware.name} {gib(hardware.memory_bytes)} x utilization)"
+    )
+    if memory.max_model_len_that_fits:
+        return text + f"; fits with {context_flag} {memory.max_model_len_that_fits}"
+    return text + "; the weights and runtime alone leave no room for the KV cache"
+
+
+class Validator:
+    def __init__(self, loaded: Loaded, report: Report):
+        self.loaded = loaded
+        self.cat: Catalogue = loaded.catalogue
+        self.report = report
+        self.backends = backends_for(self.cat.engines)
+        self.by_recipe_key = {b.data.recipe_key: b for b in self.backends.values()}
+
+    # --- helpers -------------------------------------------------------------------------
+    def line(self, path: Path, where: tuple, key: bool = False) -> int | None:
+        doc = self.loaded.documents.get(path)
+        if doc is None:
+            return None
+        return doc.key_line(where) if key else doc.line_of(where)
+
+    def error(self, path: Path, where: tuple, check: Check, message: str, key: bool = False) -> None:
+        self.report.add(path, self.line(path, where, key), check, message)
+
+    def warn(self, path: Path, where: tuple, check: Check, message: str, key: bool = False) -> None:
+        self.report.warn(path, self.line(path, where, key), check, message)
+
+    # --- entry points ----------------------------------------------------------------------
+    def run(self, unlisted_ok: set[Path]) -> None:
+        for recipe in sorted(self.cat.recipes.values(), key=lambda r: str(r.path)):
+            self.check_recipe(recipe)
+        self.check_listing(unlisted_ok)
+
+    def check_listing(self, unlisted_ok: set[Path]) -> None:
+        """aim_recipes must name exactly the recipes for the model (checked both ways)."""
+        for model in sorted(self.cat.models.values(), key=lambda m: str(m.path)):
+            for index, recipe_id in enumerate(model.aim_recipes):
+                recipe = self.cat.recipes.get(recipe_id)
+                if recipe is None:
+                    close = difflib.get_close_matches(recipe_id, list(self.cat.recipes), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    self.error(model.path, ("aim_recipes", index), Check.DANGLING_RECIPE, f"aim_recipes lists {recipe_id!r}, which no recipe file defines{hint}")
+                elif recipe.model_id != model.model_id:
+                    self.error(model.path, ("aim_recipes", index), Check.DANGLING_RECIPE, f"aim_recipes lists {recipe_id!r}, but that recipe serves {recipe.model_id}")
+        for recipe in sorted(self.cat.recipes.values(), key=lambda r: r.recipe_id):
+            model = self.cat.models.get(recipe.model_id)
+            if model is None or recipe.recipe_id in model.aim_recipes or recipe.path in unlisted_ok:
+                continue
+            self.error(recipe.path, ("recipe_id",), Check.RECIPE_NOT_LISTED, f"recipe {recipe.recipe_id!r} is not listed in aim_recipes of {model.path}")
+
+    def check_recipe(self, recipe: Recipe) -> None:
+        path = recipe.path
+        model = self.cat.models.get(recipe.model_id)
+        if model is None:
+            close = difflib.get_close_matches(recipe.model_id, list(self.cat.models), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.error(path, ("model_id",), Check.UNKNOWN_MODEL, f"model {recipe.model_id} has no file under models/{hint}")
+        hardware = self.cat.hardware.get(recipe.hardware)
+        if hardware is None:
+            by_case = {name.lower(): name for name in self.cat.hardware}
+            close = by_case.get(recipe.hardware.lower()) or next(iter(difflib.get_close_matches(recipe.hardware, list(self.cat.hardware), n=1)), None)
+            hint = f" (did you mean {close}?)" if close else ""
+            self.error(path, ("hardware",), Check.UNKNOWN_HARDWARE, f"unknown GPU {recipe.hardware!r}; known: {', '.join(self.cat.hardware)}{hint}")
+        else:
+            support = hardware.precision_support(recipe.precision)
+            if support is None:
+                self.error(path, ("precision",), Check.PRECISION_UNSUPPORTED, f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; it supports {', '.join(sorted(hardware.precisions))}")
+            elif support == "emulated":
+                self.warn(path, ("precision",), Check.PRECISION_EMULATED, f"{hardware.name} ({hardware.gfx_target}) has no native {recipe.precision}; the engine runs it in software kernels")
+
+        doc = self.loaded.documents.get(path)
+        raw = doc.data if doc else {}
+        serve_keys = [k for k in raw if isinstance(k, str) and k.endswith("_serve")]
+        for key in serve_keys:
+            if key not in self.by_recipe_key:
+                self.error(path, (key,), Check.UNKNOWN_BACKEND, f"{key!r} is not a known engine block (known: {', '.join(sorted(self.by_recipe_key))})", key=True)
+            else:
+                for entry_key in raw[key]:
+                    if not ENTRY_KEY.match(str(entry_key)):
+                        self.error(path, (key, entry_key), Check.ENTRY_KEY, f"{key}.{entry_key}: GPU-count keys look like 1_gpu, 2_gpu, 4_gpu, 8_gpu", key=True)
+        if not serve_keys:
+            self.error(path, (), Check.NO_BACKEND, "the recipe has no vllm_serve or sglang_serve block")
+
+        used = {self.backends[e.backend] for e in recipe.entries}
+        self.check_env(path, ("env",), recipe.env, used)
+        for entry in recipe.entries:
+            self.check_entry(recipe, entry, model, hardware)
+
+    def check_env(self, path: Path, where: tuple, env: dict[str, str], backends: set[Backend]) -> None:
+        for name, value in env.items():
+            at = where + (name,)
+            if not ENV_NAME.match(name):
+                self.error(path, at, Check.ENV_NAME, f"environment name {name!r} must be upper-case letters, digits and underscores", key=True)
+            if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
+                self.error(path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe")
+            for backend in sorted(backends, key=lambda b: b.name):
+                why = backend.data.removed_env.get(name)
+                if why:
+                    self.error(path, at, Check.ENV_REMOVED, f"{name} has no effect in {backend.data.title} {backend.data.version}: {why}", key=True)
+
+    def check_entry(self, recipe: Recipe, entry: Entry, model: Model | None, hardware: Hardware | None) -> None:
+        backend = self.backends[entry.backend]
+        path, base = recipe.path, (backend.data.recipe_key, entry.key)
+        self.check_flags(path, base, entry, backend)
+        if entry.env != recipe.env:
+            own = {k: v for k, v in entry.env.items() if recipe.env.get(k) != v}
+            self.check_env(path, base + ("env",), own, {backend})
+        if hardware is not None and entry.enabled and backend.data.image_for(hardware) is None:
+            self.error(path, base, Check.NO_IMAGE, f"{backend.data.title} {backend.data.version} has no ROCm image for {hardware.name} ({hardware.gfx_target})", key=True)
+        if model is None or hardware is None:
+            return
+        analysis = analyse_entry(backend, entry, recipe, model, hardware)
+        s = analysis.settings
+        arg_at = self._arg_locator(entry, backend, path, base)
+
+        if s.gpus_used != entry.gpus:
+            self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), Check.GPU_COUNT_MISMATCH,
+                       f"{entry.key}: the args use {s.gpus_used} GPU(s) (TP {s.tp} x PP {s.pp} x DP {s.dp}), not {entry.gpus}")
+        if s.checkpoint != model.model_id and model.variant(s.checkpoint) is None:
+            known = ", ".join([model.model_id, *(v.model_id for v in model.variants)])
+            self.error(path, arg_at(*backend.model_flags), Check.UNKNOWN_CHECKPOINT, f"checkpoint {s.checkpoint} is not {model.model_id} or a listed variant ({known})")
+        elif analysis.served_precision != recipe.precision and not {analysis.served_precision, recipe.precision} <= {"bf16", "fp16"}:
+            # (bf16 vs fp16 is a --dtype question, reported as DTYPE_MISMATCH below)
+            self.error(path, arg_at(*backend.model_flags, "--quantization"), Check.CHECKPOINT_PRECISION,
+                       f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, but the recipe precision is {recipe.precision}")
+        problem = dtype_problem(model, recipe.precision, s.dtype)
+        if problem:
+            self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {problem}")
+        if not entry.enabled:
+            return  # disabled entries document what does not work; only their flags must be real
+        for check, sentence in analysis.tp_problems:
+            self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {sentence}")
+        limit = model.config.max_position_embeddings
+        if s.max_model_len_explicit and s.max_model_len > limit and not self._has_rope_override(entry):
+            self.error(path, arg_at(backend.context_flag), Check.CONTEXT_TOO_LONG,
+                       f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds {model.name}'s maximum of {limit} tokens")
+        if not analysis.memory.fits:
+            self.error(path, arg_at(backend.context_flag, "--gpu-memory-utilization", "--mem-fraction-static"), Check.DOES_NOT_FIT,
+                       f"{entry.key} on {hardware.name}: {fit_sentence(analysis.memory, hardware, backend.context_flag)}")
+
+    def _arg_locator(self, entry: Entry, backend: Backend, path: Path, base: tuple):
+        """Find where in the file a flag is written (any spelling), else the entry."""
+        spelled = {}
+        for spelling in entry.args:
+            found = backend.flags.lookup(normalise(spelling))
+            if found:
+                spelled.setdefault(found[0].name, spelling)
+
+        def at(*flags: str) -> tuple:
+            for flag in flags:
+                if flag in spelled:
+                    return base + ("args", spelled[flag])
+            return base
+        return at
+
+    @staticmethod
+    def _has_rope_override(entry: Entry) -> bool:
+        overrides = str(entry.args.get("--hf-overrides", "")) + str(entry.args.get("--json-model-override-args", ""))
+        return "rope" in overrides
+
+    def check_flags(self, path: Path, base: tuple, entry: Entry, backend: Backend) -> None:
+        table = backend.flags
+        others = [b for b in self.backends.values() if b is not backend]
+        for spelling, value in entry.args.items():
+            at = base + ("args", spelling)
+            name = normalise(spelling)
+            found = table.lookup(name)
+            if found is None and table.allow_abbrev:
+                matches = table.prefix_matches(name)
+                if len(matches) == 1:
+                    self.warn(path, at, Check.ABBREVIATED_FLAG, f"{spelling} is accepted only as an abbreviation of {matches[0].name}; write it in full", key=True)
+                    found = (matches[0], False)
+                elif len(matches) > 1 and name not in backend.data.removed_flags:
+                    self.error(path, at, Check.UNKNOWN_FLAG, f"{spelling} is ambiguous in {backend.data.title} {backend.data.version}: it abbreviates {', '.join(m.name for m in matches[:6])}", key=True)
+                    continue
+            if found is None:
+                self._unknown_flag(path, at, spelling, name, backend, others)
+                continue
+            spec, negated = found
+            if spec.name in backend.reserved_flags:
+                self.warn(path, at, Check.RESERVED_FLAG, f"{spec.name} is set when the command is rendered (host 0.0.0.0, the plan's port); this value is ignored", key=True)
+                continue
+            if spec.deprecated:
+                self.warn(path, at, Check.DEPRECATED_FLAG, f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: {spec.deprecation or 'see the engine docs'}", key=True)
+            if spec.name in SECRET_FLAGS and value not in (None, False, ""):
+                self.error(path, at, Check.SECRET, f"{spelling} carries a secret; pass it at run time instead")
+            try:
+                parse_value(spec, value)
+            except FlagChoiceError as exc:
+                self.error(path, at, Check.FLAG_CHOICE, str(exc))
+            except FlagValueError as exc:
+                self.error(path, at, Check.FLAG_VALUE, str(exc))
+            if negated and value is False:
+                self.error(path, at, Check.FLAG_VALUE, f"{spelling}: false on a --no- flag is a double negative; write {spec.name}: true")
+
+    def _unknown_flag(self, path: Path, at: tuple, spelling: str, name: str, backend: Backend, others: list[Backend]) -> None:
+        data = backend.data
+        removed = data.removed_flags.get(name)
+        if removed:
+            replacement = f"; use {removed['replacement']}" if removed.get("replacement") else ""
+            self.error(path, at, Check.REMOVED_FLAG, f"{spelling} is not accepted by {data.title} {data.version}: {removed['why']}{replacement}", key=True)
+            return
+        for other in others:
+            if other.flags.lookup(name) or name in other.data.removed_flags:
+                ours = backend.foreign_spellings.get(name)
+                fix = f"; {data.title} spells it {ours}" if ours else f"; {data.title} has no such flag"
+                self.error(path, at, Check.OTHER_BACKEND_FLAG, f"{spelling} is a {other.data.title} flag, not a {data.title} one{fix}", key=True)
+                return
+        close = difflib.get_close_matches(name, list(backend.flags.spellings), n=2, cutoff=0.75)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        self.error(path, at, Check.UNKNOWN_FLAG, f"{spelling} is not a {data.title} {data.version} flag{hint}", key=True)
+
+
+def validate(loaded: Loaded, report: Report, unlisted_ok: set[Path] | None = None) -> None:
+    Validator(loaded, report).run(unlisted_ok or set())
+
