@@ -17,12 +17,14 @@ How to refresh a snapshot for a new release
    The venv lands in ``/tmp/aim-engine-flags/<engine>-<version>`` (``--venv``
    to change it; it is reused when it exists, so a second run only re-dumps)
    and the JSON in ``compiler/aim_engine/data/flags/`` (``--out``).
-2. If the inner run dies with ``ModuleNotFoundError: No module named 'X'``:
-   if X is a small pure-Python package, add it to that engine's
-   ``light_deps`` below; if it is a heavy/native one (GPU kernels, torch
-   extensions, media codecs), add it to ``fake_modules`` instead. Never fake
-   a module the engine uses to *detect hardware* (amdsmi, pynvml, ...): a fake
-   one makes it believe a GPU exists, which changes defaults and choices.
+2. If the inner run dies with ``ModuleNotFoundError: No module named 'X'``
+   (or prints ``warning: ... TYPE_CHECKING import of X failed``, which costs
+   an option its list of known values): if X is a small pure-Python package,
+   add it to that engine's ``light_deps`` below; if it is a heavy/native one
+   (GPU kernels, torch extensions, media codecs), add it to ``fake_modules``
+   instead. Never fake a module the engine uses to *detect hardware* (amdsmi,
+   pynvml, ...): a fake one makes it believe a GPU exists, which changes
+   defaults and choices.
 3. If the engine moved the code that builds its parser, update
    ``_build_vllm_parser`` / ``_build_sglang_parser`` so they keep doing what the
    real launch command does (their docstrings say which code they mirror).
@@ -45,8 +47,33 @@ finder that serves permissive fake modules for an explicit list of heavy
 packages (torch, triton, ...), builds the parser exactly like the engine's
 launch command does, and serialises every option.
 
+Expected noise: pip's list of engine requirements left out (hidden by this
+script, only counted) and vLLM's "Failed to import from vllm._C_AVX2" (no
+native extensions in the venv). Neither changes the snapshot.
+
 Only the standard library may be imported at module level: the inner run
 executes this file with the venv's interpreter.
+
+Reading the output
+------------------
+One entry per argparse option, keyed by its first long spelling. Notes for
+consumers:
+
+* ``choices_source`` tells how binding ``choices`` is. ``argparse``: the
+  engine rejects anything else. ``metavar`` / ``literal`` / ``typing``: the
+  engine's list of known values (from the help metavar, a Literal type, or the
+  Literal annotation of the config field behind the option) while still
+  accepting other strings (plugins, custom methods); warn, don't reject.
+* ``kind: "bool"`` options accept ``--x`` and ``negation`` (``--no-x``).
+  vLLM (0.33.0 at least) also pairs ``--enable-x`` with ``--disable-x`` (and vice
+  versa) on the same option; that inverse sets the opposite value, so it is
+  not an alias: ``negations`` lists every "off" spelling the parser accepts.
+* vLLM also accepts ``_`` for ``-`` in every long option, and ``-O<n>`` for
+  ``--optimization-level <n>``, by rewriting argv before argparse runs;
+  neither is registered with the parser, so neither is listed.
+* ``default`` is the parser's default, taken on a CPU-only platform (no GPU
+  is probed). Many are None and only resolved at startup from the real
+  device and model.
 """
 
 from __future__ import annotations
@@ -68,6 +95,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -112,13 +140,34 @@ ENGINES: dict[str, EngineSpec] = {
         # 0.33.0 by blocking it: the build fails, or for einops, the
         # --load-format choices go missing).
         light_deps=(
-            "aiohttp", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi",
-            "filelock", "huggingface_hub", "msgspec", "numpy", "openai",
+            "aiohttp",
+            "cachetools",
+            "cbor2",
+            "cloudpickle",
+            "einops",
+            "fastapi",
+            "filelock",
+            "huggingface_hub",
+            "msgspec",
+            "numpy",
+            "openai",
             # vLLM >= 0.33 depends on this fork; it provides `openai_harmony`.
             "oss-harmony",
-            "packaging", "partial-json-parser", "pillow", "prometheus_client",
-            "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyyaml", "pyzmq",
-            "regex", "requests", "safetensors", "tqdm", "typing_extensions",
+            "packaging",
+            "partial-json-parser",
+            "pillow",
+            "prometheus_client",
+            "psutil",
+            "py-cpuinfo",
+            "pybase64",
+            "pydantic",
+            "pyyaml",
+            "pyzmq",
+            "regex",
+            "requests",
+            "safetensors",
+            "tqdm",
+            "typing_extensions",
             "uvloop",
         ),
         # Imported unconditionally by the parser's import chain. Other heavy
@@ -137,8 +186,18 @@ ENGINES: dict[str, EngineSpec] = {
         # them when present: fastapi, uvloop, openai, transformers (never
         # *fake* transformers: SGLang patches PretrainedConfig at import).
         light_deps=(
-            "aiohttp", "msgspec", "numpy", "orjson", "packaging", "pillow",
-            "psutil", "pybase64", "pydantic", "pyzmq", "requests", "starlette",
+            "aiohttp",
+            "msgspec",
+            "numpy",
+            "orjson",
+            "packaging",
+            "pillow",
+            "psutil",
+            "pybase64",
+            "pydantic",
+            "pyzmq",
+            "requests",
+            "starlette",
             "tqdm",
         ),
         fake_modules=("torch", "triton", "IPython"),
@@ -154,22 +213,21 @@ _ABSENT = object()
 
 
 def _fake_overrides(engine: str, torch_version: str) -> dict[str, object]:
-    common = {
+    overrides = {
+        # Parsed with packaging.version at import time (SGLang).
         "torch.__version__": torch_version,
-        # None everywhere: this is not a CUDA, ROCm or MUSA build, so
-        # version probes fall through to their CPU branch.
-        "torch.version.__version__": torch_version,
+        # Not a CUDA, ROCm or MUSA build: device probes take their CPU branch
+        # (a fake object here would be truthy, i.e. "this is a HIP build").
         "torch.version.cuda": None,
         "torch.version.hip": None,
         "torch.version.musa": None,
-        "torch.version.git_version": "0" * 40,
         "torch.library.infer_schema": _infer_schema,
-        "triton.__version__": "3.0.0",
     }
     if engine == "sglang":
-        # SGLang tests `hasattr(torch, "npu")` to detect Ascend NPUs.
-        common["torch.npu"] = _ABSENT
-    return common
+        # SGLang treats `hasattr(torch, "npu")` as "torch_npu is installed"
+        # and then fails: "NPU device is not available or visible".
+        overrides["torch.npu"] = _ABSENT
+    return overrides
 
 
 # ---------------------------------------------------------------------------
@@ -178,8 +236,32 @@ def _fake_overrides(engine: str, torch_version: str) -> dict[str, object]:
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    print("+", " ".join(cmd), flush=True)
+    print("+", shlex.join(cmd), flush=True)
     return subprocess.run(cmd, check=True, **kwargs)
+
+
+# After a --no-deps install pip lists every engine requirement we skipped on
+# purpose (torch, kernels, ...). Expected; hide it, keep anything else.
+_SKIPPED_DEP_NOISE = re.compile(
+    r"^(?:ERROR: pip's dependency resolver does not currently take into account"
+    r"|\S+ \S+ requires .*, which is not installed\.$)"
+)
+
+
+def _pip(cmd: list[str]) -> None:
+    print("+", shlex.join(cmd), flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    if proc.returncode != 0:
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(f"pip failed ({proc.returncode})")
+    skipped = [line for line in lines if _SKIPPED_DEP_NOISE.match(line)]
+    for line in lines:
+        if line not in skipped:
+            print(line)
+    n_skipped = sum(" requires " in line for line in skipped)
+    if n_skipped:
+        print(f"  ({n_skipped} engine requirements left out on purpose)")
 
 
 def _norm(name: str) -> str:
@@ -208,7 +290,9 @@ def _pinned_light_deps(spec: EngineSpec, requires: list[str]) -> list[str]:
             pinned.append(dep)
             continue
         rest = declared.get(_norm(dep), "")
-        pinned.append(f"{dep}{rest}" if rest.startswith(("<", ">", "=", "!", "~", ";")) else dep)
+        pinned.append(
+            f"{dep}{rest}" if rest.startswith(("<", ">", "=", "!", "~", ";")) else dep
+        )
     return pinned
 
 
@@ -241,7 +325,11 @@ def _inner_env(spec: EngineSpec, home: Path) -> dict[str, str]:
 
 def outer_main(args: argparse.Namespace) -> int:
     spec = ENGINES[args.engine]
-    venv = Path(args.venv) if args.venv else DEFAULT_VENV_ROOT / f"{args.engine}-{args.version}"
+    venv = (
+        Path(args.venv)
+        if args.venv
+        else DEFAULT_VENV_ROOT / f"{args.engine}-{args.version}"
+    )
     out_dir = Path(args.out)
     out_file = out_dir / f"{args.engine}-{args.version}.json"
     py = venv / "bin" / "python"
@@ -251,15 +339,23 @@ def outer_main(args: argparse.Namespace) -> int:
         _run([sys.executable, "-m", "venv", str(venv)])
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # --only-binary: we want the released wheel, never an sdist build.
-    _run(pip + ["--only-binary", ":all:", "--no-deps", f"{spec.package}=={args.version}"])
+    _pip(
+        pip + ["--only-binary", ":all:", "--no-deps", f"{spec.package}=={args.version}"]
+    )
     requires = json.loads(
         subprocess.run(
-            [str(py), "-c", "import importlib.metadata as m, json, sys;"
-             f"print(json.dumps(m.requires({spec.package!r}) or []))"],
-            check=True, capture_output=True, text=True,
+            [
+                str(py),
+                "-c",
+                "import importlib.metadata as m, json, sys;"
+                f"print(json.dumps(m.requires({spec.package!r}) or []))",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     )
-    _run(pip + ["--only-binary", ":all:"] + _pinned_light_deps(spec, requires))
+    _pip(pip + ["--only-binary", ":all:"] + _pinned_light_deps(spec, requires))
     t_install = time.monotonic() - t0
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -269,8 +365,16 @@ def outer_main(args: argparse.Namespace) -> int:
         _run(
             # -s: no user site-packages; -P-like safety comes from running a
             # file by absolute path with a venv interpreter.
-            [str(py), "-s", str(Path(__file__).resolve()), "--_inner",
-             args.engine, args.version, "--out", str(tmp_out)],
+            [
+                str(py),
+                "-s",
+                str(Path(__file__).resolve()),
+                "--_inner",
+                args.engine,
+                args.version,
+                "--out",
+                str(tmp_out),
+            ],
             env=_inner_env(spec, Path(home)),
             cwd=home,  # keep the repo (and any ./vllm checkout) off sys.path
         )
@@ -303,7 +407,11 @@ def _returns_wrapped(args, kwargs) -> bool:
     return (
         len(args) == 1
         and not kwargs
-        and (inspect.isfunction(args[0]) or inspect.isclass(args[0]) or inspect.ismethod(args[0]))
+        and (
+            inspect.isfunction(args[0])
+            or inspect.isclass(args[0])
+            or inspect.ismethod(args[0])
+        )
     )
 
 
@@ -475,9 +583,13 @@ class _FakeFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.roots = frozenset(roots)
         self.distributions = dict(distributions or {})
 
-    def find_distributions(self, context=importlib.metadata.DistributionFinder.Context()):
-        names = self.distributions if context.name is None else [
-            n for n in self.distributions if _norm(n) == _norm(context.name)]
+    def find_distributions(self, context=None):
+        name = getattr(context, "name", None)
+        names = (
+            self.distributions
+            if name is None
+            else [n for n in self.distributions if _norm(n) == _norm(name)]
+        )
         return iter([_FakeDistribution(n, self.distributions[n]) for n in names])
 
     def find_spec(self, fullname, path=None, target=None):
@@ -497,8 +609,13 @@ class _FakeFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 _SCHEMA_SCALARS = {int: "int", float: "float", bool: "bool", str: "str"}
-_SCHEMA_FAKES = {"Tensor": "Tensor", "SymInt": "SymInt", "dtype": "ScalarType",
-                 "device": "Device", "memory_format": "MemoryFormat"}
+_SCHEMA_FAKES = {
+    "Tensor": "Tensor",
+    "SymInt": "SymInt",
+    "dtype": "ScalarType",
+    "device": "Device",
+    "memory_format": "MemoryFormat",
+}
 
 
 def _schema_type(ann) -> str:
@@ -566,7 +683,7 @@ def _install_fakes(engine: str, spec: EngineSpec) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _build_vllm_parser(version: str):
+def _build_vllm_parser():
     """Mirror ``vllm serve``: vllm/entrypoints/cli/main.py + cli/serve.py.
 
     The root FlexibleArgumentParser gets a ``serve`` subparser, which
@@ -647,13 +764,23 @@ def _type_checking_annotation(cls, field_name: str):
             if not (isinstance(node, ast.ClassDef) and node.name == klass.__name__):
                 continue
             for stmt in node.body:
-                if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                        and stmt.target.id == field_name):
-                    used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and stmt.target.id == field_name
+                ):
+                    used = {
+                        n.id
+                        for n in ast.walk(stmt.annotation)
+                        if isinstance(n, ast.Name)
+                    }
                     for name in sorted(used & failed.keys()):
                         # Usually a light dep missing from ENGINES[...].light_deps.
-                        print(f"warning: {klass.__name__}.{field_name}: TYPE_CHECKING "
-                              f"import of {name} failed: {failed[name]}", file=sys.stderr)
+                        print(
+                            f"warning: {klass.__name__}.{field_name}: TYPE_CHECKING "
+                            f"import of {name} failed: {failed[name]}",
+                            file=sys.stderr,
+                        )
                     try:
                         return eval(ast.unparse(stmt.annotation), namespace)
                     except Exception:
@@ -662,7 +789,7 @@ def _type_checking_annotation(cls, field_name: str):
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _type_checking_namespace(module_name: str):
     """(AST, globals + TYPE_CHECKING imports, {name: error}) of a module."""
     module = sys.modules.get(module_name)
@@ -673,13 +800,18 @@ def _type_checking_namespace(module_name: str):
     namespace = dict(vars(module))
     failed: dict[str, str] = {}
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.If)
-                and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")):
+        if not (
+            isinstance(node, ast.If)
+            and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        ):
             continue
         for stmt in node.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 try:
-                    exec(compile(ast.Module([stmt], []), module.__file__, "exec"), namespace)
+                    exec(
+                        compile(ast.Module([stmt], []), module.__file__, "exec"),
+                        namespace,
+                    )
                 except Exception as e:
                     for alias in stmt.names:
                         failed[alias.asname or alias.name.split(".")[0]] = repr(e)
@@ -699,7 +831,7 @@ def _literal_values(hint):
     return None
 
 
-def _build_sglang_parser(version: str):
+def _build_sglang_parser():
     """Mirror ``python3 -m sglang.launch_server``.
 
     sglang/launch_server.py calls ``prepare_server_args(sys.argv[1:])``
@@ -739,12 +871,18 @@ _WRAPPER_NAMES = {"_optional_type", "_parse_type"}
 
 def _unwrap_type(fn):
     for _ in range(5):
-        if isinstance(fn, types.FunctionType) and fn.__name__ in _WRAPPER_NAMES and fn.__closure__:
-            inner = [c.cell_contents for c in fn.__closure__ if callable(c.cell_contents)]
+        if (
+            isinstance(fn, types.FunctionType)
+            and fn.__name__ in _WRAPPER_NAMES
+            and fn.__closure__
+        ):
+            inner = [
+                c.cell_contents for c in fn.__closure__ if callable(c.cell_contents)
+            ]
             if len(inner) == 1:
                 fn = inner[0]
                 continue
-        if hasattr(fn, "func") and callable(getattr(fn, "func")):  # functools.partial
+        if isinstance(fn, functools.partial):
             fn = fn.func
             continue
         break
@@ -784,7 +922,11 @@ def _type_category(fn, kind: str) -> str:
         return "bool"
     if "human_readable_int" in name:
         return "human_int"
-    if fn is json.loads or "json" in name or name in ("loads", "parse_dataclass", "union_dict_and_str"):
+    if (
+        fn is json.loads
+        or "json" in name
+        or name in ("loads", "parse_dataclass", "union_dict_and_str")
+    ):
         return "json"
     if fn is Path or "path" in name:
         return "path"
@@ -811,7 +953,11 @@ def _jsonable(value, depth: int = 0):
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+        return (
+            value
+            if value == value and value not in (float("inf"), float("-inf"))
+            else repr(value)
+        )
     if isinstance(value, enum.Enum):
         return _jsonable(value.value, depth + 1)
     if depth > 6:
@@ -819,12 +965,17 @@ def _jsonable(value, depth: int = 0):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, (set, frozenset)):  # engines use sets: sort them
-        return sorted((_jsonable(v, depth + 1) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+        return sorted(
+            (_jsonable(v, depth + 1) for v in value),
+            key=lambda v: json.dumps(v, sort_keys=True),
+        )
     if isinstance(value, dict):
         return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name, None), depth + 1)
-                for f in dataclasses.fields(value)}
+        return {
+            f.name: _jsonable(getattr(value, f.name, None), depth + 1)
+            for f in dataclasses.fields(value)
+        }
     if hasattr(value, "model_dump") and not isinstance(value, type):  # pydantic
         try:
             return _jsonable(value.model_dump(mode="json"), depth + 1)
@@ -852,9 +1003,10 @@ def _choices(action: argparse.Action, engine: str, group: str | None):
     m = re.match(r"\s*\{([^{}]+)\}", metavar) if isinstance(metavar, str) else None
     if m:
         return _choices_list(x.strip() for x in m.group(1).split(",")), "metavar"
-    if isinstance(metavar, (list, tuple)) and len(metavar) > 1 and isinstance(action.nargs, (type(None), str)):
+    if isinstance(metavar, list) and len(metavar) > 1:
         # vLLM's literal_to_kwargs puts the Literal values in the metavar when
         # the field also accepts any str (so argparse cannot enforce them).
+        # (A *tuple* metavar is argparse's way to name nargs=N values.)
         return _choices_list(metavar), "metavar"
     fn = _unwrap_type(action.type)
     if typing.get_origin(fn) is typing.Literal:
@@ -866,7 +1018,9 @@ def _choices(action: argparse.Action, engine: str, group: str | None):
     return None, None
 
 
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)(?<!\bapprox)\.(?=\s|$)")
+_SENTENCE_END = re.compile(
+    r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)(?<!\bapprox)\.(?=\s|$)"
+)
 # Help texts start lists/paragraphs with a blank line or "\n- ": the summary
 # is what comes before.
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n\s*(?:[-*+]|\d+\.)\s")
@@ -909,7 +1063,9 @@ _DEPRECATED_VERB = re.compile(
     r"|\bdeprecated\s+(?:and|in\s+favou?r|since|as\s+of)\b",
     re.IGNORECASE,
 )
-_THIS_OPTION = re.compile(r"\bthis\s+(?:option|flag|argument|parameter|field)\b", re.IGNORECASE)
+_THIS_OPTION = re.compile(
+    r"\bthis\s+(?:option|flag|argument|parameter|field)\b", re.IGNORECASE
+)
 
 
 def _sentences(text: str) -> list[str]:
@@ -929,8 +1085,11 @@ def _deprecation_sentence(text: str | None, names: list[str]) -> str | None:
     sentences = _sentences(text)
     for i, sentence in enumerate(sentences):
         about_self = _THIS_OPTION.search(sentence) or any(
-            re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", sentence) for n in names)
-        if _STARTS_DEPRECATED.search(sentence) or (about_self and _DEPRECATED_VERB.search(sentence)):
+            re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", sentence) for n in names
+        )
+        if _STARTS_DEPRECATED.search(sentence) or (
+            about_self and _DEPRECATED_VERB.search(sentence)
+        ):
             if len(sentence) < 20 and i + 1 < len(sentences):
                 # "Deprecated." alone says nothing: keep the "Use X" after it.
                 sentence = f"{sentence} {sentences[i + 1]}"
@@ -968,7 +1127,9 @@ def _fire_deprecated_action(action: argparse.Action, option: str) -> str | None:
     mod_logger = logging.getLogger(type(action).__module__)
     mod_logger.addHandler(handler)
     try:
-        values = [] if action.nargs in ("*", "+") else (None if action.nargs == 0 else "x")
+        values = (
+            [] if action.nargs in ("*", "+") else (None if action.nargs == 0 else "x")
+        )
         action(_CapturingParser(add_help=False), argparse.Namespace(), values, option)
     except _ParserError as e:
         records.append(str(e))
@@ -988,14 +1149,26 @@ def _deprecation(action, parser, option, help_text, engine) -> tuple[bool, str |
     # 1. Dedicated action classes (SGLang's Deprecated*Action family; vLLM has
     #    one too, DeprecatedLogConfigFileAction, whose help says it all).
     if type(action).__name__.startswith("Deprecated"):
-        fired = _fire_deprecated_action(action, option) if ENGINES[engine].fire_deprecated_actions else None
-        return True, (fired or _deprecation_sentence(help_text, names)
-                      or _first_sentence(help_text) or "deprecated")
+        fired = (
+            _fire_deprecated_action(action, option)
+            if ENGINES[engine].fire_deprecated_actions
+            else None
+        )
+        return True, (
+            fired
+            or _deprecation_sentence(help_text, names)
+            or _first_sentence(help_text)
+            or "deprecated"
+        )
     # 2. argparse's own `deprecated=` (Python >= 3.13, or vLLM's backport in
     #    FlexibleArgumentParser._deprecated on older Pythons).
-    if getattr(action, "deprecated", False) or action in getattr(parser, "_deprecated", ()):
-        return True, (_deprecation_sentence(help_text, names)
-                      or f"argument '{action.dest}' is deprecated")
+    if getattr(action, "deprecated", False) or action in getattr(
+        parser, "_deprecated", ()
+    ):
+        return True, (
+            _deprecation_sentence(help_text, names)
+            or f"argument '{action.dest}' is deprecated"
+        )
     # 3. vLLM documents most deprecations only in the help text (and SGLang
     #    some of its store_true ones: "(Deprecated, use --smg-grpc-mode)").
     sentence = _deprecation_sentence(help_text, names)
@@ -1003,8 +1176,16 @@ def _deprecation(action, parser, option, help_text, engine) -> tuple[bool, str |
 
 
 def _primary(action: argparse.Action) -> str:
-    longs = [o for o in action.option_strings if o.startswith("--") and not o.startswith("--no-")]
-    return (longs or [o for o in action.option_strings if o.startswith("--")] or action.option_strings)[0]
+    longs = [
+        o
+        for o in action.option_strings
+        if o.startswith("--") and not o.startswith("--no-")
+    ]
+    return (
+        longs
+        or [o for o in action.option_strings if o.startswith("--")]
+        or action.option_strings
+    )[0]
 
 
 def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
@@ -1012,7 +1193,9 @@ def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
     # groups the engine chose: report those options as ungrouped (null).
     group_of: dict[int, str | None] = {}
     for group in parser._action_groups:
-        title = None if group in (parser._optionals, parser._positionals) else group.title
+        title = (
+            None if group in (parser._optionals, parser._positionals) else group.title
+        )
         for action in group._group_actions:
             group_of.setdefault(id(action), title)
 
@@ -1032,6 +1215,7 @@ def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
         name = _primary(action)
         accepted = set(spellings.get(id(action), ())) | set(action.option_strings)
         negation = None
+        negatives: set[str] = set()
         if kind == "bool":
             negation = f"--no-{name[2:]}"
             # Other "off" spellings (vLLM pairs --enable-x with --disable-x)
@@ -1045,11 +1229,14 @@ def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
         choices, source = _choices(action, engine, group)
         help_text = _clean_help(action.help)
         deprecated, deprecation = _deprecation(action, parser, name, help_text, engine)
-        default = None if action.default is argparse.SUPPRESS else _jsonable(action.default)
+        default = (
+            None if action.default is argparse.SUPPRESS else _jsonable(action.default)
+        )
         nargs = None if action.nargs is None else str(action.nargs)
         options[name] = {
             "aliases": aliases,
             "negation": negation,
+            "negations": sorted(negatives),
             "kind": kind,
             "type": _type_category(fn, kind),
             "type_name": _type_name(fn),
@@ -1073,9 +1260,11 @@ def inner_main(args: argparse.Namespace) -> int:
     spec = ENGINES[args.engine]
     installed = importlib.metadata.version(spec.package)
     if installed != args.version:
-        raise SystemExit(f"venv has {spec.package}=={installed}, expected {args.version}")
+        raise SystemExit(
+            f"venv has {spec.package}=={installed}, expected {args.version}"
+        )
     _install_fakes(args.engine, spec)
-    parser = BUILDERS[args.engine](args.version)
+    parser = BUILDERS[args.engine]()
     snap = {
         "engine": args.engine,
         "version": args.version,
@@ -1096,10 +1285,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("engine", choices=sorted(ENGINES))
     ap.add_argument("version", help="exact released version on PyPI, e.g. 0.33.0")
-    ap.add_argument("--out", default=str(DEFAULT_OUT),
-                    help="output directory (outer run) / output file (inner run)")
-    ap.add_argument("--venv", default=None,
-                    help=f"virtualenv to (re)use; default {DEFAULT_VENV_ROOT}/<engine>-<version>")
+    ap.add_argument(
+        "--out",
+        default=str(DEFAULT_OUT),
+        help="output directory (outer run) / output file (inner run)",
+    )
+    ap.add_argument(
+        "--venv",
+        default=None,
+        help=f"virtualenv to (re)use; default {DEFAULT_VENV_ROOT}/<engine>-<version>",
+    )
     # Hidden: set when this file re-runs itself inside the venv.
     ap.add_argument("--_inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -52,6 +52,7 @@ class FlagSpec:
     name: str
     aliases: tuple[str, ...]
     negation: str | None
+    negations: tuple[str, ...]  # every "off" spelling (--no-x, and vLLM's --disable-x for --enable-x)
     kind: str  # value | flag | bool | count | help
     type: str  # int | float | str | json | human_int | bool | path
     choices: tuple[str, ...] | None
@@ -80,6 +81,7 @@ class FlagTable:
                 name=name,
                 aliases=tuple(raw.get("aliases") or ()),
                 negation=raw.get("negation"),
+                negations=tuple(raw.get("negations") or ([raw["negation"]] if raw.get("negation") else [])),
                 kind=raw.get("kind", "value"),
                 type=raw.get("type") or "str",
                 choices=tuple(raw["choices"]) if raw.get("choices") is not None else None,
@@ -92,8 +94,8 @@ class FlagTable:
             options[name] = spec
             for spelling in (name, *spec.aliases):
                 spellings.setdefault(spelling, (spec, False))
-            if spec.negation:
-                spellings.setdefault(spec.negation, (spec, True))
+            for negated in spec.negations:
+                spellings.setdefault(negated, (spec, True))
         return cls(data["engine"], data["version"], bool(data.get("allow_abbrev")), options, spellings)
 
     def lookup(self, spelling: str) -> tuple[FlagSpec, bool] | None:

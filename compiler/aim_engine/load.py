@@ -101,10 +101,29 @@ def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
     if not isinstance(doc.data, dict):
         report.add(doc.path, doc.line_of(()), Check.SCHEMA, f"expected a mapping of fields at the top level, got {type(doc.data).__name__}")
         return False
+    bad_keys = list(_non_string_keys(doc.data, ()))
+    for where, key in bad_keys:
+        report.add(doc.path, doc.key_line(where + (key,)) or doc.line_of(where), Check.SCHEMA,
+                   f"{'.'.join(map(str, where)) or '(top level)'}: key {key!r} must be text, not {type(key).__name__}")
+    if bad_keys:
+        return False
     errors = schema_errors(name, doc.data)
     for where, message in errors:
         report.add(doc.path, doc.key_line(where), Check.SCHEMA, message)
     return not errors
+
+
+def _non_string_keys(data: Any, where: tuple):
+    """YAML allows numbers, dates or null as keys; JSON (and our schemas) do not."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                yield where, key
+            else:
+                yield from _non_string_keys(value, where + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_string_keys(value, where + (index,))
 
 
 def _read(path: Path, report: Report) -> YamlDocument | None:
@@ -121,6 +140,7 @@ def _read(path: Path, report: Report) -> YamlDocument | None:
 # --- hardware and engines (package data) -------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def load_hardware() -> dict[str, Hardware]:
     data = json.loads((DATA / "hardware.json").read_text("utf-8"))
     problems = schema_errors("hardware", data)
@@ -150,6 +170,7 @@ def load_hardware() -> dict[str, Hardware]:
     }
 
 
+@lru_cache(maxsize=1)
 def load_engines() -> dict[str, EngineData]:
     engines = {}
     for path in sorted((DATA / "engines").iterdir(), key=lambda p: p.name):
@@ -287,7 +308,7 @@ def yaml_files(folder: Path) -> list[Path]:
 
 
 def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> Loaded:
-    catalogue = Catalogue(hardware=load_hardware(), engines=load_engines())
+    catalogue = Catalogue(hardware=dict(load_hardware()), engines=dict(load_engines()))
     loaded = Loaded(catalogue, model_files=list(model_files), recipe_files=list(recipe_files))
     for path in model_files:
         doc = _read(path, report)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .catalogue import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe
 from .diagnostics import Check, Report
 from .engines import backends_for
-from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, normalise, parse_value
+from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, normalise, parse_value, settings_problems
 from .load import Loaded
 from .memory import MemoryEstimate, estimate, gib
 from .parallelism import tp_problems
@@ -164,9 +164,14 @@ class Validator:
             self.error(path, base, Check.NO_IMAGE, f"{backend.data.title} {backend.data.version} has no ROCm image for {hardware.name} ({hardware.gfx_target})", key=True)
         if model is None or hardware is None:
             return
+        arg_at = self._arg_locator(entry, backend, path, base)
+        nonsense = settings_problems(backend.settings(entry, model, hardware))
+        for sentence in nonsense:
+            self.error(path, base, Check.FLAG_VALUE, f"{entry.key}: {sentence}", key=True)
+        if nonsense:
+            return
         analysis = analyse_entry(backend, entry, recipe, model, hardware)
         s = analysis.settings
-        arg_at = self._arg_locator(entry, backend, path, base)
 
         if s.gpus_used != entry.gpus:
             self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), Check.GPU_COUNT_MISMATCH,

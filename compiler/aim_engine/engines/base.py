@@ -133,6 +133,20 @@ class EntrySettings:
     cuda_graphs: bool
 
 
+def settings_problems(settings: EntrySettings) -> list[str]:
+    """Values no engine accepts, whatever the flag is called (they would also break the
+    memory model): sizes below 1, utilization outside (0, 1]."""
+    problems = []
+    for label, value in (("tensor-parallel size", settings.tp), ("pipeline-parallel size", settings.pp),
+                         ("data-parallel size", settings.dp), ("context length", settings.max_model_len),
+                         ("batched-token budget", settings.max_num_batched_tokens), ("sequence limit", settings.max_num_seqs)):
+        if value < 1:
+            problems.append(f"the {label} must be at least 1, got {value}")
+    if not 0 < settings.utilization <= 1:
+        problems.append(f"the memory fraction must be in (0, 1], got {settings.utilization}")
+    return problems
+
+
 # Bytes per KV element by --kv-cache-dtype; None means "the model's activation dtype".
 KV_DTYPE_BYTES = {
     "auto": None,

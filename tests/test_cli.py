@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import textwrap
+
+from aim_engine.cli import main
+
+from .conftest import REPO
+from .test_validate import GOOD_VLLM
+
+
+def test_validate_whole_catalogue_exits_zero(capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "0 error(s)" in out.splitlines()[-1]
+
+
+def test_validate_bad_file_exits_one_with_file_and_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("--max-model-len: 32768", "--max-modle-len: 32768", 1))
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "unknown-flag" in l)
+    assert line.split(": error: ")[0].endswith("bad.yaml:13")
+    assert out.splitlines()[-1] == "1 file(s) checked: 1 error(s), 0 warning(s)"
+
+
+def test_validate_folder_of_recipes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    (tmp_path / "a.yaml").write_text(textwrap.dedent(GOOD_VLLM).lstrip())
+    (tmp_path / "b.yaml").write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("test-qwen3", "other-qwen3").replace("hardware: MI300X", "hardware: MI999X"))
+    assert main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "b.yaml:3: error" in out and "a.yaml" not in out.replace("2 file(s)", "")
+
+
+def test_github_annotations(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    bad = tmp_path / "bad, name.yaml"
+    bad.write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("hardware: MI300X", "hardware: MI999X"))
+    assert main(["validate", "--format", "github", str(bad)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("::error file=") and ",line=3,title=unknown-hardware::" in out[0]
+    assert "bad%2C name.yaml" in out[0]
+
+
+def test_usage_errors_exit_two(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "does-not-exist.yaml"]) == 2
+    assert main(["validate"]) == 2  # no models/ here
+    assert "no models/ folder" in capsys.readouterr().err
+
+
+def test_root_option(tmp_path, capsys):
+    assert main(["validate", "--root", str(REPO)]) == 0

@@ -1,0 +1,260 @@
+"""Every validation check: a recipe (or model) that trips it, at the right line, and the
+same file without the defect passing."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from aim_engine.cli import run_validate
+from aim_engine.diagnostics import Check, Severity
+
+from .conftest import REPO, validate_text
+
+GOOD_VLLM = """
+recipe_id: test-qwen3-8b-mi300x-bf16
+model_id: Qwen/Qwen3-8B
+hardware: MI300X
+precision: bf16
+env:
+  VLLM_ROCM_USE_AITER: "1"
+vllm_serve:
+  1_gpu:
+    enabled: true
+    args:
+      --model: Qwen/Qwen3-8B
+      --dtype: bfloat16
+      --max-model-len: 32768
+      --max-num-batched-tokens: '8192'
+      --gpu-memory-utilization: '0.9'
+  2_gpu:
+    enabled: true
+    args:
+      --tensor-parallel-size: '2'
+      --dtype: bfloat16
+      --max-model-len: 32768
+sglang_serve:
+  1_gpu:
+    enabled: true
+    args:
+      --model-path: Qwen/Qwen3-8B
+      --tp-size: 1
+      --dtype: bfloat16
+      --context-length: 32768
+"""
+
+
+def mutate(old: str, new: str, base: str = GOOD_VLLM) -> str:
+    assert old in base, old
+    return base.replace(old, new, 1)
+
+
+def line_of(text: str, marker: str, occurrence: int = 1) -> int:
+    lines = textwrap.dedent(text).lstrip("\n").splitlines()
+    hits = [i + 1 for i, line in enumerate(lines) if marker in line]
+    return hits[occurrence - 1]
+
+
+def errors(diagnostics):
+    return [d for d in diagnostics if d.severity is Severity.ERROR]
+
+
+def test_good_recipe_passes(tmp_path):
+    assert validate_text(tmp_path, GOOD_VLLM) == []
+
+
+# (id, text, check, marker of the line to blame (None: any line), severity)
+CASES = [
+    ("yaml", mutate("precision: bf16", "precision: [bf16"), Check.YAML_SYNTAX, None, Severity.ERROR),
+    ("duplicate-key", mutate("      --dtype: bfloat16\n", "      --dtype: bfloat16\n      --dtype: float16\n"), Check.DUPLICATE_KEY, "--dtype: float16", Severity.ERROR),
+    ("unknown-key", mutate("precision: bf16", "precision: bf16\ncolour: red"), Check.SCHEMA, "colour", Severity.ERROR),
+    ("wrong-type", mutate("    enabled: true\n    args:\n      --model", "    enabled: yes please\n    args:\n      --model"), Check.SCHEMA, "yes please", Severity.ERROR),
+    ("bad-precision", mutate("precision: bf16", "precision: fp9"), Check.SCHEMA, "precision:", Severity.ERROR),
+    ("unknown-model", mutate("model_id: Qwen/Qwen3-8B", "model_id: Qwen/Qwen3-9B"), Check.UNKNOWN_MODEL, "model_id:", Severity.ERROR),
+    ("unknown-hardware", mutate("hardware: MI300X", "hardware: MI400X"), Check.UNKNOWN_HARDWARE, "hardware:", Severity.ERROR),
+    ("duplicate-recipe-id", mutate("recipe_id: test-qwen3-8b-mi300x-bf16", "recipe_id: qwen3-8b-mi300x-bf16"), Check.DUPLICATE_RECIPE_ID, "recipe_id:", Severity.ERROR),
+    ("precision-unsupported", mutate("hardware: MI300X", "hardware: MI250X", mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("--dtype: bfloat16", "--quantization: fp8"))), Check.PRECISION_UNSUPPORTED, "precision:", Severity.ERROR),
+    ("no-image", mutate("hardware: MI300X", "hardware: MI250X"), Check.NO_IMAGE, ("1_gpu:", 2), Severity.ERROR),
+    ("unknown-flag", mutate("--max-model-len: 32768", "--max-modle-len: 32768"), Check.UNKNOWN_FLAG, "--max-modle-len", Severity.ERROR),
+    ("other-backend-flag", mutate("--context-length: 32768", "--max-model-len: 32768"), Check.OTHER_BACKEND_FLAG, ("--max-model-len", 3), Severity.ERROR),
+    ("removed-swap-space", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --swap-space: 16\n"), Check.REMOVED_FLAG, "--swap-space", Severity.ERROR),
+    ("removed-scheduler-steps", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --num-scheduler-steps: 10\n"), Check.REMOVED_FLAG, "--num-scheduler-steps", Severity.ERROR),
+    ("removed-v2-block-manager", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --use-v2-block-manager: true\n"), Check.REMOVED_FLAG, "--use-v2-block-manager", Severity.ERROR),
+    ("removed-seq-len-to-capture", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --max-seq-len-to-capture: 32768\n"), Check.REMOVED_FLAG, "--max-seq-len-to-capture", Severity.ERROR),
+    ("deprecated", mutate("--context-length: 32768", "--context-length: 32768\n      --enable-dp-attention: true"), Check.DEPRECATED_FLAG, "--enable-dp-attention", Severity.WARNING),
+    ("abbreviated", mutate("--tp-size: 1", "--tp-si: 1"), Check.ABBREVIATED_FLAG, "--tp-si", Severity.WARNING),
+    ("flag-value", mutate("--max-num-batched-tokens: '8192'", "--max-num-batched-tokens: lots"), Check.FLAG_VALUE, "--max-num-batched-tokens", Severity.ERROR),
+    ("flag-value-bool", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --enforce-eager: 'yes'\n"), Check.FLAG_VALUE, "--enforce-eager", Severity.ERROR),
+    ("flag-choice-dtype", mutate("--dtype: bfloat16", "--dtype: bf16"), Check.FLAG_CHOICE, "--dtype: bf16", Severity.ERROR),
+    ("flag-choice-kv-metavar", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: fp9\n"), Check.FLAG_CHOICE, "--kv-cache-dtype", Severity.ERROR),
+    ("flag-choice-sglang-kv", mutate("--context-length: 32768", "--context-length: 32768\n      --kv-cache-dtype: fp8"), Check.FLAG_CHOICE, "--kv-cache-dtype", Severity.ERROR),
+    ("flag-choice-quantization", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --quantization: fp9\n"), Check.FLAG_CHOICE, "--quantization", Severity.ERROR),
+    ("reserved", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --port: 8001\n"), Check.RESERVED_FLAG, "--port", Severity.WARNING),
+    ("dtype-mismatch", mutate("--dtype: bfloat16", "--dtype: float16"), Check.DTYPE_MISMATCH, "--dtype: float16", Severity.ERROR),
+    ("gpu-count", mutate("--tensor-parallel-size: '2'", "--tensor-parallel-size: '4'"), Check.GPU_COUNT_MISMATCH, "--tensor-parallel-size", Severity.ERROR),
+    ("tp-heads", GOOD_VLLM.replace("  2_gpu:", "  3_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '3'"), Check.TP_HEADS, "--tensor-parallel-size", Severity.ERROR),
+    ("tp-kv-heads", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B").replace("  2_gpu:", "  5_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"), Check.TP_KV_HEADS, "--tensor-parallel-size", Severity.ERROR),
+    ("tp-intermediate", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B").replace("  2_gpu:", "  5_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"), Check.TP_INTERMEDIATE, "--tensor-parallel-size", Severity.ERROR),
+    ("tp-block-fp8", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-30B-A3B").replace("precision: bf16", "precision: fp8").replace("      --dtype: bfloat16\n", "").replace("  2_gpu:", "  4_gpu:").replace("--tensor-parallel-size: '2'", "--model: Qwen/Qwen3-30B-A3B-FP8\n      --tensor-parallel-size: '4'").replace("--model: Qwen/Qwen3-30B-A3B\n", "--model: Qwen/Qwen3-30B-A3B-FP8\n").replace("--model-path: Qwen/Qwen3-30B-A3B\n", "--model-path: Qwen/Qwen3-30B-A3B-FP8\n"), Check.TP_BLOCK_FP8, "--tensor-parallel-size", Severity.ERROR),
+    ("context-too-long", mutate("--max-model-len: 32768", "--max-model-len: 65536"), Check.CONTEXT_TOO_LONG, "--max-model-len: 65536", Severity.ERROR),
+    ("does-not-fit", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-235B-A22B"), Check.DOES_NOT_FIT, "--max-model-len", Severity.ERROR),
+    ("unknown-checkpoint", mutate("--model: Qwen/Qwen3-8B", "--model: someone/Qwen3-8B-copy"), Check.UNKNOWN_CHECKPOINT, "--model:", Severity.ERROR),
+    ("checkpoint-precision", mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("      --dtype: bfloat16\n", "")), Check.CHECKPOINT_PRECISION, "--model:", Severity.ERROR),
+    ("env-name", mutate('VLLM_ROCM_USE_AITER: "1"', 'vllm-rocm-use-aiter: "1"'), Check.ENV_NAME, "vllm-rocm-use-aiter", Severity.ERROR),
+    ("secret-env", mutate('VLLM_ROCM_USE_AITER: "1"', 'HF_TOKEN: "hf_abcdefghijklmnopqrstuvwxyz012345"'), Check.SECRET, "HF_TOKEN", Severity.ERROR),
+    ("secret-flag", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --api-key: sk-live-0123456789abcdef0123\n"), Check.SECRET, "--api-key", Severity.ERROR),
+    ("env-removed", mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_TRITON_FLASH_ATTN: "0"'), Check.ENV_REMOVED, "VLLM_USE_TRITON_FLASH_ATTN", Severity.ERROR),
+    ("unknown-backend", mutate("sglang_serve:", "trtllm_serve:"), Check.UNKNOWN_BACKEND, "trtllm_serve", Severity.ERROR),
+    ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),
+    ("no-backend", GOOD_VLLM[: GOOD_VLLM.index("vllm_serve:")], Check.NO_BACKEND, None, Severity.ERROR),
+]
+
+
+@pytest.mark.parametrize("case_id, text, check, marker, severity", CASES, ids=[c[0] for c in CASES])
+def test_each_check_trips_at_the_right_line(tmp_path, case_id, text, check, marker, severity):
+    found = validate_text(tmp_path, text)
+    hits = [d for d in found if d.check is check]
+    assert hits, f"{check} not reported; got {[d.format_text() for d in found]}"
+    assert hits[0].severity is severity
+    assert hits[0].path.name == "recipe.yaml"
+    if marker is not None:
+        expected = line_of(text, *marker) if isinstance(marker, tuple) else line_of(text, marker)
+        assert expected in {d.line for d in hits}, [d.format_text() for d in hits]
+    else:
+        assert all(d.line is None or d.line >= 1 for d in hits)
+
+
+def test_every_check_has_a_case_or_a_dedicated_test():
+    covered = {c[2] for c in CASES} | {Check.RECIPE_NOT_LISTED, Check.DANGLING_RECIPE, Check.DUPLICATE_MODEL_ID, Check.PRECISION_EMULATED}
+    assert set(Check) == covered
+
+
+def test_disabled_entries_skip_fit_but_not_flags(tmp_path):
+    text = GOOD_VLLM.replace("Qwen3-8B", "Qwen3-235B-A22B").replace("enabled: true", "enabled: false")
+    assert errors(validate_text(tmp_path, text)) == []
+    broken = text.replace("--max-model-len: 32768", "--max-modle-len: 32768", 1)
+    assert [d.check for d in errors(validate_text(tmp_path, broken))] == [Check.UNKNOWN_FLAG]
+
+
+def test_does_not_fit_message_names_the_fix(tmp_path):
+    text = GOOD_VLLM.replace("Qwen3-8B", "Llama-3.1-70B-Instruct").replace("Qwen/", "meta-llama/").replace("--max-model-len: 32768", "--max-model-len: 131072").replace("  2_gpu:", "  1_gpu_x:")
+    text = text[: text.index("  1_gpu_x:")]
+    found = [d for d in validate_text(tmp_path, text) if d.check is Check.DOES_NOT_FIT]
+    assert len(found) == 1
+    message = found[0].message
+    assert "needs" in message and "GiB per GPU" in message and "fits with --max-model-len" in message
+
+
+def test_mxfp4_on_gfx942_is_a_warning(tmp_path):
+    text = textwrap.dedent("""
+    recipe_id: t-gpt-oss
+    model_id: openai/gpt-oss-20b
+    hardware: MI300X
+    precision: mxfp4
+    vllm_serve:
+      1_gpu:
+        enabled: true
+        args:
+          --max-model-len: 32768
+    """)
+    found = validate_text(tmp_path, text)
+    assert [d.check for d in found] == [Check.PRECISION_EMULATED]
+    assert found[0].severity is Severity.WARNING
+    # on gfx950 it is native
+    assert validate_text(tmp_path, text.replace("MI300X", "MI355X")) == []
+    # gfx1100 (W7900) cannot run it at all
+    assert Check.PRECISION_UNSUPPORTED in {d.check for d in validate_text(tmp_path, text.replace("MI300X", "W7900"))}
+
+
+def test_seed_example_recipe_is_accepted_as_is(tmp_path):
+    """The recipe format of the user's design, verbatim apart from the id."""
+    seed = """
+    recipe_id: seed-qwen3-32b-mi300x-bf16
+    model_id: Qwen/Qwen3-32B
+    hardware: MI300X
+    precision: bf16
+    vllm_serve:
+      1_gpu:
+        enabled: true
+        args:
+          --model: Qwen/Qwen3-32B
+          --dtype: bfloat16
+          --max-num-batched-tokens: '8192'
+          --max-model-len: '32768'
+          --gpu-memory-utilization: '0.9'
+      2_gpu:
+        enabled: true
+        args:
+          --tensor-parallel-size: '2'
+          --max-num-batched-tokens: '16384'
+    """
+    found = validate_text(tmp_path, seed)
+    # 2_gpu has no --dtype and Qwen3-32B is bf16: auto keeps bf16, so it is clean
+    assert errors(found) == []
+
+
+# --- catalogue-level checks (need a writable catalogue copy) ------------------------------
+
+def run(root, *paths):
+    report, shown = run_validate(root, list(paths))
+    return [d for d in report.sorted() if d.path in shown or not paths]
+
+
+def test_shipped_catalogue_is_clean():
+    report, _ = run_validate(REPO, [])
+    assert report.errors == [], [d.format_text() for d in report.errors[:5]]
+
+
+def test_recipe_missing_from_aim_recipes(copy_catalogue):
+    model = copy_catalogue / "models" / "qwen3-8b.yaml"
+    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", ""))
+    found = [d for d in run(copy_catalogue) if d.check is Check.RECIPE_NOT_LISTED]
+    assert len(found) == 1 and found[0].path.name == "qwen3-8b-mi300x-bf16.yaml"
+    assert found[0].line == 2  # the recipe_id line, after the schema comment
+
+
+def test_dangling_aim_recipes_entry(copy_catalogue):
+    model = copy_catalogue / "models" / "qwen3-8b.yaml"
+    text = model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-8b-mi999x-bf16\n")
+    model.write_text(text)
+    found = [d for d in run(copy_catalogue) if d.check is Check.DANGLING_RECIPE]
+    assert len(found) == 1 and found[0].path.name == "qwen3-8b.yaml"
+    assert found[0].line == line_of(text, "qwen3-8b-mi999x-bf16")
+
+
+def test_aim_recipes_naming_another_models_recipe(copy_catalogue):
+    model = copy_catalogue / "models" / "qwen3-8b.yaml"
+    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-32b-mi300x-bf16\n"))
+    found = [d for d in run(copy_catalogue) if d.check is Check.DANGLING_RECIPE]
+    assert found and "serves Qwen/Qwen3-32B" in found[0].message
+
+
+def test_duplicate_model_file(copy_catalogue):
+    src = copy_catalogue / "models" / "qwen3-8b.yaml"
+    (copy_catalogue / "models" / "zz-copy.yaml").write_text(src.read_text())
+    found = [d for d in run(copy_catalogue) if d.check is Check.DUPLICATE_MODEL_ID]
+    assert len(found) == 1 and found[0].path.name == "zz-copy.yaml"
+
+
+def test_cli_recipe_needs_no_listing_but_catalogue_recipe_does(copy_catalogue, tmp_path):
+    outside = tmp_path / "new-recipe.yaml"
+    outside.write_text(textwrap.dedent(GOOD_VLLM))
+    assert [d for d in run(copy_catalogue, outside) if d.check is Check.RECIPE_NOT_LISTED] == []
+    inside = copy_catalogue / "recipes" / "new-recipe.yaml"
+    inside.write_text(textwrap.dedent(GOOD_VLLM))
+    assert [d.path.name for d in run(copy_catalogue) if d.check is Check.RECIPE_NOT_LISTED] == ["new-recipe.yaml"]
+
+
+def test_model_file_schema_errors_name_the_key(tmp_path):
+    text = (REPO / "models" / "qwen3-8b.yaml").read_text().replace("gated: false", "gated: false\nstars: 5")
+    found = validate_text(tmp_path, text, name="model.yaml")
+    assert [d.check for d in found] == [Check.SCHEMA]
+    assert found[0].line == line_of(text, "stars: 5")
+
+
+def test_off_spellings_of_bool_flags(tmp_path):
+    text = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: true\n      --disable-log-requests: true\n      --enable-expert-parallel: false\n")
+    assert validate_text(tmp_path, text) == []
+    double = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: false\n")
+    assert [d.check for d in validate_text(tmp_path, double)] == [Check.FLAG_VALUE]
