@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..catalogue import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
-from ..memory import GIB, ServingShape
+from ..memory import ServingShape
 
 _HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
 # vLLM's human_readable_int: lower-case suffixes are decimal, upper-case binary.
@@ -187,6 +187,51 @@ class Backend:
         return True
 
     # --- shared --------------------------------------------------------------------------
+    def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
+        """Flags the launch needs even when the recipe leaves them to defaults."""
+        return []
+
+    def written(self, entry: Entry) -> set[str]:
+        """Canonical names of the flags an entry sets, whatever spelling it used."""
+        found = (self.flags.lookup(normalise(spelling)) for spelling in entry.args)
+        return {f[0].name for f in found if f}
+
+    def engine_args(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
+        """The engine's own flags for this entry: the recipe's args, then host and port.
+
+        Values are rendered as the engine parses them: true/null give a bare flag,
+        false gives the --no- form of an on/off option (or nothing for a plain
+        switch), lists repeat values after one flag.
+        """
+        argv = self.required_args(entry, settings)
+        for spelling, value in entry.args.items():
+            found = self.flags.lookup(normalise(spelling))
+            if found is None:
+                continue  # validation rejects unknown flags before anything is rendered
+            spec, negated = found
+            if spec.name in self.reserved_flags:
+                continue
+            written = spelling if negated else spec.name
+            if spec.kind in ("flag", "bool", "count"):
+                if value is None or value is True:
+                    argv.append(written)
+                elif value is False and spec.kind == "bool" and not negated and spec.negation:
+                    argv.append(spec.negation)
+                continue
+            values = value if isinstance(value, list) else [value]
+            argv.append(written)
+            argv.extend(_render_value(v) for v in values)
+        return argv + ["--host", "0.0.0.0", "--port", str(port)]
+
+    def container_command(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
+        """What follows the image in `docker run` (the image's entrypoint comes first)."""
+        return list(self.data.launch) + self.engine_args(entry, settings, port)
+
+    def native_command(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
+        """The same engine started directly, outside a container."""
+        start = list(self.data.launch) or (self.data.image_entrypoint or "").split()
+        return start + self.engine_args(entry, settings, port)
+
     def checkpoint(self, args: Mapping[str, Any], model: Model) -> str:
         for flag in self.model_flags:
             if args.get(flag):
@@ -212,5 +257,7 @@ class Backend:
         )
 
 
-def memory_gib(hardware: Hardware) -> float:
-    return hardware.memory_bytes / GIB
+def _render_value(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)

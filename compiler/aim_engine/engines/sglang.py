@@ -43,6 +43,12 @@ class SGLang(Backend):
         "--enforce-eager": "--disable-cuda-graph",
     }
 
+    def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
+        # The launch always names the checkpoint and the TP size explicitly.
+        written = self.written(entry)
+        argv = [] if "--model-path" in written else ["--model-path", settings.checkpoint]
+        return argv + ([] if "--tp-size" in written else ["--tp-size", str(settings.tp)])
+
     def overhead_in_budget(self) -> bool:
         # --mem-fraction-static sizes weights + KV pool only; activations live in the rest.
         return False

@@ -25,6 +25,9 @@ class VLLM(Backend):
         "--max-running-requests": "--max-num-seqs",
     }
 
+    def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
+        return [] if "--model" in self.written(entry) else ["--model", settings.checkpoint]
+
     def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
         args = canonical_args(entry.args, self.flags)
         tp = int(args.get("--tensor-parallel-size", 1))

@@ -1,0 +1,49 @@
+"""`aim-engine build`: load -> validate -> plan every grid cell -> publish the API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diagnostics import Report
+from .fsutil import replace_tree
+from .load import catalogue_files, load
+from .plan import Planner
+from .publish import Api, build_api
+from .validate import validate
+
+
+class BuildError(Exception):
+    def __init__(self, report: Report):
+        super().__init__(f"{len(report.errors)} validation error(s)")
+        self.report = report
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    files: int
+    plans: int
+    decisions: int
+    lookups: int
+    seconds: float
+
+
+def compile_catalogue(root: Path) -> Api:
+    """Validate and plan the catalogue at `root`; the files of the build, in memory."""
+    models, recipes = catalogue_files(root)
+    report = Report()
+    loaded = load(models, recipes, report)
+    validate(loaded, report)
+    if report.errors:
+        raise BuildError(report)
+    planner = Planner(loaded.catalogue)
+    return build_api(loaded.catalogue, planner, {p.relative_to(root).as_posix(): p for p in [*models, *recipes]})
+
+
+def build(root: Path, out: Path) -> BuildResult:
+    start = time.perf_counter()
+    api = compile_catalogue(root)
+    replace_tree(out, api.files)
+    return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)

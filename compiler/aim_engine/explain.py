@@ -1,0 +1,79 @@
+"""Presenting a planning decision: as JSON, and as a NIM `list-model-profiles`-style
+listing where every line carries its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .catalogue import Hardware, Model
+from .memory import gib
+from .plan import Considered, Decision, Verdict
+
+
+def considered_dict(x: Considered) -> dict[str, Any]:
+    c = x.candidate
+    gpus, precision, backend, derived = x.step
+    return {
+        "plan": c.plan_id if c else None,
+        "candidate": c.candidate_id if c else None,
+        "recipe": c.recipe.recipe_id if c else None,
+        "entry": c.entry.key if c else None,
+        "gpus": gpus,
+        "precision": precision,
+        "backend": backend,
+        "derived": derived,
+        "source_hardware": c.source_hardware if c else None,
+        "verdict": x.verdict.value,
+        "reason": x.reason.code,
+        "message": x.message,
+        "memory": c.memory.as_dict() if c and c.memory else None,
+    }
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    r = decision.request
+    return {
+        "model": decision.model,
+        "hardware": decision.hardware,
+        "request": {"n": r.n, "count_mode": r.count_mode, "precision": r.precision, "backend": r.backend},
+        "target": {"gpu_count": decision.target_count, "precision": decision.target_precision, "backends": list(decision.backends)},
+        "plan": decision.chosen.plan_id if decision.chosen else None,
+        "candidates": [considered_dict(x) for x in decision.considered],
+    }
+
+
+GROUPS = (
+    (Verdict.CHOSEN, "CHOSEN"),
+    (Verdict.RUNNABLE, "RUNNABLE ALTERNATIVES"),
+    (Verdict.LOW_MEMORY, "LOW MEMORY (would fit with a shorter context)"),
+    (Verdict.REJECTED, "INCOMPATIBLE"),
+)
+
+
+def _label(x: Considered) -> str:
+    if x.candidate is not None and x.candidate.plan_id:
+        return x.candidate.plan_id
+    if x.candidate is not None:
+        return x.candidate.candidate_id
+    gpus, precision, backend, _ = x.step
+    return f"({backend} {precision}" + (f" {gpus} GPU)" if x.reason.code == "no-entry" else ")")
+
+
+def render_text(decision: Decision, model: Model, hardware: Hardware) -> str:
+    r = decision.request
+    count = f"exactly {r.n} requested" if r.count_mode == "exact" else f"auto, target {decision.target_count} of {r.n}"
+    lines = [
+        f"{model.model_id} on {hardware.name} ({hardware.gfx_target}, {gib(hardware.memory_bytes)} per GPU)",
+        f"request: GPUs {count}; precision {r.precision} -> {decision.target_precision} first; backends {', '.join(decision.backends)}",
+    ]
+    width = max((len(_label(x)) for x in decision.considered), default=20)
+    for verdict, title in GROUPS:
+        group = [x for x in decision.considered if x.verdict is verdict]
+        if not group:
+            continue
+        lines += ["", title]
+        for x in group:
+            lines.append(f"  {_label(x):<{width}}  {x.reason.code:<23} {x.message}")
+    if decision.chosen is None:
+        lines += ["", "No plan: every candidate is listed above with the reason it cannot run."]
+    return "\n".join(lines)

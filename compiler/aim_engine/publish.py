@@ -1,0 +1,300 @@
+"""The static JSON API: every plan of the grid, as files (design.md "Build output").
+
+    api/index.json                  models, hardware, engines, counts, catalogue digest
+    api/models/<slug>.json          one model: metadata + support matrix
+    api/plans/<plan-id>.json        one resolved plan
+    api/lookup/<hw>/<slug>.json     request key -> decision (plan id or none + candidates)
+
+Lookup keys are "<n>/<count mode>/<precision>/<backend>", e.g. "8/auto/auto/auto".
+Identical decisions within one lookup file are stored once and referenced by id.
+Everything is sorted and free of timestamps, so equal inputs give equal bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .catalogue import PRECISIONS, Catalogue, Hardware, Model
+from .plan import MAX_GPUS, Candidate, Considered, Decision, Planner
+
+API_VERSION = 1
+COUNT_MODES = ("auto", "exact")
+
+
+def dumps(data: Any, compact: bool = False) -> bytes:
+    """Stable JSON. Lookup files are compact: machines read them, and they are many."""
+    if compact:
+        return (json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def lookup_key(n: int, count_mode: str, precision: str, backend: str) -> str:
+    return f"{n}/{count_mode}/{precision}/{backend}"
+
+
+def catalogue_digest(files: dict[str, Path]) -> str:
+    """sha256 over the catalogue's input files (names and bytes) and the built-in data."""
+    digest = hashlib.sha256()
+    data_root = resources.files("aim_engine")
+    builtin = sorted(
+        (f"aim_engine/{sub}/{p.name}", p.read_bytes())
+        for sub in ("data", "data/engines", "data/flags", "schemas")
+        for p in (data_root / sub).iterdir() if p.name.endswith(".json")
+    )
+    for name, blob in sorted((name, path.read_bytes()) for name, path in files.items()) + builtin:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+    return digest.hexdigest()
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
+    backend = planner.backends[c.backend]
+    settings = backend.settings(c.entry, model, c.hardware)
+    port = backend.data.default_port
+    memory = c.memory.as_dict() if c.memory else None
+    return {
+        "plan_id": c.plan_id,
+        "recipe_id": c.recipe.recipe_id,
+        "entry": c.entry.key,
+        "model": model.model_id,
+        "model_slug": model.slug,
+        "checkpoint": settings.checkpoint,
+        "gated": model.gated,
+        "hardware": c.hardware.name,
+        "gfx_target": c.hardware.gfx_target,
+        "gpu_count": c.gpus,
+        "tensor_parallel_size": settings.tp,
+        "precision": c.precision,
+        "backend": c.backend,
+        "engine": {"name": backend.data.name, "title": backend.data.title, "version": backend.data.version},
+        "image": backend.data.image_for(c.hardware),
+        "port": port,
+        "engine_argv": backend.native_command(c.entry, settings, port),
+        "container_argv": backend.container_command(c.entry, settings, port),
+        "env": dict(sorted(c.entry.env.items())),
+        "memory": memory,
+        "status": "derived" if c.derived else "verified",
+        "derived_from": c.source_hardware if c.derived else None,
+        "recipe_status": c.recipe.status,
+        "metric": c.recipe.metric,
+        "notes": c.entry.notes or c.recipe.notes,
+        "summary": c.message,
+    }
+
+
+# --- decisions and lookups ---------------------------------------------------------------------
+
+
+def candidate_id(x: Considered) -> str:
+    if x.candidate is not None:
+        return x.candidate.candidate_id
+    gpus, precision, backend, derived = x.step
+    suffix = "@sibling" if derived else ""
+    if x.reason.code == "no-recipe":
+        return f"none/{backend}/{precision}{suffix}"
+    return f"none/{backend}/{precision}/{gpus}_gpu{suffix}"
+
+
+def candidate_json(x: Considered) -> dict[str, Any]:
+    """A candidate as judged on its own (the verdict a request can only upgrade to chosen)."""
+    c = x.candidate
+    gpus, precision, backend, derived = x.step
+    return {
+        "plan": c.plan_id if c else None,
+        "recipe": c.recipe.recipe_id if c else None,
+        "entry": c.entry.key if c else None,
+        "gpus": gpus,
+        "precision": precision,
+        "backend": backend,
+        "derived": derived,
+        "source_hardware": c.source_hardware if c else None,
+        "verdict": c.verdict.value if c else x.verdict.value,
+        "reason": c.reason.code if c else x.reason.code,
+        "message": c.message if c else x.message,
+    }
+
+
+def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dict[str, Any], dict[int, Decision]]:
+    """All grid keys for one model on one GPU; also returns the exact-count decisions.
+
+    Candidates are listed once; a decision is its chosen plan and the path of
+    candidate ids the fallback walked, each with the verdict it got there. Candidates
+    off the path were outside the request: more GPUs than n (too-many-gpus), or a
+    backend or precision that was not requested.
+    """
+    keys: dict[str, str] = {}
+    decisions: dict[str, dict[str, Any]] = {}
+    candidates: dict[str, dict[str, Any]] = {}
+    by_path: dict[int, str] = {}
+    exact: dict[int, Decision] = {}
+    for candidate in planner.candidates(model, hardware):
+        candidates[candidate.candidate_id] = candidate_json(Considered(candidate, candidate.verdict, candidate.reason, candidate.message,
+                                                                       (candidate.gpus, candidate.precision, candidate.backend, candidate.derived)))
+    for n in range(1, MAX_GPUS + 1):
+        for mode in COUNT_MODES:
+            for precision in ("auto", *PRECISIONS):
+                for backend in ("auto", *sorted(planner.backends)):
+                    decision = planner.plan(model, hardware, n, mode, precision, backend)
+                    if (mode, precision, backend) == ("exact", "auto", "auto"):
+                        exact[n] = decision
+                    path = decision.path
+                    # The planner keeps one path object per fallback order for its lifetime,
+                    # so the object's identity names the decision.
+                    if id(path) not in by_path:
+                        by_path[id(path)] = f"d{len(by_path) + 1}"
+                        for x in path:
+                            candidates.setdefault(candidate_id(x), candidate_json(x))
+                        decisions[by_path[id(path)]] = {
+                            "plan": decision.chosen.plan_id if decision.chosen else None,
+                            "target": {"gpu_count": decision.target_count, "precision": decision.target_precision,
+                                       "backends": list(decision.backends)},
+                            "path": [[candidate_id(x), x.verdict.value] for x in path],
+                        }
+                    keys[lookup_key(n, mode, precision, backend)] = by_path[id(path)]
+    doc = {
+        "api_version": API_VERSION,
+        "model": model.model_id,
+        "model_slug": model.slug,
+        "hardware": hardware.name,
+        "key_format": "<n>/<count mode: auto|exact>/<precision: auto|" + "|".join(PRECISIONS) + ">/<backend: auto|" + "|".join(sorted(planner.backends)) + ">",
+        "keys": keys,
+        "decisions": decisions,
+        "candidates": candidates,
+    }
+    return doc, exact
+
+
+def matrix_cell(decision: Decision) -> dict[str, Any]:
+    """What you get when you ask for exactly n GPUs of this type (auto precision/backend)."""
+    chosen = decision.chosen
+    if chosen is not None:
+        return {
+            "status": "derived" if chosen.derived else "verified",
+            "plan": chosen.plan_id,
+            "gpu_count": chosen.gpus,
+            "precision": chosen.precision,
+            "backend": chosen.backend,
+            "reason": chosen.message,
+        }
+    n = decision.request.n
+    low = [x for x in decision.considered
+           if x.candidate is not None and x.candidate.gpus <= n and x.candidate.memory is not None and not x.candidate.memory.fits]
+    if low:
+        return {"status": "does-not-fit", "plan": None, "gpu_count": None, "precision": None, "backend": None, "reason": low[0].message}
+    reasons = [x.message for x in decision.considered if x.candidate is not None] or [x.message for x in decision.considered]
+    return {"status": "no-recipe", "plan": None, "gpu_count": None, "precision": None, "backend": None,
+            "reason": reasons[0] if reasons else "no recipe for this model on this GPU"}
+
+
+# --- the whole API -----------------------------------------------------------------------------
+
+
+def model_summary(model: Model) -> dict[str, Any]:
+    return {
+        "model_id": model.model_id,
+        "slug": model.slug,
+        "name": model.name,
+        "family": model.family,
+        "size": model.size,
+        "native_precision": model.native_precision,
+        "readiness_level": model.readiness_level,
+        "gated": model.gated,
+        "license": model.license,
+    }
+
+
+def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plan_ids: list[str]) -> dict[str, Any]:
+    cfg = model.config
+    return {
+        **model_summary(model),
+        "api_version": API_VERSION,
+        "description": model.description,
+        "architecture": model.architecture,
+        "parameters": {"total": model.total_params, "active": model.active_params},
+        "architecture_config": dict(sorted(cfg.__dict__.items())),
+        "attention": {k: v for k, v in sorted(model.attention.__dict__.items()) if v},
+        "moe": dict(sorted(model.moe.__dict__.items())) if model.moe else None,
+        "rope_scaling": model.rope_scaling,
+        "variants": [dict(sorted(v.__dict__.items())) for v in model.variants],
+        "provenance": list(model.provenance),
+        "unverified": list(model.unverified),
+        "recipes": sorted(model.aim_recipes),
+        "support_matrix": matrix,
+        "plans": sorted(plan_ids),
+    }
+
+
+def hardware_json(h: Hardware) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "product": h.product,
+        "architecture": h.architecture,
+        "gfx_target": h.gfx_target,
+        "gfx_target_version": h.gfx_target_version,
+        "family": h.family,
+        "device_ids": list(h.device_ids),
+        "device_id_names": dict(h.device_id_names),
+        "memory_bytes": h.memory_bytes,
+        "memory_source": h.memory_source,
+        "compute_units": h.compute_units,
+        "apu": h.apu,
+        "devices_per_package": h.devices_per_package,
+        "compute_partitions": list(h.compute_partitions),
+        "xcc_per_device": h.xcc_per_device,
+        "precisions": dict(sorted(h.precisions.items())),
+        "fp8_format": h.fp8_format,
+    }
+
+
+@dataclass
+class Api:
+    files: dict[str, bytes]  # path under the output folder -> content
+    plans: int
+    decisions: int
+    lookups: int
+
+
+def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -> Api:
+    """`inputs`: the catalogue files by their path relative to the catalogue root."""
+    files: dict[str, bytes] = {}
+    plan_count = decision_count = 0
+    for model in sorted(catalogue.models.values(), key=lambda m: m.model_id):
+        matrix: dict[str, dict[str, Any]] = {}
+        plan_ids: list[str] = []
+        for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
+            for candidate in planner.candidates(model, hardware):
+                if candidate.plan_id:
+                    files[f"api/plans/{candidate.plan_id}.json"] = dumps(plan_json(planner, model, candidate))
+                    plan_ids.append(candidate.plan_id)
+            lookup, exact = lookup_json(planner, model, hardware)
+            decision_count += len(lookup["decisions"])
+            files[f"api/lookup/{hardware.name}/{model.slug}.json"] = dumps(lookup, compact=True)
+            matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
+        plan_count += len(plan_ids)
+        files[f"api/models/{model.slug}.json"] = dumps(model_json(model, catalogue, matrix, plan_ids))
+    lookups = len(catalogue.models) * len(catalogue.hardware)
+    index = {
+        "api_version": API_VERSION,
+        "generator": f"aim-engine {__version__}",
+        "catalogue_digest": catalogue_digest(inputs),
+        "models": [model_summary(m) for m in sorted(catalogue.models.values(), key=lambda m: m.model_id)],
+        "hardware": {name: hardware_json(h) for name, h in sorted(catalogue.hardware.items())},
+        "engines": {
+            name: {"title": b.data.title, "version": b.data.version, "images": dict(sorted(b.data.images.items())),
+                   "default_port": b.data.default_port, "image_entrypoint": b.data.image_entrypoint, "launch": list(b.data.launch)}
+            for name, b in sorted(planner.backends.items())
+        },
+        "counts": {"models": len(catalogue.models), "recipes": len(catalogue.recipes), "plans": plan_count,
+                   "lookups": lookups, "decisions": decision_count},
+        "lookup_key_format": "<n>/<auto|exact>/<auto|precision>/<auto|backend>",
+    }
+    files["api/index.json"] = dumps(index)
+    return Api(files, plan_count, decision_count, lookups)

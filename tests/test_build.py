@@ -1,0 +1,152 @@
+"""`aim-engine build`: the API files of the design contract, complete, consistent and
+byte-reproducible."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aim_engine.build import BuildError, build
+from aim_engine.catalogue import PRECISIONS, slug
+from aim_engine.cli import main
+from aim_engine.fsutil import OutputDirError
+
+from .conftest import REPO
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("b") / "build"
+    build(REPO, out)
+    return out
+
+
+def read(path: Path):
+    return json.loads(path.read_text())
+
+
+def test_index_lists_everything(built, catalogue):
+    index = read(built / "api" / "index.json")
+    assert {m["model_id"] for m in index["models"]} == set(catalogue.models)
+    assert set(index["hardware"]) == set(catalogue.hardware)
+    assert index["engines"]["vllm"]["version"] == "0.33.0" and index["engines"]["sglang"]["version"] == "0.5.23"
+    assert index["counts"]["plans"] == len(list((built / "api" / "plans").iterdir()))
+    assert len(index["catalogue_digest"]) == 64
+
+
+def test_lookup_files_answer_every_key_consistently(built, catalogue):
+    plans_dir = built / "api" / "plans"
+    plan_cache = {}
+    checked = 0
+    for model in catalogue.models.values():
+        for hw in catalogue.hardware:
+            lookup = read(built / "api" / "lookup" / hw / f"{slug(model.model_id)}.json")
+            assert lookup["model"] == model.model_id and lookup["hardware"] == hw
+            for n in range(1, 9):
+                for mode in ("auto", "exact"):
+                    for precision in ("auto", *PRECISIONS):
+                        for backend in ("auto", "sglang", "vllm"):
+                            decision = lookup["decisions"][lookup["keys"][f"{n}/{mode}/{precision}/{backend}"]]
+                            for cid, verdict in decision["path"]:
+                                assert cid in lookup["candidates"]
+                                referenced = lookup["candidates"][cid]["plan"]
+                                if referenced:
+                                    assert (plans_dir / f"{referenced}.json").exists()
+                            plan_id = decision["plan"]
+                            checked += 1
+                            if plan_id is None:
+                                assert all(v != "chosen" for _, v in decision["path"])
+                                continue
+                            assert [v for _, v in decision["path"]].count("chosen") == 1
+                            if plan_id not in plan_cache:
+                                plan_cache[plan_id] = read(plans_dir / f"{plan_id}.json")
+                            plan = plan_cache[plan_id]
+                            assert plan["model"] == model.model_id and plan["hardware"] == hw
+                            assert plan["gpu_count"] <= n
+                            assert precision == "auto" or plan["precision"] == precision
+                            assert backend == "auto" or plan["backend"] == backend
+                            assert plan["memory"]["fits"]
+    assert checked == len(catalogue.models) * len(catalogue.hardware) * 8 * 2 * 7 * 3
+
+
+def test_plan_json_has_the_contract_fields(built):
+    plan = read(built / "api" / "plans" / "qwen3-32b-mi300x-bf16-vllm-tp4.json")
+    for field in ("recipe_id", "entry", "model", "checkpoint", "hardware", "gpu_count", "precision", "backend", "image",
+                  "engine_argv", "env", "memory", "status"):
+        assert field in plan
+    for field in ("weights_bytes_per_gpu", "kv_bytes_per_token_per_gpu", "overhead_bytes_per_gpu", "total_bytes_per_gpu",
+                  "budget_bytes_per_gpu", "max_model_len_that_fits"):
+        assert isinstance(plan["memory"][field], int)
+    assert plan["engine_argv"][:2] == ["vllm", "serve"]
+    assert plan["image"] == "vllm/vllm-openai-rocm:v0.33.0" and plan["status"] == "verified"
+    sglang = read(built / "api" / "plans" / "qwen3-32b-mi355x-bf16-sglang-tp2.json")
+    assert sglang["container_argv"][:3] == ["python3", "-m", "sglang.launch_server"]
+    assert sglang["image"].endswith("-mi35x")
+    assert "--tp-size" in sglang["container_argv"]
+
+
+def test_support_matrix(built):
+    model = read(built / "api" / "models" / "Qwen--Qwen3-32B.json")
+    matrix = model["support_matrix"]
+    assert matrix["MI300X"]["4"]["status"] == "verified"
+    assert matrix["MI308X"]["4"]["status"] == "derived"
+    assert matrix["MI210"]["8"]["status"] == "no-recipe"
+    big = read(built / "api" / "models" / "meta-llama--Llama-3.1-405B-Instruct.json")["support_matrix"]
+    assert big["MI300X"]["1"]["status"] == "does-not-fit"
+    assert big["MI300X"]["8"]["status"] == "verified"
+
+
+def test_two_builds_are_byte_identical(built, tmp_path):
+    again = tmp_path / "again"
+    build(REPO, again)
+    first = {p.relative_to(built): p.read_bytes() for p in built.rglob("*") if p.is_file()}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert first.keys() == second.keys()
+    assert first == second
+
+
+def test_build_refuses_a_folder_it_did_not_make(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    with pytest.raises(OutputDirError):
+        build(REPO, precious)
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+
+
+def test_build_stops_on_validation_errors(copy_catalogue, tmp_path):
+    recipe = copy_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
+    recipe.write_text(recipe.read_text().replace("--max-model-len", "--max-modle-len", 1))
+    with pytest.raises(BuildError) as err:
+        build(copy_catalogue, tmp_path / "out")
+    assert err.value.report.errors
+    assert not (tmp_path / "out").exists()
+
+
+def test_rebuild_replaces_previous_output(tmp_path):
+    out = tmp_path / "out"
+    build(REPO, out)
+    (out / "api" / "plans" / "stale.json").write_text("{}")
+    build(REPO, out)
+    assert not (out / "api" / "plans" / "stale.json").exists()
+
+
+def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert main(["build", "--out", str(tmp_path / "o")]) == 0
+    assert "plans" in capsys.readouterr().out
+    assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI300X", "--gpus", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("CHOSEN") < out.index("RUNNABLE ALTERNATIVES") < out.index("INCOMPATIBLE")
+    assert "qwen3-32b-mi300x-bf16-vllm-tp4" in out.split("RUNNABLE")[0]
+    assert main(["plan", "qwen3-32b", "--gpu", "mi300x", "--gpus", "4", "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["plan"] == "qwen3-32b-mi300x-bf16-vllm-tp4"
+    assert all(c["verdict"] and c["reason"] and c["message"] for c in decision["candidates"])
+    assert main(["plan", "deepseek-ai/DeepSeek-R1", "--gpu", "MI250X"]) == 3
+    assert "No plan" in capsys.readouterr().out
+    assert main(["plan", "nope/nope", "--gpu", "MI300X"]) == 2
+    assert main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI999X"]) == 2

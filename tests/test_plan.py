@@ -1,0 +1,162 @@
+"""Policy tests for the planner: the seed's rules, its fallbacks, and the reasons."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+from aim_engine.catalogue import PRECISIONS
+from aim_engine.plan import Planner, Reason, Verdict, default_precision, target_count
+
+
+@pytest.fixture(scope="module")
+def planner(catalogue):
+    return Planner(catalogue)
+
+
+def edited(catalogue, keep=lambda recipe: True, extra=()):
+    """A copy of the catalogue with only some recipes, plus extra ones."""
+    cat = copy.copy(catalogue)
+    cat.recipes = {rid: r for rid, r in catalogue.recipes.items() if keep(r)}
+    for recipe in extra:
+        cat.recipes[recipe.recipe_id] = recipe
+    return cat
+
+
+def test_size_tiers_and_precision_defaults(catalogue):
+    m = catalogue.models
+    assert target_count(m["Qwen/Qwen3-8B"], 8, "auto") == 1
+    assert target_count(m["Qwen/Qwen3-14B"], 8, "auto") == 2
+    assert target_count(m["Qwen/Qwen3-32B"], 8, "auto") == 4
+    assert target_count(m["meta-llama/Llama-3.1-70B-Instruct"], 8, "auto") == 8
+    assert target_count(m["meta-llama/Llama-3.1-70B-Instruct"], 4, "auto") == 4  # capped at n
+    assert target_count(m["Qwen/Qwen3-8B"], 2, "exact") == 2
+    assert default_precision(m["Qwen/Qwen3-8B"]) == "fp16"
+    assert default_precision(m["Qwen/Qwen3-32B"]) == "bf16"
+    assert default_precision(m["openai/gpt-oss-20b"]) == "mxfp4"  # natively quantized keeps its precision
+    assert default_precision(m["deepseek-ai/DeepSeek-R1"]) == "fp8"
+
+
+def test_8b_on_8_gpus_auto_uses_one(planner, catalogue):
+    for model_id in ("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct"):
+        d = planner.plan(catalogue.models[model_id], catalogue.hardware["MI300X"], 8)
+        assert d.chosen.gpus == 1 and d.chosen.precision == "fp16"
+
+
+def test_70b_on_4_gpus_auto_uses_four(planner, catalogue):
+    d = planner.plan(catalogue.models["meta-llama/Llama-3.1-70B-Instruct"], catalogue.hardware["MI300X"], 4)
+    assert d.chosen.gpus == 4 and d.chosen.precision == "bf16" and d.chosen.backend == "vllm"
+
+
+def test_explicit_gpu_count_is_a_ceiling(planner, catalogue):
+    for model in catalogue.models.values():
+        for hw in ("MI300X", "MI325X", "MI355X"):
+            for precision in ("auto", *PRECISIONS):
+                d = planner.plan(model, catalogue.hardware[hw], 2, "exact", precision)
+                assert d.chosen is None or d.chosen.gpus <= 2, (model.model_id, hw, precision)
+
+
+def test_exact_count_prefers_the_requested_count(planner, catalogue):
+    d = planner.plan(catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"], 4, "exact")
+    assert d.chosen.gpus == 4
+
+
+def test_fp8_only_model_through_precision_fallback_and_never_on_mi250x(catalogue):
+    model = catalogue.models["Qwen/Qwen3-14B"]
+    fp8 = catalogue.recipes["qwen3-14b-mi300x-fp8"]
+    on_mi250x = replace(fp8, recipe_id="qwen3-14b-mi250x-fp8", hardware="MI250X")
+    cat = edited(catalogue, keep=lambda r: r.model_id != model.model_id, extra=[fp8, on_mi250x])
+    planner = Planner(cat)
+    d = planner.plan(model, cat.hardware["MI300X"], 8)
+    assert d.target_precision == "bf16"
+    assert d.chosen.precision == "fp8"
+    path = d.path
+    first_fp8 = next(i for i, x in enumerate(path) if x.step[1] == "fp8")
+    assert {x.reason for x in path[:first_fp8]} == {Reason.NO_RECIPE}  # bf16 and fp16 found nothing first
+    d250 = planner.plan(model, cat.hardware["MI250X"], 8)
+    assert d250.chosen is None
+    assert {x.reason for x in d250.considered if x.candidate is not None} == {Reason.PRECISION_UNSUPPORTED}
+
+
+def test_requested_precision_is_binding(planner, catalogue):
+    model = catalogue.models["openai/gpt-oss-120b"]
+    d = planner.plan(model, catalogue.hardware["MI300X"], 8, precision="bf16")
+    assert d.chosen is None
+    assert all(x.reason in (Reason.NO_RECIPE, Reason.PRECISION_NOT_REQUESTED) for x in d.considered)
+    assert planner.plan(model, catalogue.hardware["MI300X"], 8).chosen.precision == "mxfp4"
+
+
+def test_405b_bf16_never_plans_on_fewer_gpus_than_it_fits_on(planner, catalogue):
+    model = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"]
+    for hw in catalogue.hardware.values():
+        for n in range(1, 9):
+            for mode in ("auto", "exact"):
+                d = planner.plan(model, hw, n, mode, "bf16")
+                if d.chosen:
+                    assert d.chosen.memory.fits
+                    assert d.chosen.memory.weights_bytes_per_gpu < hw.memory_bytes
+                    assert d.chosen.gpus >= 4, (hw.name, n, d.chosen.plan_id)
+    assert planner.plan(model, catalogue.hardware["MI300X"], 4, precision="bf16").chosen is None
+    assert planner.plan(model, catalogue.hardware["MI300X"], 8, precision="bf16").chosen.gpus == 8
+
+
+def test_mi325x_plan_derived_from_mi300x_recipe(catalogue):
+    model = catalogue.models["Qwen/Qwen3-32B"]
+    cat = edited(catalogue, keep=lambda r: not (r.model_id == model.model_id and r.hardware == "MI325X"))
+    d = Planner(cat).plan(model, cat.hardware["MI325X"], 4)
+    assert d.chosen.derived and d.chosen.source_hardware == "MI300X"
+    assert d.chosen.plan_id == "qwen3-32b-mi325x-bf16-vllm-tp4-from-mi300x"
+    assert "derived from the MI300X recipe" in d.chosen.message
+    # re-checked against the MI325X's own memory
+    assert d.chosen.memory.budget_bytes_per_gpu == int(cat.hardware["MI325X"].memory_bytes * 0.9)
+    # with its own recipe it is not derived
+    assert not Planner(catalogue).plan(model, catalogue.hardware["MI325X"], 4).chosen.derived
+
+
+def test_derived_is_the_last_fallback(catalogue):
+    model = catalogue.models["Qwen/Qwen3-32B"]
+    d = Planner(catalogue).plan(model, catalogue.hardware["MI300X"], 8)
+    derived_at = [i for i, x in enumerate(d.path) if x.step[3]]
+    own_at = [i for i, x in enumerate(d.path) if not x.step[3]]
+    assert derived_at and max(own_at) < min(derived_at)
+
+
+def test_backend_fallback_only_when_auto(catalogue):
+    model = catalogue.models["Qwen/Qwen3-32B"]
+    no_vllm = [replace(r, entries=tuple(replace(e, enabled=False) if e.backend == "vllm" else e for e in r.entries))
+               for r in catalogue.recipes_for(model.model_id)]
+    cat = edited(catalogue, keep=lambda r: r.model_id != model.model_id, extra=no_vllm)
+    planner = Planner(cat)
+    d = planner.plan(model, cat.hardware["MI300X"], 8)
+    assert d.chosen.backend == "sglang"
+    assert planner.plan(model, cat.hardware["MI300X"], 8, backend="vllm").chosen is None
+
+
+def test_nothing_fits_gives_no_plan_and_every_reason(catalogue):
+    model = catalogue.models["deepseek-ai/DeepSeek-R1"]
+    d = Planner(catalogue).plan(model, catalogue.hardware["MI300X"], 2, "exact")
+    assert d.chosen is None
+    assert d.considered and all(x.message and x.reason is not Reason.CHOSEN for x in d.considered)
+    entries = [x for x in d.considered if x.candidate is not None]
+    assert len(entries) == sum(len(r.entries) for r in catalogue.recipes_for(model.model_id) if r.hardware in ("MI300X", "MI325X"))
+    assert {Reason.TOO_MANY_GPUS} <= {x.reason for x in entries}
+
+
+def test_low_memory_candidates_say_what_context_fits(catalogue):
+    model = catalogue.models["meta-llama/Llama-3.1-70B-Instruct"]
+    recipe = catalogue.recipes["llama-3.1-70b-instruct-mi300x-bf16"]
+    long = replace(recipe, entries=tuple(replace(e, args={**e.args, "--max-model-len": 131072}) for e in recipe.entries if e.backend == "vllm" and e.gpus == 1))
+    cat = edited(catalogue, keep=lambda r: r.model_id != model.model_id, extra=[long])
+    d = Planner(cat).plan(model, cat.hardware["MI300X"], 1)
+    assert d.chosen is None
+    low = [x for x in d.considered if x.verdict is Verdict.LOW_MEMORY]
+    assert len(low) == 1 and "fits with --max-model-len 1" in low[0].message
+
+
+def test_bad_requests_raise(planner, catalogue):
+    model, hw = catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"]
+    for bad in (dict(n=0), dict(n=1, count_mode="sometimes"), dict(n=1, backend="trtllm")):
+        with pytest.raises(ValueError):
+            planner.plan(model, hw, **bad)
