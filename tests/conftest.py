@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aim_engine.build import build
 from aim_engine.cli import run_validate
 from aim_engine.diagnostics import Report
 from aim_engine.load import catalogue_files, load
@@ -44,3 +45,11 @@ def copy_catalogue(tmp_path):
     shutil.copytree(REPO / "models", root / "models")
     shutil.copytree(REPO / "recipes", root / "recipes")
     return root
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """One build of the shipped catalogue, shared by every test that reads build output."""
+    out = tmp_path_factory.mktemp("b") / "build"
+    build(REPO, out)
+    return out

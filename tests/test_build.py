@@ -17,13 +17,6 @@ from aim_engine.fsutil import OutputDirError
 from .conftest import REPO
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("b") / "build"
-    build(REPO, out)
-    return out
-
-
 def read(path: Path):
     return json.loads(path.read_text())
 

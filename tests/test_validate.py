@@ -104,6 +104,7 @@ CASES = [
     ("env-name", mutate('VLLM_ROCM_USE_AITER: "1"', 'vllm-rocm-use-aiter: "1"'), Check.ENV_NAME, "vllm-rocm-use-aiter", Severity.ERROR),
     ("secret-env", mutate('VLLM_ROCM_USE_AITER: "1"', 'HF_TOKEN: "hf_abcdefghijklmnopqrstuvwxyz012345"'), Check.SECRET, "HF_TOKEN", Severity.ERROR),
     ("secret-flag", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --api-key: sk-live-0123456789abcdef0123\n"), Check.SECRET, "--api-key", Severity.ERROR),
+    ("env-value-nul", mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_ROCM_USE_AITER: "1\\0"'), Check.ENV_VALUE, "VLLM_ROCM_USE_AITER", Severity.ERROR),
     ("env-removed", mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_TRITON_FLASH_ATTN: "0"'), Check.ENV_REMOVED, "VLLM_USE_TRITON_FLASH_ATTN", Severity.ERROR),
     ("unknown-backend", mutate("sglang_serve:", "trtllm_serve:"), Check.UNKNOWN_BACKEND, "trtllm_serve", Severity.ERROR),
     ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),

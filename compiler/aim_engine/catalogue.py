@@ -122,10 +122,14 @@ class EngineData:
     image_source: str
     removed_flags: Mapping[str, Mapping[str, str | None]]
     removed_env: Mapping[str, str]
+    family_env: Mapping[str, Mapping[str, str]]
     flags: FlagTable
 
     def image_for(self, hardware: Hardware) -> str | None:
         return self.images.get(hardware.gfx_target)
+
+    def env_for(self, hardware: Hardware) -> dict[str, str]:
+        return dict(self.family_env.get(hardware.gfx_target, {}))
 
 
 @dataclass(frozen=True)

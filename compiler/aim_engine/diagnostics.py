@@ -51,6 +51,7 @@ class Check(enum.Enum):
     UNKNOWN_CHECKPOINT = ("--model names neither the model nor one of its listed variants.", "list the checkpoint under the model's variants")
     CHECKPOINT_PRECISION = ("The checkpoint's precision does not match the recipe's precision.", "serve the matching variant or fix the precision")
     ENV_NAME = ("The environment variable name is not valid.", "use upper-case letters, digits and underscores")
+    ENV_VALUE = ("The environment value cannot be passed to a process.", "remove NUL characters from the value")
     SECRET = ("A value looks like a secret (token, key, password); recipes are published.", "pass secrets at run time (e.g. HF_TOKEN by name only)")
     ENV_REMOVED = ("The environment variable is not read by the pinned engine.", "remove it or use the replacement named")
     UNKNOWN_BACKEND = ("The recipe has a *_serve block for an engine AIM Engine does not know.", "use vllm_serve or sglang_serve")

@@ -193,6 +193,7 @@ def load_engines() -> dict[str, EngineData]:
             image_source=data["image_source"],
             removed_flags=data["removed_flags"],
             removed_env=data["removed_env"],
+            family_env=data["family_env"],
             flags=FlagTable.from_snapshot(snapshot),
         )
     return engines

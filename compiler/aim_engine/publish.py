@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, render
 from .catalogue import PRECISIONS, Catalogue, Hardware, Model
 from .plan import MAX_GPUS, Candidate, Considered, Decision, Planner
 
@@ -76,10 +76,12 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "backend": c.backend,
         "engine": {"name": backend.data.name, "title": backend.data.title, "version": backend.data.version},
         "image": backend.data.image_for(c.hardware),
+        "image_entrypoint": backend.data.image_entrypoint,
+        "device_ids": list(c.hardware.device_ids),
         "port": port,
         "engine_argv": backend.native_command(c.entry, settings, port),
         "container_argv": backend.container_command(c.entry, settings, port),
-        "env": dict(sorted(c.entry.env.items())),
+        "env": dict(sorted({**backend.data.env_for(c.hardware), **c.entry.env}.items())),
         "memory": memory,
         "status": "derived" if c.derived else "verified",
         "derived_from": c.source_hardware if c.derived else None,
@@ -88,6 +90,20 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "notes": c.entry.notes or c.recipe.notes,
         "summary": c.message,
     }
+
+
+def plan_files(plan: dict[str, Any]) -> dict[str, bytes]:
+    """The plan's JSON (with its docker command) and its artifact files."""
+    made = render.artifacts(plan)
+    pid = plan["plan_id"]
+    # artifact kind -> (plan JSON field, path under the build folder)
+    paths = {"compose": ("compose", f"compose/{pid}.yaml"), "k8s": ("k8s", f"k8s/{pid}.yaml"),
+             "env": ("env_file", f"env/{pid}.env"), "script": ("run_script", f"docker/{pid}.sh")}
+    plan = {**plan, "docker_argv": made["docker_argv"], "docker_command": made["docker_command"],
+            **{field: path for field, path in paths.values()}}
+    files = {path: made[kind].encode("utf-8") for kind, (_, path) in paths.items()}
+    files[f"api/plans/{pid}.json"] = dumps(plan)
+    return files
 
 
 # --- decisions and lookups ---------------------------------------------------------------------
@@ -150,13 +166,17 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
                     # so the object's identity names the decision.
                     if id(path) not in by_path:
                         by_path[id(path)] = f"d{len(by_path) + 1}"
+                        steps = []
                         for x in path:
-                            candidates.setdefault(candidate_id(x), candidate_json(x))
+                            cid = candidate_id(x)
+                            if cid not in candidates:
+                                candidates[cid] = candidate_json(x)
+                            steps.append([cid, x.verdict.value])
                         decisions[by_path[id(path)]] = {
                             "plan": decision.chosen.plan_id if decision.chosen else None,
                             "target": {"gpu_count": decision.target_count, "precision": decision.target_precision,
                                        "backends": list(decision.backends)},
-                            "path": [[candidate_id(x), x.verdict.value] for x in path],
+                            "path": steps,
                         }
                     keys[lookup_key(n, mode, precision, backend)] = by_path[id(path)]
     doc = {
@@ -272,7 +292,7 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
         for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
             for candidate in planner.candidates(model, hardware):
                 if candidate.plan_id:
-                    files[f"api/plans/{candidate.plan_id}.json"] = dumps(plan_json(planner, model, candidate))
+                    files.update(plan_files(plan_json(planner, model, candidate)))
                     plan_ids.append(candidate.plan_id)
             lookup, exact = lookup_json(planner, model, hardware)
             decision_count += len(lookup["decisions"])

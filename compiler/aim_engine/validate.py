@@ -146,6 +146,8 @@ class Validator:
             at = where + (name,)
             if not ENV_NAME.match(name):
                 self.error(path, at, Check.ENV_NAME, f"environment name {name!r} must be upper-case letters, digits and underscores", key=True)
+            if "\x00" in value:
+                self.error(path, at, Check.ENV_VALUE, f"{name}: an environment value cannot contain a NUL character")
             if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
                 self.error(path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe")
             for backend in sorted(backends, key=lambda b: b.name):

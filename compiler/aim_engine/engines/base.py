@@ -42,6 +42,8 @@ def parse_scalar(spec: FlagSpec, value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         raise FlagValueError(f"{spec.name} takes a value ({spec.type}), not a bare on/off")
     text = str(value)
+    if "\x00" in text:
+        raise FlagValueError(f"{spec.name}: a value cannot contain a NUL character")
     try:
         if spec.type == "int":
             if isinstance(value, float) and not value.is_integer():

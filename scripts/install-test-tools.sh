@@ -1,0 +1,21 @@
+#!/bin/sh
+# System tools the test suite drives for real (run as root on a fresh Debian machine):
+#   docker          the client parses every generated `docker run` command
+#   docker-compose  validates every generated compose file offline (`config -q`)
+#   shellcheck      lints the generated run scripts
+#   chromium        the catalogue site's browser tests (driven by Playwright)
+# Anything already present is left alone.
+set -eu
+need=""
+command -v docker >/dev/null 2>&1 || need="$need docker.io"
+command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
+command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
+[ -x /usr/bin/chromium ] || need="$need chromium"
+if [ -n "$need" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-tools: need root to install:$need" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

@@ -1,0 +1,142 @@
+"""Every generated artifact checked by the real client that will consume it:
+docker (commands), docker-compose (compose files), kubernetes-validate (manifests)
+and shellcheck (run scripts). scripts/install-test-tools.sh installs the tools."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+K8S_VERSION = "1.32.0"
+CONNECT_FAILURE = ("Cannot connect to the Docker daemon", "unknown server OS", "failed to connect", "dial unix", "connect: no such file")
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is missing: run scripts/install-test-tools.sh (the README's test command does)"
+    return path
+
+
+def plans(built: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((built / "api" / "plans").glob("*.json"))]
+
+
+def docker_parses(argv: list[str]) -> tuple[bool, str]:
+    """Run the real docker client against a socket that does not exist: a flag or
+    value error is reported before it tries to connect."""
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/aim-engine-test.sock"}
+    done = subprocess.run([tool("docker"), *argv[1:]], capture_output=True, text=True, env=env, timeout=60)
+    return any(marker in done.stderr for marker in CONNECT_FAILURE), done.stderr.strip()
+
+
+def test_docker_client_rejects_a_broken_command():
+    ok, _ = docker_parses(["docker", "run", "--rm", "--bogus-flag", "img"])
+    assert not ok
+    ok, _ = docker_parses(["docker", "run", "-p", "8000:notaport", "img"])
+    assert not ok
+
+
+def test_every_docker_command_parses(built):
+    all_plans = plans(built)
+    for plan in all_plans:
+        assert shlex.split(plan["docker_command"]) == plan["docker_argv"]
+        assert plan["docker_argv"][:2] == ["docker", "run"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda p: (p["plan_id"], *docker_parses(p["docker_argv"])), all_plans))
+    failures = [(pid, err) for pid, ok, err in results if not ok]
+    assert not failures, failures[:3]
+
+
+def test_every_compose_file_validates(built):
+    compose = tool("docker-compose")
+    files = sorted((built / "compose").glob("*.yaml"))
+    assert len(files) == len(plans(built))
+    for start in range(0, len(files), 250):
+        batch = files[start:start + 250]
+        args = [compose, "--project-directory", str(built), *[a for f in batch for a in ("-f", str(f))], "config", "-q"]
+        done = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_TOKEN": "x"})
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_compose_resolves_to_the_plan(built):
+    """docker-compose's own view of a file equals the plan: command, image, env, ports."""
+    plan = json.loads((built / "api" / "plans" / "llama-3.1-8b-instruct-mi300x-bf16-vllm-tp2.json").read_text())
+    done = subprocess.run([tool("docker-compose"), "-f", str(built / plan["compose"]), "config"], capture_output=True, text=True,
+                          env={**os.environ, "HF_TOKEN": "secret-from-shell"}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    service = next(iter(yaml.safe_load(done.stdout)["services"].values()))
+    assert service["command"] == plan["container_argv"]
+    assert service["image"] == plan["image"]
+    assert service["environment"]["HF_TOKEN"] == "secret-from-shell"  # passed by name, never written
+    assert "secret" not in (built / plan["compose"]).read_text()
+    assert service["environment"]["HIP_FORCE_DEV_KERNARG"] == "1"
+    assert service["devices"] == ["/dev/kfd:/dev/kfd:rwm", "/dev/dri:/dev/dri:rwm"] or service["devices"] == ["/dev/kfd", "/dev/dri"]
+    assert service["ipc"] == "host"
+
+
+def test_every_k8s_manifest_validates(built):
+    files = sorted((built / "k8s").glob("*.yaml"))
+    assert len(files) == len(plans(built))
+    for path in files:
+        docs = list(yaml.safe_load_all(path.read_text()))
+        assert [d["kind"] for d in docs] == ["Deployment", "Service"]
+        for doc in docs:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_k8s_validator_catches_mistakes(built):
+    doc = next(yaml.safe_load_all(next((built / "k8s").glob("*.yaml")).read_text()))
+    doc["spec"]["template"]["spec"]["containers"][0]["resources"]["limitz"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_k8s_manifest_content(built):
+    plan = json.loads((built / "api" / "plans" / "deepseek-r1-mi300x-fp8-vllm-tp8.json").read_text())
+    deployment, service = yaml.safe_load_all((built / plan["k8s"]).read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["amd.com/gpu"] == 8
+    assert container["args"] == plan["container_argv"]  # vLLM image: entrypoint is `vllm serve`
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v1/models"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    budget = container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"]
+    assert budget >= 1800  # ~630 GiB of weights take a while to load
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0] == {"key": "amd.com/gpu.device-id", "operator": "In", "values": ["74a1", "74a9", "74b5", "74bd"]}
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    gated = json.loads((built / "api" / "plans" / "llama-3.1-70b-instruct-mi300x-bf16-sglang-tp4.json").read_text())
+    deployment, _ = yaml.safe_load_all((built / gated["k8s"]).read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["python3", "-m", "sglang.launch_server"]  # SGLang image starts bash
+    token = [e for e in container["env"] if e["name"] == "HF_TOKEN"]
+    assert token == [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}}}]
+
+
+def test_every_run_script_passes_shellcheck(built):
+    scripts = sorted((built / "docker").glob("*.sh"))
+    assert len(scripts) == len(plans(built))
+    for start in range(0, len(scripts), 400):
+        done = subprocess.run([tool("shellcheck"), "--shell=sh", "--severity=style", *map(str, scripts[start:start + 400])],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_env_files_load_in_a_shell(built):
+    plan = json.loads((built / "api" / "plans" / "qwen3-8b-mi300x-fp16-vllm-tp1.json").read_text())
+    script = f'set -a; . "{built / plan["env_file"]}"; set +a; env'
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    env = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    for key, value in plan["env"].items():
+        assert env[key] == value
+    assert env["HF_HOME"] == "/workspace/model-cache"
