@@ -11,6 +11,7 @@ from .fsutil import replace_tree
 from .load import catalogue_files, load
 from .plan import Planner
 from .publish import Api, build_api
+from .shim import build_pyz
 from .validate import validate
 
 
@@ -39,7 +40,9 @@ def compile_catalogue(root: Path) -> Api:
     if report.errors:
         raise BuildError(report)
     planner = Planner(loaded.catalogue)
-    return build_api(loaded.catalogue, planner, {p.relative_to(root).as_posix(): p for p in [*models, *recipes]})
+    api = build_api(loaded.catalogue, planner, {p.relative_to(root).as_posix(): p for p in [*models, *recipes]})
+    api.files["aim-pick.pyz"] = build_pyz(api.files)
+    return api
 
 
 def build(root: Path, out: Path) -> BuildResult:

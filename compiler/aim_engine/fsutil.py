@@ -46,6 +46,8 @@ def replace_tree(out: Path, files: dict[str, bytes]) -> None:
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+            if relative.endswith((".pyz", ".sh")):
+                target.chmod(0o755)  # programs: runnable as ./build/aim-pick.pyz
         (staging / BUILD_MARKER).write_text("made by aim-engine build; the whole folder is replaced on every build\n")
         old = None
         if out.exists():

@@ -135,6 +135,9 @@ def candidate_json(x: Considered) -> dict[str, Any]:
         "verdict": c.verdict.value if c else x.verdict.value,
         "reason": c.reason.code if c else x.reason.code,
         "message": c.message if c else x.message,
+        # what aim-pick needs to re-check a plan against a smaller (partitioned) GPU
+        "total_bytes_per_gpu": c.memory.total_bytes_per_gpu if c and c.memory else None,
+        "budget_bytes_per_gpu": c.memory.budget_bytes_per_gpu if c and c.memory else None,
     }
 
 

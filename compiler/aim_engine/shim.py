@@ -1,0 +1,36 @@
+"""Package aim-pick as one file: build/aim-pick.pyz, a zipapp with the API embedded.
+
+The archive is reproducible (fixed timestamps and order), so two builds of the same
+inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from importlib import resources
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+MAIN = b"import sys\n\nfrom aim_pick.cli import main\n\nsys.exit(main())\n"
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
+def build_pyz(api_files: dict[str, bytes]) -> bytes:
+    """`api_files`: build-relative paths ('api/index.json', ...) -> content."""
+    buffer = io.BytesIO()
+    buffer.write(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _add(archive, "__main__.py", MAIN)
+        package = resources.files("aim_pick")
+        for source in sorted(package.iterdir(), key=lambda p: p.name):
+            if source.name.endswith(".py"):
+                _add(archive, f"aim_pick/{source.name}", source.read_bytes())
+        for path in sorted(p for p in api_files if p.startswith("api/")):
+            _add(archive, path, api_files[path])
+    return buffer.getvalue()

@@ -1,0 +1,5 @@
+import sys
+
+from aim_pick.cli import main
+
+sys.exit(main())
