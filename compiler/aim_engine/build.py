@@ -12,6 +12,7 @@ from .load import catalogue_files, load
 from .plan import Planner
 from .publish import Api, build_api
 from .shim import build_pyz
+from .site import build_site
 from .validate import validate
 
 
@@ -45,8 +46,9 @@ def compile_catalogue(root: Path) -> Api:
     return api
 
 
-def build(root: Path, out: Path) -> BuildResult:
+def build(root: Path, out: Path, site: bool = True) -> BuildResult:
+    """Validate, plan and publish into `out`; with `site`, also the catalogue site."""
     start = time.perf_counter()
     api = compile_catalogue(root)
-    replace_tree(out, api.files)
+    replace_tree(out, api.files, (lambda staging: build_site(api.files, staging / "site")) if site else None)
     return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)

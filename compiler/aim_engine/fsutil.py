@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 BUILD_MARKER = ".aim-engine-build"
 
@@ -29,8 +30,9 @@ class OutputDirError(Exception):
     pass
 
 
-def replace_tree(out: Path, files: dict[str, bytes]) -> None:
-    """Make `out` contain exactly `files`, switching over in one rename.
+def replace_tree(out: Path, files: dict[str, bytes], populate: Callable[[Path], None] | None = None) -> None:
+    """Make `out` contain exactly `files` (and whatever `populate(staging)` adds),
+    switching over in one rename.
 
     The new tree is written next to `out` and swapped in; the old one is removed only
     afterwards, so an interrupted build leaves the previous output intact. A folder
@@ -48,6 +50,8 @@ def replace_tree(out: Path, files: dict[str, bytes]) -> None:
             target.write_bytes(data)
             if relative.endswith((".pyz", ".sh")):
                 target.chmod(0o755)  # programs: runnable as ./build/aim-pick.pyz
+        if populate is not None:
+            populate(staging)
         (staging / BUILD_MARKER).write_text("made by aim-engine build; the whole folder is replaced on every build\n")
         old = None
         if out.exists():

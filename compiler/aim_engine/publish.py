@@ -234,7 +234,7 @@ def model_summary(model: Model) -> dict[str, Any]:
     }
 
 
-def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plan_ids: list[str]) -> dict[str, Any]:
+def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plans: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = model.config
     return {
         **model_summary(model),
@@ -251,7 +251,7 @@ def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, A
         "unverified": list(model.unverified),
         "recipes": sorted(model.aim_recipes),
         "support_matrix": matrix,
-        "plans": sorted(plan_ids),
+        "plans": sorted(plans, key=lambda p: p["plan_id"]),
     }
 
 
@@ -291,18 +291,20 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
     plan_count = decision_count = 0
     for model in sorted(catalogue.models.values(), key=lambda m: m.model_id):
         matrix: dict[str, dict[str, Any]] = {}
-        plan_ids: list[str] = []
+        plans: list[dict[str, Any]] = []
         for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
             for candidate in planner.candidates(model, hardware):
                 if candidate.plan_id:
                     files.update(plan_files(plan_json(planner, model, candidate)))
-                    plan_ids.append(candidate.plan_id)
+                    plans.append({"plan_id": candidate.plan_id, "hardware": hardware.name, "gpu_count": candidate.gpus,
+                                     "precision": candidate.precision, "backend": candidate.backend,
+                                     "status": "derived" if candidate.derived else "verified"})
             lookup, exact = lookup_json(planner, model, hardware)
             decision_count += len(lookup["decisions"])
             files[f"api/lookup/{hardware.name}/{model.slug}.json"] = dumps(lookup, compact=True)
             matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
-        plan_count += len(plan_ids)
-        files[f"api/models/{model.slug}.json"] = dumps(model_json(model, catalogue, matrix, plan_ids))
+        plan_count += len(plans)
+        files[f"api/models/{model.slug}.json"] = dumps(model_json(model, catalogue, matrix, plans))
     lookups = len(catalogue.models) * len(catalogue.hardware)
     index = {
         "api_version": API_VERSION,

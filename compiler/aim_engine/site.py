@@ -1,0 +1,243 @@
+"""The catalogue site: Markdown pages generated from the published JSON API with the
+Jinja2 templates in templates/site/, plus the hand-written pages and assets in site/,
+built by Material for MkDocs into build/site/.
+
+Pages read the API files (not the planner), so a command shown on a page is the very
+string published as `docker_command`. Everything from data goes through `inert`, which
+escapes it for HTML and for Markdown alike: Material's tabs run Markdown over nested
+HTML, so a description like `<script>` or `**x**` must stay text in both contexts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from .catalogue import PRECISIONS
+from .diagnostics import Check
+from .load import schema
+from .plan import Reason
+
+REPO = Path(__file__).resolve().parents[2]
+SITE_SOURCE = REPO / "site"
+TEMPLATES = REPO / "templates" / "site"
+MATRIX_COUNTS = tuple(range(1, 9))
+STATUS_TEXT = {"verified": "verified", "derived": "derived", "does-not-fit": "does not fit", "no-recipe": "no recipe"}
+
+# Characters Markdown (with the extensions in site/mkdocs.yml) gives a meaning to,
+# written as numeric character references so they render as themselves.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|~^=:<>&\"'$%@]")
+
+
+def inert(value: Any) -> Markup:
+    """Text that renders as itself in HTML and in Markdown, on one line."""
+    text = "" if value is None else str(value)
+    escaped = _MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group(0))};", text)
+    return Markup(escaped.replace("\r\n", "\n").replace("\n", "<br>"))
+
+
+def fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks inside `text`."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def gib(value: Any) -> str:
+    return f"{value / 1024**3:.1f} GiB" if isinstance(value, (int, float)) else "-"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # anything not passed through `inert` is at least HTML-escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(inert=inert, fence=fence, gib=gib, tojson_attr=lambda v: json.dumps(v, sort_keys=True))
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+class ApiView:
+    """Read access to the published API files held in memory by the build."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+        self.index = self.json("api/index.json")
+
+    def json(self, path: str) -> Any:
+        return json.loads(self.files[path])
+
+    def model(self, slug: str) -> dict:
+        return self.json(f"api/models/{slug}.json")
+
+    def plan(self, plan_id: str) -> dict:
+        return self.json(f"api/plans/{plan_id}.json")
+
+    def lookup(self, hardware: str, slug: str) -> dict:
+        return self.json(f"api/lookup/{hardware}/{slug}.json")
+
+
+def fallback_path(lookup: dict, key: str) -> list[dict]:
+    """The steps the planner walked for `key`, up to and including the chosen one."""
+    decision = lookup["decisions"][lookup["keys"][key]]
+    steps = []
+    for cid, verdict in decision["path"]:
+        candidate = lookup["candidates"][cid]
+        steps.append({**candidate, "id": cid, "verdict": verdict, "reason": "chosen" if verdict == "chosen" else candidate["reason"]})
+        if verdict == "chosen":
+            break
+    return steps
+
+
+def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
+    """(Markdown, artifact files to publish with the site) for one model."""
+    model = api.model(summary["slug"])
+    hardware = api.index["hardware"]
+    sections, artifacts = [], {}
+    for hw, row in sorted(model["support_matrix"].items()):
+        tabs = []
+        lookup = None
+        for n in MATRIX_COUNTS:
+            cell = row[str(n)]
+            # One tab per GPU count that has its own plan; counts that fall back to a
+            # smaller plan say so in the matrix ("uses 4").
+            if not cell["plan"] or cell["gpu_count"] != n:
+                continue
+            lookup = lookup or api.lookup(hw, model["slug"])
+            plan = api.plan(cell["plan"])
+            for kind in ("compose", "k8s"):
+                artifacts[f"artifacts/{plan[kind]}"] = api.files[plan[kind]]
+            tabs.append({"n": n, "cell": cell, "plan": plan, "path": fallback_path(lookup, f"{n}/exact/auto/auto")})
+        if tabs:
+            sections.append({"hardware": hardware[hw], "name": hw, "tabs": tabs})
+    text = render("model.md.j2", model=model, matrix_hardware=sorted(model["support_matrix"]), counts=MATRIX_COUNTS,
+                  sections=sections, status_text=STATUS_TEXT)
+    return text, artifacts
+
+
+def catalogue_rows(api: ApiView) -> list[dict]:
+    """One row per model, with what the client-side filters need."""
+    rows = []
+    for summary in api.index["models"]:
+        model = api.model(summary["slug"])
+        smallest: dict[str, int] = {}  # GPU type -> fewest GPUs any plan needs
+        for plan in model["plans"]:
+            smallest[plan["hardware"]] = min(plan["gpu_count"], smallest.get(plan["hardware"], plan["gpu_count"]))
+        rows.append({
+            "model": model,
+            "verified": sorted({p["hardware"] for p in model["plans"] if p["status"] == "verified"}),
+            "smallest": dict(sorted(smallest.items())),
+            "precisions": sorted({p["precision"] for p in model["plans"]}),
+            "backends": sorted({p["backend"] for p in model["plans"]}),
+        })
+    return rows
+
+
+def hardware_page(api: ApiView, name: str) -> str:
+    gpu = api.index["hardware"][name]
+    rows = []
+    for summary in api.index["models"]:
+        model = api.model(summary["slug"])
+        row = model["support_matrix"][name]
+        if any(row[str(n)]["plan"] for n in MATRIX_COUNTS):
+            rows.append({"model": model, "row": row})
+    return render("hardware.md.j2", gpu=gpu, name=name, rows=rows, counts=MATRIX_COUNTS, status_text=STATUS_TEXT)
+
+
+def schema_fields(name: str) -> list[dict]:
+    """Flatten a JSON Schema into rows (field, type, required, description)."""
+    root = schema(name)
+    rows: list[dict] = []
+
+    def walk(node: dict, prefix: str, required: set) -> None:
+        if "$ref" in node:
+            node = {**root["$defs"][node["$ref"].split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        for key, sub in node.get("properties", {}).items():
+            full = f"{prefix}{key}"
+            resolved = root["$defs"][sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
+            kind = resolved.get("type") or ("one of " + ", ".join(map(str, resolved["enum"])) if "enum" in resolved else "")
+            if "enum" in resolved and resolved.get("type") is None:
+                kind = "one of: " + ", ".join("null" if e is None else str(e) for e in resolved["enum"])
+            rows.append({"field": full, "type": kind if isinstance(kind, str) else " | ".join(kind),
+                         "required": key in required, "description": sub.get("description") or resolved.get("description") or ""})
+            if resolved.get("type") == "object" and "properties" in resolved:
+                walk(resolved, full + ".", set(resolved.get("required", [])))
+        for pattern, sub in node.get("patternProperties", {}).items():
+            rows.append({"field": f"{prefix}<{pattern}>", "type": "object", "required": False,
+                         "description": sub.get("description", "")})
+            target = root["$defs"][sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
+            entry = target.get("additionalProperties")
+            if isinstance(entry, dict) and "$ref" in entry:
+                walk(entry, f"{prefix}<backend>.<N_gpu>.", set(root["$defs"][entry["$ref"].split("/")[-1]].get("required", [])))
+
+    walk(root, "", set(root.get("required", [])))
+    return rows
+
+
+def generated_pages(api: ApiView) -> dict[str, bytes]:
+    pages: dict[str, bytes] = {}
+    for summary in api.index["models"]:
+        text, artifacts = model_page(api, summary)
+        pages[f"models/{summary['slug']}.md"] = text.encode("utf-8")
+        pages.update(artifacts)
+    for name in api.index["hardware"]:
+        pages[f"hardware/{name}.md"] = hardware_page(api, name).encode("utf-8")
+    pages["catalogue.md"] = render("catalogue.md.j2", rows=catalogue_rows(api), hardware=sorted(api.index["hardware"]),
+                                   precisions=PRECISIONS, families=sorted({m["family"] for m in api.index["models"]}),
+                                   backends=sorted(api.index["engines"])).encode("utf-8")
+    pages["selection.md"] = render("selection.md.j2", reasons=list(Reason), checks=list(Check)).encode("utf-8")
+    pages["recipes.md"] = render("recipes.md.j2", recipe_fields=schema_fields("recipe"), model_fields=schema_fields("model"),
+                                 checks=list(Check)).encode("utf-8")
+    return pages
+
+
+def nav(api: ApiView) -> list:
+    return [
+        {"Home": "index.md"},
+        {"Catalogue": "catalogue.md"},
+        {"Models": [{m["name"]: f"models/{m['slug']}.md"} for m in api.index["models"]]},
+        {"Hardware": [{name: f"hardware/{name}.md"} for name in sorted(api.index["hardware"])]},
+        {"How selection works": "selection.md"},
+        {"Using aim-pick": "aim-pick.md"},
+        {"Writing recipes": "recipes.md"},
+        {"JSON API": "api.md"},
+    ]
+
+
+def build_site(api_files: dict[str, bytes], site_dir: Path) -> None:
+    """Generate the pages and run `mkdocs build` into `site_dir`."""
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+
+    api = ApiView(api_files)
+    with tempfile.TemporaryDirectory(prefix="aim-site-") as tmp:
+        docs = Path(tmp) / "docs"
+        shutil.copytree(SITE_SOURCE / "docs", docs)
+        for relative, data in generated_pages(api).items():
+            target = docs / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        config_file = Path(tmp) / "mkdocs.yml"
+        base = yaml.safe_load((SITE_SOURCE / "mkdocs.yml").read_text("utf-8"))
+        base.update(docs_dir=str(docs), site_dir=str(site_dir), nav=nav(api))
+        if (SITE_SOURCE / "overrides").is_dir():
+            base["theme"]["custom_dir"] = str(SITE_SOURCE / "overrides")
+        config_file.write_text(yaml.safe_dump(base, sort_keys=False), "utf-8")
+        config = load_config(config_file=str(config_file))
+        mkdocs_build(config)

@@ -1,0 +1,58 @@
+// Client-side filters of the catalogue table. The filter state lives in the URL query
+// (?gpu=MI355X&count=4...) so a filtered view can be shared; nothing is fetched.
+(function () {
+  "use strict";
+  var FIELDS = ["gpu", "count", "precision", "backend", "family", "q"];
+
+  function state(form) {
+    var s = {};
+    FIELDS.forEach(function (name) { s[name] = (form.elements[name].value || "").trim(); });
+    return s;
+  }
+
+  function matches(row, s) {
+    var plans = JSON.parse(row.getAttribute("data-plans") || "{}");  // GPU type -> fewest GPUs a plan needs
+    var limit = s.count ? parseInt(s.count, 10) : Infinity;
+    var types = s.gpu ? [s.gpu] : Object.keys(plans);
+    var runs = types.some(function (t) { return plans[t] !== undefined && plans[t] <= limit; });
+    if ((s.gpu || s.count) && !runs) return false;
+    if (s.precision && row.getAttribute("data-precisions").split(" ").indexOf(s.precision) < 0) return false;
+    if (s.backend && row.getAttribute("data-backends").split(" ").indexOf(s.backend) < 0) return false;
+    if (s.family && row.getAttribute("data-family") !== s.family) return false;
+    if (s.q && row.getAttribute("data-text").indexOf(s.q.toLowerCase()) < 0) return false;
+    return true;
+  }
+
+  function apply(form, table, counter) {
+    var s = state(form);
+    var shown = 0;
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+      var ok = matches(row, s);
+      row.hidden = !ok;
+      if (ok) shown += 1;
+    });
+    counter.textContent = shown + " of " + table.tBodies[0].rows.length + " models";
+    var params = new URLSearchParams();
+    FIELDS.forEach(function (name) { if (s[name]) params.set(name, s[name]); });
+    var query = params.toString();
+    history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + location.hash);
+  }
+
+  function init() {
+    var form = document.getElementById("aim-filters");
+    var table = document.getElementById("aim-catalogue");
+    var counter = document.getElementById("aim-count");
+    if (!form || !table || !counter) return;  // not the catalogue page
+    var params = new URLSearchParams(location.search);
+    FIELDS.forEach(function (name) {
+      var value = params.get(name);
+      if (value !== null) form.elements[name].value = value;
+    });
+    form.addEventListener("input", function () { apply(form, table, counter); });
+    form.addEventListener("change", function () { apply(form, table, counter); });
+    apply(form, table, counter);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
