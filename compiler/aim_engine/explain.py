@@ -10,8 +10,11 @@ from .memory import gib
 from .plan import Considered, Decision, Verdict
 
 
-def considered_dict(x: Considered) -> dict[str, Any]:
+def considered_dict(x: Considered, intrinsic: bool = False) -> dict[str, Any]:
+    """One candidate line. `intrinsic`: the candidate's own verdict rather than the one
+    a particular request gave it."""
     c = x.candidate
+    judged = c if (intrinsic and c is not None) else x
     gpus, precision, backend, derived = x.step
     return {
         "plan": c.plan_id if c else None,
@@ -23,9 +26,9 @@ def considered_dict(x: Considered) -> dict[str, Any]:
         "backend": backend,
         "derived": derived,
         "source_hardware": c.source_hardware if c else None,
-        "verdict": x.verdict.value,
-        "reason": x.reason.code,
-        "message": x.message,
+        "verdict": judged.verdict.value,
+        "reason": judged.reason.code,
+        "message": judged.message,
         "memory": c.memory.as_dict() if c and c.memory else None,
     }
 

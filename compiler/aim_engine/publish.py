@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from . import __version__, render
+from . import __version__, explain, render
 from .catalogue import PRECISIONS, Catalogue, Hardware, Model
 from .plan import MAX_GPUS, Candidate, Considered, Decision, Planner
 
@@ -122,23 +122,12 @@ def candidate_id(x: Considered) -> str:
 def candidate_json(x: Considered) -> dict[str, Any]:
     """A candidate as judged on its own (the verdict a request can only upgrade to chosen)."""
     c = x.candidate
-    gpus, precision, backend, derived = x.step
-    return {
-        "plan": c.plan_id if c else None,
-        "recipe": c.recipe.recipe_id if c else None,
-        "entry": c.entry.key if c else None,
-        "gpus": gpus,
-        "precision": precision,
-        "backend": backend,
-        "derived": derived,
-        "source_hardware": c.source_hardware if c else None,
-        "verdict": c.verdict.value if c else x.verdict.value,
-        "reason": c.reason.code if c else x.reason.code,
-        "message": c.message if c else x.message,
-        # what aim-pick needs to re-check a plan against a smaller (partitioned) GPU
-        "total_bytes_per_gpu": c.memory.total_bytes_per_gpu if c and c.memory else None,
-        "budget_bytes_per_gpu": c.memory.budget_bytes_per_gpu if c and c.memory else None,
-    }
+    body = explain.considered_dict(x, intrinsic=True)
+    del body["candidate"], body["memory"]
+    # what aim-pick needs to re-check a plan against a smaller (partitioned) GPU
+    body["total_bytes_per_gpu"] = c.memory.total_bytes_per_gpu if c and c.memory else None
+    body["budget_bytes_per_gpu"] = c.memory.budget_bytes_per_gpu if c and c.memory else None
+    return body
 
 
 def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dict[str, Any], dict[int, Decision]]:
@@ -256,25 +245,12 @@ def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, A
 
 
 def hardware_json(h: Hardware) -> dict[str, Any]:
-    return {
-        "name": h.name,
-        "product": h.product,
-        "architecture": h.architecture,
-        "gfx_target": h.gfx_target,
-        "gfx_target_version": h.gfx_target_version,
-        "family": h.family,
-        "device_ids": list(h.device_ids),
-        "device_id_names": dict(h.device_id_names),
-        "memory_bytes": h.memory_bytes,
-        "memory_source": h.memory_source,
-        "compute_units": h.compute_units,
-        "apu": h.apu,
-        "devices_per_package": h.devices_per_package,
-        "compute_partitions": list(h.compute_partitions),
-        "xcc_per_device": h.xcc_per_device,
-        "precisions": dict(sorted(h.precisions.items())),
-        "fp8_format": h.fp8_format,
-    }
+    """The hardware record as plain JSON (tuples as lists, mappings sorted)."""
+    out: dict[str, Any] = {}
+    for f in fields(h):
+        value = getattr(h, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else dict(sorted(value.items())) if isinstance(value, Mapping) else value
+    return out
 
 
 @dataclass
