@@ -118,9 +118,9 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     # env file and run script: sourcing runs nothing and yields the exact value
     env_path = tmp_path / "plan.env"
     env_path.write_text(made["env"])
-    done = subprocess.run(["sh", "-c", f'set -a; . "{env_path}"; set +a; printf %s "$AIM_TEST_VALUE"'], capture_output=True, text=True,
-                          env={"PATH": os.environ["PATH"]})
-    assert done.returncode == 0 and done.stdout == env_value
+    done = subprocess.run(["sh", "-c", f'set -a; . "{env_path}"; set +a; printf %s "$AIM_TEST_VALUE"'], capture_output=True,
+                          env={"PATH": os.environ["PATH"]})  # bytes: text mode would turn \r into \n
+    assert done.returncode == 0 and done.stdout.decode("utf-8") == env_value
     assert not os.path.exists(sentinel)
 
 

@@ -6,7 +6,9 @@ inputs give the same bytes.
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import marshal
 import zipfile
 from importlib import resources
 
@@ -21,6 +23,16 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
+def _pyc(source: bytes, name: str) -> bytes:
+    """Compiled module next to its source: zipimport cannot cache bytecode, so without it
+    every start compiles aim-pick again. Hash-based and unchecked, so the bytes depend
+    only on the source; another Python version ignores it (magic number) and compiles
+    the .py instead."""
+    code = compile(source, name, "exec", dont_inherit=True)
+    flags = (0b01).to_bytes(4, "little")  # hash-based, not checked against the source
+    return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code)
+
+
 def build_pyz(api_files: dict[str, bytes]) -> bytes:
     """`api_files`: build-relative paths ('api/index.json', ...) -> content."""
     buffer = io.BytesIO()
@@ -30,7 +42,9 @@ def build_pyz(api_files: dict[str, bytes]) -> bytes:
         package = resources.files("aim_pick")
         for source in sorted(package.iterdir(), key=lambda p: p.name):
             if source.name.endswith(".py"):
-                _add(archive, f"aim_pick/{source.name}", source.read_bytes())
+                code = source.read_bytes()
+                _add(archive, f"aim_pick/{source.name}", code)
+                _add(archive, f"aim_pick/{source.name}c", _pyc(code, f"aim_pick/{source.name}"))
         for path in sorted(p for p in api_files if p.startswith("api/")):
             _add(archive, path, api_files[path])
     return buffer.getvalue()

@@ -69,7 +69,7 @@ def open_api(explicit: str | None) -> Api:
     location = explicit or os.environ.get("AIM_API") or None
     api = Api(location)
     index = api.read("index.json")
-    if not isinstance(index, dict) or "models" not in index or "hardware" not in index:
+    if not isinstance(index, dict) or not all(key in index for key in ("models", "hardware", "engines")):
         raise ApiError(f"index.json at {api.location} is not an AIM Engine catalogue")
     api.index = index
     return api

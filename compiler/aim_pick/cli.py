@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from . import deploy, detect, pick
@@ -17,14 +18,26 @@ from .api import ApiError, open_api
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLAN, EXIT_NO_GPU, EXIT_CATALOGUE = 0, 2, 3, 4, 5
 PRECISIONS = ("auto", "bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 FORMATS = ("docker", "compose", "k8s", "env", "json", "explain")
+PLAN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a file name under plans/, never a path
 
 
 class Usage(Exception):
     pass
 
 
+def help_formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's default formatter imports shutil (and with it bz2, lzma, zlib) on every
+    run, only to measure the terminal; os can tell as much (start-up matters here)."""
+    try:
+        width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+    except (ValueError, OSError, AttributeError):
+        width = 80
+    return argparse.HelpFormatter(prog, width=max(width - 2, 20))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aim-pick", description="Detect AMD GPUs and print the prebuilt AIM Engine plan for MODEL.")
+    p = argparse.ArgumentParser(prog="aim-pick", description="Detect AMD GPUs and print the prebuilt AIM Engine plan for MODEL.",
+                                formatter_class=help_formatter)
     p.add_argument("model", help="Hugging Face id (Qwen/Qwen3-32B), slug or model name")
     p.add_argument("--gpus", type=int, help="use at most N GPUs (exact request); default: the size-tier choice")
     p.add_argument("--precision", help=f"one of {', '.join(PRECISIONS)} (env AIM_PRECISION)")
@@ -79,14 +92,18 @@ def resolve_hardware(found: dict, hardware: dict, env: dict) -> dict:
     elif simulated:
         count = 1
     first = devices[group[0]] if group else {}
-    partition = first.get("partition") if group else None
+    # Partition modes are set per GPU: if any GPU of the group is partitioned, the plan
+    # must fit the smallest device of the group, not the first one's.
+    modes = [devices[i]["partition"] for i in group if devices[i].get("partition") not in (None, "SPX")]
+    partition = (modes[0] if modes else first.get("partition")) if group else None
+    smallest = min((devices[i]["vram_bytes"] for i in group if devices[i].get("vram_bytes")), default=None)
     return {
         "gpu": gpu,
         "count": count,
         "group": group,
         "simulated": simulated,
         "partition": partition,
-        "device_bytes": first.get("vram_bytes") if partition not in (None, "SPX") else None,
+        "device_bytes": smallest if modes else None,
         "apu": bool(gpu and hardware[gpu].get("apu")),
     }
 
@@ -102,10 +119,13 @@ def find_model(index: dict, text: str) -> dict | None:
     return None
 
 
-def options_for(args, env: dict, plan: dict, chosen_devices: list[int], container: list[int], offline: bool) -> deploy.DeployOptions:
+def options_for(args, env: dict, plan: dict, chosen_devices: list[int], host: list[int], offline: bool) -> deploy.DeployOptions:
     pin = None
-    if chosen_devices and sorted(chosen_devices) != sorted(container):
-        pin = tuple(str(i) for i in chosen_devices)  # host ordinals: the new container sees every GPU
+    # Host ordinals: the new container sees every GPU of the host (--device=/dev/dri), not
+    # only those this process sees. Never pin fewer GPUs than the plan needs (a forced
+    # AIM_GPU_COUNT above what is here): the engine would see too few.
+    if chosen_devices and len(chosen_devices) == plan["gpu_count"] and sorted(chosen_devices) != sorted(host):
+        pin = tuple(str(i) for i in chosen_devices)
     return deploy.DeployOptions(
         host_port=args.port or deploy.DEFAULT_HOST_PORT,
         cache_dir=args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
@@ -150,8 +170,13 @@ def run(args, env: dict, out, err) -> int:
     hw = resolve_hardware(found, index["hardware"], env)
     detected = detected_summary(found, hw)
     if hw["gpu"] is None:
-        kinds = sorted({f"{d['device_id']} ({d['gfx']})" for d in found["devices"]})
-        reason = "no usable GPU left after visibility settings" if found["devices"] and not found["process"] else f"no supported GPU among {', '.join(kinds) or 'none'}"
+        kinds = sorted({f"{d['device_id'] or d['name']} ({d['gfx']})" for d in found["devices"]})
+        if found["devices"] and not found["container"]:
+            reason = f"no GPU usable in this container ({found['container_note']})"
+        elif found["devices"] and not found["process"]:
+            reason = "no usable GPU left after visibility settings"
+        else:
+            reason = f"no supported GPU among {', '.join(kinds) or 'none'}"
         print(f"aim-pick: {reason}", file=err)
         if args.format == "json":
             print(json.dumps({"detected": detected, "request": None, "plan": None, "candidates": []}, indent=2, sort_keys=True), file=out)
@@ -173,11 +198,13 @@ def run(args, env: dict, out, err) -> int:
                "backend": backend, "profile": profile, "key": key}
 
     if profile:
+        if not PLAN_ID.match(profile):
+            raise Usage(f"{profile!r} is not a plan id")
         try:
             plan = api.read(f"plans/{profile}.json")
         except ApiError:
             raise Usage(f"no plan {profile!r} in the catalogue") from None
-        problem = profile_problem(plan, model, hw, catalogue_bytes)
+        problem = profile_problem(plan, model, hw, n, catalogue_bytes)
         candidates = [{"plan": profile, "verdict": "rejected" if problem else "chosen", "reason": "profile-refused" if problem else "profile",
                        "message": problem or "requested with --profile / AIM_PROFILE_ID"}]
         if problem:
@@ -193,20 +220,21 @@ def run(args, env: dict, out, err) -> int:
         plan = api.read(f"plans/{chosen}.json")
 
     chosen_devices = hw["group"][: plan["gpu_count"]]
-    options = options_for(args, env, plan, chosen_devices, found["container"], False)
+    host = list(range(len(found["devices"])))
+    options = options_for(args, env, plan, chosen_devices, host, False)
     cache = cache_state(options.cache_dir, plan["checkpoint"])
     if cache.get("complete"):
-        options = options_for(args, env, plan, chosen_devices, found["container"], True)
+        options = options_for(args, env, plan, chosen_devices, host, True)
     return emit(args, plan, options, detected, request, candidates, cache, warnings, out, err)
 
 
-def profile_problem(plan: dict, model: dict, hw: dict, catalogue_bytes: int) -> str | None:
+def profile_problem(plan: dict, model: dict, hw: dict, n: int, catalogue_bytes: int) -> str | None:
     if plan["model"] != model["model_id"]:
         return f"plan {plan['plan_id']} serves {plan['model']}, not {model['model_id']}"
     if plan["hardware"] != hw["gpu"]:
         return f"plan {plan['plan_id']} is for {plan['hardware']}; this host has {hw['gpu']}"
-    if plan["gpu_count"] > hw["count"]:
-        return f"plan {plan['plan_id']} needs {plan['gpu_count']} GPUs; {hw['count']} usable here"
+    if plan["gpu_count"] > n:  # --gpus N is a ceiling for a profile too
+        return f"plan {plan['plan_id']} needs {plan['gpu_count']} GPUs; {n} usable here" + (" (--gpus)" if n < hw["count"] else "")
     memory = plan.get("memory") or {}
     if not pick.fits_device({"total_bytes_per_gpu": memory.get("total_bytes_per_gpu"), "budget_bytes_per_gpu": memory.get("budget_bytes_per_gpu")},
                             hw["device_bytes"], catalogue_bytes):
@@ -223,7 +251,7 @@ def detected_summary(found: dict, hw: dict) -> dict:
         "source": found["source"] or ("simulated" if hw["simulated"] else None),
         "simulated": hw["simulated"],
         "apu": hw["apu"],
-        "memory_bytes_per_device": (devices[hw["group"][0]].get("vram_bytes") if hw["group"] else None),
+        "memory_bytes_per_device": (hw["device_bytes"] or devices[hw["group"][0]].get("vram_bytes") if hw["group"] else None),
         "levels": {"host": len(devices), "container": len(found["container"]), "process": len(found["process"]), "usable": hw["count"]},
         "container_note": found["container_note"],
         "devices": [{"index": i, "gpu": d.get("gpu"), "device_id": d.get("device_id"), "gfx": d.get("gfx"), "vram_bytes": d.get("vram_bytes"),
@@ -271,7 +299,10 @@ def emit(args, plan, options, detected, request, candidates, cache, warnings, ou
 
         text = "\n".join(f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options))
     if args.output:
-        write_atomic(args.output, text + "\n")
+        try:
+            write_atomic(args.output, text + "\n")
+        except OSError as exc:
+            raise Usage(f"cannot write {args.output}: {exc}") from None
         print(f"aim-pick: wrote {args.output} ({plan['plan_id']})", file=err)
     else:
         print(text, file=out)

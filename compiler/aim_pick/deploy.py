@@ -9,10 +9,9 @@ two always agree on what the artifact contains.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shlex
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 CACHE_ROOT = "/workspace/model-cache"  # the seed's cache root, also where containers mount it
 DEFAULT_HOST_PORT = 8000
@@ -28,19 +27,21 @@ HEALTH_PATH = "/health"
 READY_PATH = "/v1/models"
 
 
-@dataclass(frozen=True)
-class DeployOptions:
-    """Host-side choices that change an artifact's structure."""
-
-    host_port: int = DEFAULT_HOST_PORT
-    cache_dir: str = CACHE_ROOT
-    container_name: str | None = None  # default: aim-<plan id>
-    visible_devices: tuple[str, ...] | None = None  # HIP_VISIBLE_DEVICES when the plan uses part of the host
-    offline: bool = False  # the checkpoint is complete in the cache: HF_HUB_OFFLINE=1
-    k8s_cache: str = "pvc"  # pvc | hostpath
-    k8s_pvc: str = "aim-model-cache"
-    k8s_hf_secret: str = "hf-token"
-    extra_env: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+# Host-side choices that change an artifact's structure (immutable, keyword-constructed).
+# A namedtuple, not a dataclass: importing dataclasses (and with it inspect) costs
+# aim-pick's start-up more than everything it does on a GPU host.
+DeployOptions = namedtuple("DeployOptions", (
+    "host_port",  # int
+    "cache_dir",  # str: the model cache root on the host
+    "container_name",  # str | None: default aim-<plan id>
+    "visible_devices",  # tuple[str, ...] | None: HIP_VISIBLE_DEVICES when the plan uses part of the host
+    "offline",  # bool: the checkpoint is complete in the cache: HF_HUB_OFFLINE=1
+    "k8s_cache",  # "pvc" | "hostpath"
+    "k8s_pvc",  # str
+    "k8s_hf_secret",  # str
+    "extra_env",  # tuple[tuple[str, str], ...]
+), defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", "aim-model-cache", "hf-token", ()))
+DeployOptions.__doc__ = "Host-side choices that change an artifact's structure."
 
 
 def container_name(plan: dict, options: DeployOptions) -> str:
@@ -51,6 +52,8 @@ def k8s_name(plan: dict) -> str:
     """A DNS-1035 label (Service names): lower case, digits, '-', at most 63 chars."""
     name = re.sub(r"[^a-z0-9-]+", "-", f"aim-{plan['plan_id']}".lower()).strip("-")
     if len(name) > 63:
+        import hashlib  # rare: only for very long plan ids
+
         digest = hashlib.sha256(plan["plan_id"].encode()).hexdigest()[:8]
         name = name[:54].rstrip("-") + "-" + digest
     return name

@@ -104,6 +104,7 @@ def from_sysfs(root: str) -> list[dict]:
     except OSError:
         return []
     found = []
+    cards = None
     for name in names:
         if not name.isdigit():
             continue
@@ -117,25 +118,48 @@ def from_sysfs(root: str) -> list[dict]:
         if props.get("vendor_id") not in (None, AMD_VENDOR):
             continue
         minor = props.get("drm_render_minor")
+        domain, location = props.get("domain", 0), props.get("location_id", 0)
+        # Partitions of one GPU share bus and device; only the PCI function differs.
+        physical = f"{domain:04x}:{location >> 8:02x}:{(location >> 3) & 0x1F:02x}"
         drm = os.path.join(root, "class", "drm", f"renderD{minor}", "device") if minor is not None else None
+        if drm is None or not os.path.exists(os.path.join(drm, "vendor")):
+            # No PCI device behind the render node (a secondary partition links to a
+            # platform device): the GPU's primary card, found by PCI address.
+            cards = _pci_cards(root) if cards is None else cards
+            drm = cards.get(physical)
         vram = _int(_read(os.path.join(drm, "mem_info_vram_total"))) if drm else None
         if not vram:
             vram = _bank_memory(os.path.join(nodes_dir, name, "mem_banks"))
         partition = (_read(os.path.join(drm, "current_compute_partition")) or "").strip().upper() if drm else ""
-        domain, location = props.get("domain", 0), props.get("location_id", 0)
         found.append(device(
             "sysfs",
             device_id=hex_id(props.get("device_id", 0)),
             gfx=gfx_name(props["gfx_target_version"]),
             vram_bytes=vram,
-            # Partitions of one GPU share bus and device; only the PCI function differs.
-            physical=f"{domain:04x}:{location >> 8:02x}:{(location >> 3) & 0x1F:02x}",
+            physical=physical,
             partition=partition if partition in PARTITION_MODES else None,
             render_minor=minor,
             xcc=props.get("num_xcc"),
             node=int(name),
         ))
     return found
+
+
+def _pci_cards(root: str) -> dict[str, str]:
+    """PCI address (domain:bus:device) -> `class/drm/card*/device` of each AMD card. The
+    cards of secondary partitions link to platform devices without a `vendor` file, so
+    each GPU is listed once, with its primary card (reference §2.5)."""
+    drm_dir = os.path.join(root, "class", "drm")
+    try:
+        names = sorted(n for n in os.listdir(drm_dir) if n.startswith("card") and n[4:].isdigit())
+    except OSError:
+        return {}
+    cards: dict[str, str] = {}
+    for name in names:
+        folder = os.path.join(drm_dir, name, "device")
+        if (_read(os.path.join(folder, "vendor")) or "").strip().lower() == f"0x{AMD_VENDOR:04x}":
+            cards.setdefault(os.path.basename(os.path.realpath(folder)).rsplit(".", 1)[0], folder)
+    return cards
 
 
 def _int(text: str | None) -> int | None:
@@ -311,14 +335,37 @@ def from_torch() -> list[dict]:
 SOURCES = (("sysfs", None), ("amd-smi", from_amd_smi), ("rocm-smi", from_rocm_smi), ("amdsmi", from_amdsmi_module), ("torch", from_torch))
 
 
+def _in_thread(probe) -> list[dict]:
+    """Run an in-process probe (a module import and driver calls) with the timeout the
+    tools get: a hung amdsmi_init or torch import must fall through too. The daemon
+    thread is left behind; it does not keep the process alive."""
+    import threading
+
+    box: list[list[dict]] = []
+    worker = threading.Thread(target=lambda: box.append(probe()), daemon=True)
+    worker.start()
+    worker.join(timeout_seconds())
+    return box[0] if box else []
+
+
 def host_devices() -> tuple[list[dict], str | None, list[str]]:
-    """(devices, source that found them, sources tried)."""
+    """(devices, source that found them, sources tried). A source whose devices carry
+    neither a PCI id nor a gfx target (rocm-smi before 6.1 prints neither) falls through
+    too; its devices are kept in case no later source does better."""
     tried = []
+    unidentified = None
     for name, probe in SOURCES:
         tried.append(name)
-        found = from_sysfs(os.environ.get("AIM_SYSFS_ROOT", "/sys")) if probe is None else probe()
-        if found:
+        if probe is None:
+            found = from_sysfs(os.environ.get("AIM_SYSFS_ROOT", "/sys"))
+        else:
+            found = _in_thread(probe) if name in ("amdsmi", "torch") else probe()
+        if found and any(d.get("device_id") or d.get("gfx") for d in found):
             return found, name, tried
+        if found and unidentified is None:
+            unidentified = (found, name)
+    if unidentified:
+        return unidentified[0], unidentified[1], tried
     return [], None, tried
 
 

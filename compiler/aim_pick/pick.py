@@ -34,6 +34,14 @@ def identify(devices: list[dict], hardware: dict) -> None:
             factor = hardware[gpu]["xcc_per_device"] if d["partition"] == "CPX" else PARTITION_FACTOR.get(d["partition"], 1)
             d["vram_bytes"] //= max(1, factor)
             d["partitions_on_gpu"] = factor
+        elif gpu and d.get("partition") not in (None, "SPX") and not d.get("vram_bytes"):
+            # No source told the memory: split the catalogue's figure for the whole GPU,
+            # so the partition re-check still runs (a full-GPU plan must not pass).
+            factor = d.get("partitions_on_gpu", 1)
+            if factor <= 1:
+                factor = hardware[gpu]["xcc_per_device"] if d["partition"] == "CPX" else PARTITION_FACTOR.get(d["partition"], 1)
+            d["vram_bytes"] = hardware[gpu]["memory_bytes"] // max(1, factor)
+            d["partitions_on_gpu"] = factor
 
 
 def choose_group(devices: list[dict], usable: list[int]) -> tuple[str | None, list[int]]:
