@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, explain
+from . import cache_cli
 from .build import BuildError, build
 from .catalogue import PRECISIONS, Catalogue, Hardware, Model
 from .diagnostics import Report
@@ -131,7 +132,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     try:
-        result = build(Path(args.root), Path(args.out))
+        result = build(Path(args.root), Path(args.out), site=not args.no_site)
     except BuildError as exc:
         _print_errors(exc.report)
         return EXIT_ERRORS
@@ -140,6 +141,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(f"built {result.plans} plans, {result.lookups} lookup files ({result.decisions} distinct decisions), "
           f"{result.files} files into {result.out} in {result.seconds:.1f} s")
+    if not args.no_site:
+        print(f"catalogue site: python3 -m http.server -d {Path(args.out) / 'site'} 8080, then open http://localhost:8080")
     return EXIT_OK
 
 
@@ -168,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate, plan the whole grid and write the static API")
     b.add_argument("--out", default="build", help="output folder (default: build/); replaced as a whole")
     b.add_argument("--root", default=".", help="catalogue root (default: .)")
+    b.add_argument("--no-site", action="store_true", help="skip the catalogue site (API and artifacts only)")
     b.set_defaults(func=cmd_build)
+    cache_cli.add_parsers(sub)
     return parser
 
 
