@@ -359,11 +359,12 @@ def outside(request: Request, precisions: list[str], backends: list[str], candid
     return out
 
 
-def decide(model: Model, hardware: Hardware, request: Request, candidates: list[Candidate], backend_names: Iterable[str],
-           walks: dict | None = None, index: CandidateIndex | None = None) -> Decision:
-    """One request. `walks` caches fallback paths (many requests share one); `index`
-    may be passed when the caller already indexed the candidates."""
-    target, precisions, backends, order = steps(model, request, backend_names)
+def decide(model: Model, hardware: Hardware, request: Request, candidates: Iterable[Candidate], backend_names: Iterable[str],
+           walks: dict | None = None, index: CandidateIndex | None = None, planned_steps: tuple | None = None) -> Decision:
+    """One request. Callers answering many requests may pass caches: `walks` (fallback
+    paths, shared by many requests), `index` (the candidates indexed) and
+    `planned_steps` (this request's `steps`, the same on every GPU type)."""
+    target, precisions, backends, order = planned_steps or steps(model, request, backend_names)
     key = (model.model_id, hardware.name, order)
     if walks is None or key not in walks:
         result = walk(model, hardware, order, index or CandidateIndex.of(candidates))
@@ -381,8 +382,9 @@ class Planner:
 
     catalogue: Catalogue
     backends: dict[str, Backend] = field(init=False)
-    _cache: dict[tuple[str, str], tuple[list[Candidate], "CandidateIndex"]] = field(init=False, default_factory=dict)
+    _cache: dict[tuple[str, str], tuple[tuple[Candidate, ...], "CandidateIndex"]] = field(init=False, default_factory=dict)
     _walks: dict[tuple, tuple[Candidate | None, tuple[Considered, ...]]] = field(init=False, default_factory=dict)
+    _steps: dict[tuple, tuple] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backends = backends_for(self.catalogue.engines)
@@ -390,13 +392,13 @@ class Planner:
         for recipe in sorted(self.catalogue.recipes.values(), key=lambda r: r.recipe_id):
             self._recipes.setdefault(recipe.model_id, []).append(recipe)
 
-    def candidates(self, model: Model, hardware: Hardware) -> list[Candidate]:
+    def candidates(self, model: Model, hardware: Hardware) -> tuple[Candidate, ...]:
         return self._evaluated(model, hardware)[0]
 
-    def _evaluated(self, model: Model, hardware: Hardware) -> tuple[list[Candidate], CandidateIndex]:
+    def _evaluated(self, model: Model, hardware: Hardware) -> tuple[tuple[Candidate, ...], CandidateIndex]:
         key = (model.model_id, hardware.name)
         if key not in self._cache:
-            found = evaluate(self.catalogue, model, hardware, self.backends, self._recipes.get(model.model_id, []))
+            found = tuple(evaluate(self.catalogue, model, hardware, self.backends, self._recipes.get(model.model_id, [])))
             self._cache[key] = (found, CandidateIndex.of(found))
         return self._cache[key]
 
@@ -409,4 +411,7 @@ class Planner:
             raise ValueError(f"unknown backend {backend!r}; known: {', '.join(self.backends)}")
         request = Request(n, count_mode, precision, backend)
         candidates, index = self._evaluated(model, hardware)
-        return decide(model, hardware, request, candidates, self.backends, self._walks, index)
+        key = (model.model_id, request)
+        if key not in self._steps:
+            self._steps[key] = steps(model, request, self.backends)
+        return decide(model, hardware, request, candidates, self.backends, self._walks, index, self._steps[key])
