@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import marshal
 import zipfile
 from importlib import resources
@@ -45,6 +46,27 @@ def build_pyz(api_files: dict[str, bytes]) -> bytes:
                 code = source.read_bytes()
                 _add(archive, f"aim_pick/{source.name}", code)
                 _add(archive, f"aim_pick/{source.name}c", _pyc(code, f"aim_pick/{source.name}"))
-        for path in sorted(p for p in api_files if p.startswith("api/")):
-            _add(archive, path, api_files[path])
+        for path, data in sorted(embedded_api(api_files).items()):
+            _add(archive, path, data)
     return buffer.getvalue()
+
+
+def embedded_api(api_files: dict[str, bytes]) -> dict[str, bytes]:
+    """The API as stored in the zipapp. zipimport reads the whole archive directory at
+    every start, so the ~1,400 plan files are bundled per GPU type and model (the unit
+    a lookup needs): api/plan-bundles/<hw>/<slug>.json = {plan id: plan}, with
+    api/plan-index.json = {plan id: "<hw>/<slug>"} for --profile."""
+    out = {p: d for p, d in api_files.items() if p.startswith("api/") and not p.startswith("api/plans/")}
+    bundles: dict[str, dict] = {}
+    for path in sorted(p for p in api_files if p.startswith("api/plans/")):
+        plan = json.loads(api_files[path])
+        bundles.setdefault(f"{plan['hardware']}/{plan['model_slug']}", {})[plan["plan_id"]] = plan
+    index = {pid: where for where, plans in bundles.items() for pid in plans}
+    for where, plans in bundles.items():
+        out[f"api/plan-bundles/{where}.json"] = _json(plans)
+    out["api/plan-index.json"] = _json(index)
+    return out
+
+
+def _json(data) -> bytes:
+    return (json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

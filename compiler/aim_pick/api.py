@@ -57,6 +57,22 @@ class Api:
         except ValueError:
             raise ApiError(f"{relative} in {self.location} is not valid JSON (corrupt catalogue?)") from None
 
+    def read_plan(self, plan_id: str, hardware: str | None = None, slug: str | None = None) -> dict:
+        """One plan. The zipapp keeps plans bundled per GPU type and model (see
+        aim_engine/shim.py); a folder or URL has one file per plan."""
+        if self.embedded is None:
+            return self.read(f"plans/{plan_id}.json")
+        where = f"{hardware}/{slug}" if hardware and slug else None
+        bundle = self.read(f"plan-bundles/{where}.json") if where else {}
+        if plan_id not in bundle:
+            where = self.read("plan-index.json").get(plan_id)
+            if where is None:
+                raise ApiError(f"plans/{plan_id}.json is not in the catalogue at {self.location}")
+            bundle = self.read(f"plan-bundles/{where}.json")
+        if not isinstance(bundle, dict) or plan_id not in bundle:
+            raise ApiError(f"the plan bundle for {plan_id} in {self.location} is malformed")
+        return bundle[plan_id]
+
     def exists(self, relative: str) -> bool:
         try:
             self.read(relative)

@@ -201,7 +201,7 @@ def run(args, env: dict, out, err) -> int:
         if not PLAN_ID.match(profile):
             raise Usage(f"{profile!r} is not a plan id")
         try:
-            plan = api.read(f"plans/{profile}.json")
+            plan = api.read_plan(profile, hw["gpu"], model["slug"])
         except ApiError:
             raise Usage(f"no plan {profile!r} in the catalogue") from None
         problem = profile_problem(plan, model, hw, n, catalogue_bytes)
@@ -217,7 +217,7 @@ def run(args, env: dict, out, err) -> int:
             raise ApiError(f"lookup/{hw['gpu']}/{model['slug']}.json is malformed (missing {exc})") from None
         if chosen is None:
             return finish_without_plan(args, detected, request, candidates, warnings, out, err)
-        plan = api.read(f"plans/{chosen}.json")
+        plan = api.read_plan(chosen, hw["gpu"], model["slug"])
 
     chosen_devices = hw["group"][: plan["gpu_count"]]
     host = list(range(len(found["devices"])))

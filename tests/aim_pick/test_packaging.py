@@ -109,3 +109,26 @@ def test_zipapp_runs_with_a_bare_python_on_its_embedded_api(host, built, bare_py
     missing = subprocess.run([bare_python, str(pyz), MODEL, "--api", str(host.tmp / "none")], capture_output=True, env=env,
                              cwd=host.tmp, timeout=60)
     assert missing.returncode == 5
+
+
+def test_zipapp_profiles_read_the_plan_bundles(host, built, bare_python):
+    """The zipapp stores plans bundled per GPU type and model; --profile still finds any
+    plan, and still refuses one for another GPU with the reason (exit 3)."""
+    host.gpus([hosts.MI300X] * 8)
+    env = host.environment()
+    env["PATH"] = "/usr/bin:/bin"
+    env.pop("PYTHONPATH")
+    pyz = built / "aim-pick.pyz"
+
+    def run(*args):
+        return subprocess.run([bare_python, str(pyz), MODEL, *args], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60)
+
+    plans = {p.stem: json.loads(p.read_text()) for p in (built / "api" / "plans").glob("*.json")}
+    own = next(pid for pid, p in plans.items() if p["model"] == MODEL and p["hardware"] == "MI300X" and p["gpu_count"] == 1)
+    other = next(pid for pid, p in plans.items() if p["model"] == MODEL and p["hardware"] == "MI355X")
+    done = run("--profile", own, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["plan"]["plan_id"] == own
+    refused = run("--profile", other)
+    assert refused.returncode == 3 and "is for MI355X" in refused.stderr
+    assert run("--profile", "no-such-plan").returncode == 2
