@@ -54,3 +54,26 @@ def test_usage_errors_exit_two(tmp_path, capsys, monkeypatch):
 
 def test_root_option(tmp_path, capsys):
     assert main(["validate", "--root", str(REPO)]) == 0
+
+
+def test_pre_commit_hook_definition_runs_as_pre_commit_would(tmp_path, capsys, monkeypatch):
+    """pre-commit runs `entry` with the changed files matching `files` appended."""
+    import re
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "aim-engine-validate")
+    assert hook["language"] == "python"
+    changed = ["recipes/qwen3-8b-mi300x-bf16.yaml", "models/qwen3-8b.yaml", "README.md"]
+    matching = [f for f in changed if re.search(hook["files"], f)]
+    assert matching == changed[:2]
+    argv = shlex.split(hook["entry"]) + matching
+    assert argv[0] == "aim-engine"
+    monkeypatch.chdir(REPO)
+    assert main(argv[1:]) == 0
+    bad = tmp_path / "recipes" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("precision: bf16", "precision: bf17"))
+    assert main(argv[1:] + [str(bad)]) == 1
