@@ -52,6 +52,18 @@ def test_usage_errors_exit_two(tmp_path, capsys, monkeypatch):
     assert "no models/ folder" in capsys.readouterr().err
 
 
+def test_paths_need_a_catalogue_and_some_yaml(tmp_path, capsys, monkeypatch):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("no recipes here")
+    monkeypatch.chdir(REPO)
+    assert main(["validate", str(tmp_path / "notes")]) == 2
+    assert "no .yaml" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # outside a catalogue: say so instead of "unknown model"
+    assert main(["validate", str(REPO / "recipes" / "qwen3-8b-mi300x-bf16.yaml")]) == 2
+    assert "no models/ folder" in capsys.readouterr().err
+    assert main(["validate", "--root", str(REPO), str(REPO / "recipes" / "qwen3-8b-mi300x-bf16.yaml")]) == 0
+
+
 def test_root_option(tmp_path, capsys):
     assert main(["validate", "--root", str(REPO)]) == 0
 

@@ -62,6 +62,9 @@ def test_structural_options(built):
     assert volumes[0] == {"name": "model-cache", "hostPath": {"path": "/data/hf cache", "type": "DirectoryOrCreate"}}
     assert service["spec"]["ports"][0]["port"] == 9999
     assert "HIP_VISIBLE_DEVICES" not in " ".join(deploy.docker_argv(plan))  # unpinned by default
+    # Kubernetes: the device plugin allocates and renumbers GPUs, so host ordinals stay out
+    pod_env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "HIP_VISIBLE_DEVICES" not in [e["name"] for e in pod_env]
 
 
 def test_gated_models_pass_hf_token_by_name_only(built):

@@ -259,3 +259,12 @@ def test_off_spellings_of_bool_flags(tmp_path):
     assert validate_text(tmp_path, text) == []
     double = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: false\n")
     assert [d.check for d in validate_text(tmp_path, double)] == [Check.FLAG_VALUE]
+
+
+def test_abbreviated_parallel_flags_count_as_the_full_flag(tmp_path):
+    """SGLang's docs write --tp 2; it abbreviates --tp-size and sizes the GPUs used."""
+    text = GOOD_VLLM.replace("  1_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp-size: 1",
+                             "  2_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp: 2")
+    assert "--tp: 2" in text
+    found = validate_text(tmp_path, text)
+    assert [d.check for d in found] == [Check.ABBREVIATED_FLAG]

@@ -494,7 +494,20 @@ def plan_cleanup(rows: list[dict], now: float, older_than: float | None, max_siz
 
 # --- environment and volumes, as the generated artifacts use them ----------------------
 
-def model_environment(root: Path, repo_id: str, host: bool = False) -> tuple[dict[str, str], list[str], dict]:
+def catalogue_gated(repo_id: str, api_dir: Path = Path("build") / "api") -> bool | None:
+    """Whether the catalogue says `repo_id` is gated (None: not in the published API).
+    Needed before the first download, when the cache index cannot know yet."""
+    try:
+        index = json.loads((api_dir / "index.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    for model in index.get("models", []) if isinstance(index, dict) else []:
+        if isinstance(model, dict) and model.get("model_id") == repo_id:
+            return bool(model.get("gated"))
+    return None
+
+
+def model_environment(root: Path, repo_id: str, host: bool = False, api_dir: Path = Path("build") / "api") -> tuple[dict[str, str], list[str], dict]:
     """(values, variables passed by name, snapshot state) for running an engine on this model.
 
     Built by `aim_pick.deploy`, the code that writes the artifacts, so they cannot drift:
@@ -502,7 +515,8 @@ def model_environment(root: Path, repo_id: str, host: bool = False) -> tuple[dic
     """
     state = snapshot_state(str(root), repo_id)
     options = DeployOptions(cache_dir=str(root), offline=state["complete"])
-    plan = {"env": {}, "gated": load_index(root).get(repo_id, {}).get("gated") is True}
+    gated = load_index(root).get(repo_id, {}).get("gated") is True or catalogue_gated(repo_id, api_dir) is True
+    plan = {"env": {}, "gated": gated}
     values = dict(env_file(plan, options)) if host else environment(plan, options)
     return values, (["HF_TOKEN"] if plan["gated"] else []), state
 

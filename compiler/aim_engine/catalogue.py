@@ -101,6 +101,17 @@ class FlagTable:
     def lookup(self, spelling: str) -> tuple[FlagSpec, bool] | None:
         return self.spellings.get(spelling)
 
+    def resolve(self, spelling: str) -> tuple[FlagSpec, bool] | None:
+        """What the engine's parser makes of `spelling`: `_` read as `-`, and (where the
+        parser allows abbreviations) a unique prefix read as the full option."""
+        name = "--" + spelling[2:].replace("_", "-") if spelling.startswith("--") else spelling
+        found = self.lookup(name)
+        if found is None and self.allow_abbrev:
+            matches = self.prefix_matches(name)
+            if len(matches) == 1:
+                found = (matches[0], False)
+        return found
+
     def prefix_matches(self, spelling: str) -> list[FlagSpec]:
         """Options argparse would pick for an abbreviated long flag (allow_abbrev)."""
         if not spelling.startswith("--"):

@@ -52,19 +52,23 @@ def run_validate(root: Path, paths: list[Path]) -> tuple[Report, set[Path]]:
     report = Report()
     loaded = load(models, recipes, report)
     validate(loaded, report, unlisted_ok)
-    return report, shown or set(models + recipes)
+    return report, (shown if paths else set(models + recipes))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    if not (root / "models").is_dir() and not args.paths:
-        print(f"aim-engine: {root} has no models/ folder; run it from the catalogue root or pass --root", file=sys.stderr)
+    if not (root / "models").is_dir():
+        # Files given on the command line are checked against this catalogue's models.
+        print(f"aim-engine: {root.resolve()} has no models/ folder; run it from the catalogue root or pass --root", file=sys.stderr)
         return EXIT_USAGE
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"aim-engine: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
     report, shown = run_validate(root, [Path(p) for p in args.paths])
+    if args.paths and not shown:
+        print(f"aim-engine: no .yaml or .yml files in {', '.join(args.paths)}", file=sys.stderr)
+        return EXIT_USAGE
     items = [d for d in report.sorted() if d.path in shown]
     for diagnostic in items:
         print(diagnostic.format_github() if args.format == "github" else diagnostic.format_text())

@@ -403,8 +403,8 @@ class Planner:
         return self._cache[key]
 
     def plan(self, model: Model, hardware: Hardware, n: int, count_mode: str = "auto", precision: str = "auto", backend: str = "auto") -> Decision:
-        if not 1 <= n <= 64:
-            raise ValueError(f"GPU count must be between 1 and 64, got {n}")
+        if not 1 <= n <= MAX_GPUS:
+            raise ValueError(f"GPU count must be between 1 and {MAX_GPUS} (plans use at most {MAX_GPUS} GPUs), got {n}")
         if count_mode not in ("auto", "exact"):
             raise ValueError(f"count mode must be auto or exact, got {count_mode!r}")
         if backend != "auto" and backend not in self.backends:

@@ -204,7 +204,7 @@ class Validator:
         """Find where in the file a flag is written (any spelling), else the entry."""
         spelled = {}
         for spelling in entry.args:
-            found = backend.flags.lookup(normalise(spelling))
+            found = backend.flags.resolve(spelling)
             if found:
                 spelled.setdefault(found[0].name, spelling)
 

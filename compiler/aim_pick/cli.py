@@ -19,6 +19,7 @@ EXIT_OK, EXIT_USAGE, EXIT_NO_PLAN, EXIT_NO_GPU, EXIT_CATALOGUE = 0, 2, 3, 4, 5
 PRECISIONS = ("auto", "bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 FORMATS = ("docker", "compose", "k8s", "env", "json", "explain")
 PLAN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a file name under plans/, never a path
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # what the docker daemon accepts
 
 
 class Usage(Exception):
@@ -151,6 +152,10 @@ def run(args, env: dict, out, err) -> int:
     precision = (args.precision or env.get("AIM_PRECISION") or "auto").lower()
     backend = (args.backend or env.get("AIM_BACKEND") or "auto").lower()
     profile = args.profile or env.get("AIM_PROFILE_ID")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise Usage(f"--port {args.port} is not a TCP port (1-65535)")
+    if args.name is not None and not CONTAINER_NAME.match(args.name):
+        raise Usage(f"--name {args.name!r} is not a valid container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)")
     if precision not in PRECISIONS:
         raise Usage(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if args.gpus is not None and args.gpus < 1:
@@ -297,7 +302,9 @@ def emit(args, plan, options, detected, request, candidates, cache, warnings, ou
     else:  # env
         import shlex
 
-        text = "\n".join(f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options))
+        lines = [f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options)]
+        lines += [f"# {plan['model']} is gated: also export {name} (never stored here)" for name in deploy.passthrough_env(plan)]
+        text = "\n".join(lines)
     if args.output:
         try:
             write_atomic(args.output, text + "\n")

@@ -146,7 +146,10 @@ def _k8s_text(value: str) -> str:
 def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[dict]:
     name = k8s_name(plan)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "aim-engine"}
-    env: list[dict] = [{"name": k, "value": _k8s_text(v)} for k, v in environment(plan, options).items()]
+    # The device plugin gives the pod exactly amd.com/gpu devices, numbered from 0:
+    # host ordinals from aim-pick's pinning would point at GPUs the pod does not have.
+    pod_options = options._replace(visible_devices=None)
+    env: list[dict] = [{"name": k, "value": _k8s_text(v)} for k, v in environment(plan, pod_options).items()]
     for key in passthrough_env(plan):
         env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": options.k8s_hf_secret, "key": "token"}}})
     argv = [_k8s_text(a) for a in plan["container_argv"]]

@@ -4,7 +4,6 @@ runs with HF_HUB_OFFLINE=1; otherwise the cache is mounted writable for the down
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 
@@ -12,10 +11,6 @@ import pytest
 
 from . import hosts
 from .conftest import env_of, option
-
-if importlib.util.find_spec("aim_pick.cache_state") is None:
-    pytest.skip("aim_pick.cache_state (snapshot_state) is not there yet: aim-pick treats every cache as not complete",
-                allow_module_level=True)
 
 MODEL = "Qwen/Qwen3-32B"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

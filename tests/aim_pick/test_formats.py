@@ -121,6 +121,14 @@ def test_env_format(mi300x):
     pairs = dict(shlex.split(line)[0].split("=", 1) for line in text.splitlines())
     assert pairs["HF_HOME"] == "/data/hf cache"  # outside a container the host folder is the cache
     assert "HIP_VISIBLE_DEVICES" in pairs
+    gated = mi300x.pick(LLAMA8, "--format", "env").out
+    assert "# meta-llama/Llama-3.1-8B-Instruct is gated: also export HF_TOKEN" in gated
+    assert "HF_TOKEN=" not in gated
+
+
+def test_port_and_name_are_checked(mi300x):
+    for bad in (["--port", "0"], ["--port", "99999"], ["--name", "bad/name"], ["--name", "-x"]):
+        assert mi300x.pick(QWEN, *bad).code == 2, bad
 
 
 def test_json_format_has_the_documented_keys(mi300x):

@@ -36,3 +36,14 @@ def test_attention_dp_runs_inside_tp(catalogue):
     assert plain.gpus_used == 8
     attn = sglang.settings(entry({"--tp-size": 8, "--attn-dp-size": 8}, 8), model, catalogue.hardware["MI300X"])
     assert attn.gpus_used == 8
+
+
+def test_abbreviation_renders_as_the_full_flag(catalogue):
+    sglang = backends_for(catalogue.engines)["sglang"]
+    model = catalogue.models["Qwen/Qwen3-32B"]
+    e = entry({"--tp": 2, "--context-length": 8192}, 2)
+    settings = sglang.settings(e, model, catalogue.hardware["MI300X"])
+    argv = sglang.engine_args(e, settings, 30000)
+    assert settings.tp == 2 and settings.gpus_used == 2
+    assert argv.count("--tp-size") == 1 and argv[argv.index("--tp-size") + 1] == "2"
+    assert "--tp" not in argv

@@ -100,7 +100,7 @@ def canonical_args(args: Mapping[str, Any], table: FlagTable) -> dict[str, Any]:
     """Recipe args keyed by the option's canonical name, parsed; unknown or bad ones dropped."""
     out: dict[str, Any] = {}
     for spelling, value in args.items():
-        found = table.lookup(normalise(spelling))
+        found = table.resolve(spelling)
         if found is None:
             continue
         spec, negated = found
@@ -195,7 +195,7 @@ class Backend:
 
     def written(self, entry: Entry) -> set[str]:
         """Canonical names of the flags an entry sets, whatever spelling it used."""
-        found = (self.flags.lookup(normalise(spelling)) for spelling in entry.args)
+        found = (self.flags.resolve(spelling) for spelling in entry.args)
         return {f[0].name for f in found if f}
 
     def engine_args(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
@@ -207,7 +207,7 @@ class Backend:
         """
         argv = self.required_args(entry, settings)
         for spelling, value in entry.args.items():
-            found = self.flags.lookup(normalise(spelling))
+            found = self.flags.resolve(spelling)
             if found is None:
                 continue  # validation rejects unknown flags before anything is rendered
             spec, negated = found
