@@ -93,15 +93,31 @@ def plan(site_build, plan_id):
     return json.loads((site_build / "api" / "plans" / f"{plan_id}.json").read_text())
 
 
-def test_search_finds_a_model_page(page, server):
+def search(page, server, text):
     page.goto(f"{server}/index.html")
     page.click(".md-search__input")
-    page.locator(".md-search__input").press_sequentially("Qwen3-32B", delay=30)  # real key events
+    page.locator(".md-search__input").press_sequentially(text, delay=30)  # real key events
+    page.locator(".md-search-result__item").first.wait_for(timeout=30000)
+
+
+def test_search_finds_a_model_page(page, server):
+    search(page, server, "Qwen3-32B")
     link = page.locator(".md-search-result__item a[href*='Qwen--Qwen3-32B']").first
     link.wait_for(timeout=30000)
     link.click()
     page.wait_for_url("**/models/Qwen--Qwen3-32B.html*")
     assert page.locator("h1").first.inner_text() == "Qwen3-32B"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("deepseek-ai/DeepSeek-R1", "models/deepseek-ai--DeepSeek-R1.html"),  # Hugging Face id
+    ("gpt-oss", "models/openai--gpt-oss-120b.html"),  # family
+    ("MI355X", "hardware/MI355X.html"),  # GPU
+    ("mxfp4", "models/openai--gpt-oss-20b.html"),  # precision
+])
+def test_search_by_id_family_gpu_precision(page, server, text, expected):
+    search(page, server, text)
+    page.locator(f".md-search-result__item a[href*='{expected}']").first.wait_for(timeout=30000)
 
 
 def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
