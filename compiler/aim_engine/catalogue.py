@@ -15,6 +15,13 @@ PRECISIONS = ("bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
 
 
+def normalise(spelling: str) -> str:
+    """The engines accept `--max_model_len` for `--max-model-len`."""
+    if spelling.startswith("--"):
+        return "--" + spelling[2:].replace("_", "-")
+    return spelling
+
+
 def slug(model_id: str) -> str:
     """Hugging Face id -> file-safe slug (seed convention: '/' becomes '--')."""
     return model_id.replace("/", "--")
@@ -104,7 +111,7 @@ class FlagTable:
     def resolve(self, spelling: str) -> tuple[FlagSpec, bool] | None:
         """What the engine's parser makes of `spelling`: `_` read as `-`, and (where the
         parser allows abbreviations) a unique prefix read as the full option."""
-        name = "--" + spelling[2:].replace("_", "-") if spelling.startswith("--") else spelling
+        name = normalise(spelling)
         found = self.lookup(name)
         if found is None and self.allow_abbrev:
             matches = self.prefix_matches(name)

@@ -365,12 +365,10 @@ def decide(model: Model, hardware: Hardware, request: Request, candidates: Itera
     paths, shared by many requests), `index` (the candidates indexed) and
     `planned_steps` (this request's `steps`, the same on every GPU type)."""
     target, precisions, backends, order = planned_steps or steps(model, request, backend_names)
+    walks = {} if walks is None else walks
     key = (model.model_id, hardware.name, order)
-    if walks is None or key not in walks:
-        result = walk(model, hardware, order, index or CandidateIndex.of(candidates))
-        if walks is None:
-            walks = {}
-        walks[key] = result
+    if key not in walks:
+        walks[key] = walk(model, hardware, order, index or CandidateIndex.of(candidates))
     chosen, walked = walks[key]
     return Decision(model.model_id, hardware.name, request, target, precisions[0], tuple(backends), chosen, walked,
                     tuple(candidates), tuple(precisions))

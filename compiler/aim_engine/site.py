@@ -22,6 +22,7 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
+from . import memory
 from .catalogue import PRECISIONS
 from .diagnostics import Check
 from .load import schema
@@ -52,7 +53,7 @@ def fence(text: str) -> str:
 
 
 def gib(value: Any) -> str:
-    return f"{value / 1024**3:.1f} GiB" if isinstance(value, (int, float)) else "-"
+    return memory.gib(value) if isinstance(value, (int, float)) else "-"
 
 
 @lru_cache(maxsize=1)
@@ -171,9 +172,10 @@ def schema_fields(name: str) -> list[dict]:
         for key, sub in node.get("properties", {}).items():
             full = f"{prefix}{key}"
             resolved = root["$defs"][sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
-            kind = resolved.get("type") or ("one of " + ", ".join(map(str, resolved["enum"])) if "enum" in resolved else "")
             if "enum" in resolved and resolved.get("type") is None:
                 kind = "one of: " + ", ".join("null" if e is None else str(e) for e in resolved["enum"])
+            else:
+                kind = resolved.get("type") or ""
             rows.append({"field": full, "type": kind if isinstance(kind, str) else " | ".join(kind),
                          "required": key in required, "description": sub.get("description") or resolved.get("description") or ""})
             if resolved.get("type") == "object" and "properties" in resolved:

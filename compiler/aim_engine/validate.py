@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe
+from .catalogue import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
 from .diagnostics import Check, Report
 from .engines import backends_for
-from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, normalise, parse_value, settings_problems
+from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, parse_value, settings_problems
 from .load import Loaded
 from .memory import MemoryEstimate, estimate, gib
 from .parallelism import tp_problems

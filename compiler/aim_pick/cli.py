@@ -14,6 +14,7 @@ import sys
 
 from . import deploy, detect, pick
 from .api import ApiError, open_api
+from .files import write_atomic
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLAN, EXIT_NO_GPU, EXIT_CATALOGUE = 0, 2, 3, 4, 5
 PRECISIONS = ("auto", "bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
@@ -120,7 +121,7 @@ def find_model(index: dict, text: str) -> dict | None:
     return None
 
 
-def options_for(args, env: dict, plan: dict, chosen_devices: list[int], host: list[int], offline: bool) -> deploy.DeployOptions:
+def options_for(args, env: dict, plan: dict, chosen_devices: list[int], host: list[int]) -> deploy.DeployOptions:
     pin = None
     # Host ordinals: the new container sees every GPU of the host (--device=/dev/dri), not
     # only those this process sees. Never pin fewer GPUs than the plan needs (a forced
@@ -132,7 +133,6 @@ def options_for(args, env: dict, plan: dict, chosen_devices: list[int], host: li
         cache_dir=args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
         container_name=args.name,
         visible_devices=pin,
-        offline=offline,
         k8s_cache=args.k8s_cache,
     )
 
@@ -226,10 +226,9 @@ def run(args, env: dict, out, err) -> int:
 
     chosen_devices = hw["group"][: plan["gpu_count"]]
     host = list(range(len(found["devices"])))
-    options = options_for(args, env, plan, chosen_devices, host, False)
+    options = options_for(args, env, plan, chosen_devices, host)
     cache = cache_state(options.cache_dir, plan["checkpoint"])
-    if cache.get("complete"):
-        options = options_for(args, env, plan, chosen_devices, host, True)
+    options = options._replace(offline=bool(cache.get("complete")))
     return emit(args, plan, options, detected, request, candidates, cache, warnings, out, err)
 
 
@@ -307,30 +306,13 @@ def emit(args, plan, options, detected, request, candidates, cache, warnings, ou
         text = "\n".join(lines)
     if args.output:
         try:
-            write_atomic(args.output, text + "\n")
+            write_atomic(args.output, (text + "\n").encode("utf-8"))
         except OSError as exc:
             raise Usage(f"cannot write {args.output}: {exc}") from None
         print(f"aim-pick: wrote {args.output} ({plan['plan_id']})", file=err)
     else:
         print(text, file=out)
     return EXIT_OK
-
-
-def write_atomic(path: str, text: str) -> None:
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".aim-pick.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _gib(value) -> str:

@@ -89,13 +89,6 @@ class FlagChoiceError(FlagValueError):
     pass
 
 
-def normalise(spelling: str) -> str:
-    """The engines accept `--max_model_len` for `--max-model-len`."""
-    if spelling.startswith("--"):
-        return "--" + spelling[2:].replace("_", "-")
-    return spelling
-
-
 def canonical_args(args: Mapping[str, Any], table: FlagTable) -> dict[str, Any]:
     """Recipe args keyed by the option's canonical name, parsed; unknown or bad ones dropped."""
     out: dict[str, Any] = {}
