@@ -81,14 +81,27 @@ def main() -> None:
         gpus = [hosts.MI300X] * 8
         hosts.sysfs_tree(tmp / "sys", gpus)
         hosts.dev_tree(tmp / "dev", hosts.render_minors(gpus))
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "LANG": "C.UTF-8", "AIM_SYSFS_ROOT": str(tmp / "sys"),
-               "AIM_DEV_ROOT": str(tmp / "dev"), "AIM_CACHE_DIR": str(tmp / "cache")}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp),
+            "LANG": "C.UTF-8",
+            "AIM_SYSFS_ROOT": str(tmp / "sys"),
+            "AIM_DEV_ROOT": str(tmp / "dev"),
+            "AIM_CACHE_DIR": str(tmp / "cache"),
+        }
         work = tmp / "work"  # no build/api here: the pyz must use its embedded copy
         work.mkdir()
         commands = {
             "python3 -c pass": [python3, "-c", "pass"],
             "python3 build/aim-pick.pyz": [python3, str(build / "aim-pick.pyz"), args.model, "--format", "docker"],
-            ".venv/bin/aim-pick": [str(venv_bin / "aim-pick"), args.model, "--format", "docker", "--api", str(build / "api")],
+            ".venv/bin/aim-pick": [
+                str(venv_bin / "aim-pick"),
+                args.model,
+                "--format",
+                "docker",
+                "--api",
+                str(build / "api"),
+            ],
             ".venv/bin/python -c pass": [sys.executable, "-c", "pass"],
         }
         outputs = set()
@@ -104,14 +117,20 @@ def main() -> None:
         times = time_runs(commands, env, work, args.runs)
 
     base_best, base_median = min(times["python3 -c pass"]), statistics.median(times["python3 -c pass"])
-    print(f"python3 = {python3} ({os.cpu_count()} CPUs); {args.runs} runs each, interleaved; model {args.model}, simulated 8 x MI300X")
+    print(
+        f"python3 = {python3} ({os.cpu_count()} CPUs); {args.runs} runs each, interleaved; model {args.model}, simulated 8 x MI300X"
+    )
     print(f"{'command':<30} {'best ms':>8} {'median ms':>10} {'x best':>7} {'x median':>9}")
     for name, values in times.items():
         best, median = min(values), statistics.median(values)
-        print(f"{name:<30} {best * 1000:8.1f} {median * 1000:10.1f} {best / base_best:7.2f} {median / base_median:9.2f}")
+        print(
+            f"{name:<30} {best * 1000:8.1f} {median * 1000:10.1f} {best / base_best:7.2f} {median / base_median:9.2f}"
+        )
     for name in ("python3 build/aim-pick.pyz", ".venv/bin/aim-pick"):
         ratio = statistics.median(times[name]) / base_median
-        print(f"{name}: {ratio:.2f} x python3 -c pass (median) -> {'meets' if ratio <= TARGET else 'misses'} the {TARGET} x target")
+        print(
+            f"{name}: {ratio:.2f} x python3 -c pass (median) -> {'meets' if ratio <= TARGET else 'misses'} the {TARGET} x target"
+        )
     # The venv does not load the base interpreter's site-packages (.pth files run at every
     # start-up there), so its entry point is also compared with its own interpreter.
     own = statistics.median(times[".venv/bin/aim-pick"]) / statistics.median(times[".venv/bin/python -c pass"])

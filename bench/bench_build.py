@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
 from aim_engine.build import build, compile_catalogue  # noqa: E402
-from aim_engine.fsutil import replace_tree  # noqa: E402
+from aim_engine.publish.fsutil import replace_tree  # noqa: E402
 
 
 def main() -> None:
@@ -41,9 +41,12 @@ def main() -> None:
             seconds, write = min(times), min(writes)
             models = len(list((root / "models").glob("*.yaml")))
             rows.append((scale, models, api.plans, api.decisions, seconds))
-            print(f"x{scale:<4} {models:>5} models  {api.plans:>7} plans  {api.decisions:>8} decisions  "
-                  f"compile {seconds:7.2f} s  write {len(api.files)} files {write:6.2f} s  "
-                  f"{api.plans / seconds:8.0f} plans/s  {seconds / models * 1000:6.1f} ms/model", flush=True)
+            print(
+                f"x{scale:<4} {models:>5} models  {api.plans:>7} plans  {api.decisions:>8} decisions  "
+                f"compile {seconds:7.2f} s  write {len(api.files)} files {write:6.2f} s  "
+                f"{api.plans / seconds:8.0f} plans/s  {seconds / models * 1000:6.1f} ms/model",
+                flush=True,
+            )
     base = rows[0]
     for scale, models, _, _, seconds in rows[1:]:
         print(f"x{scale}: {models / base[1]:.0f}x the models took {seconds / base[4]:.1f}x the time")

@@ -15,8 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "compiler"))
 
+from aim_engine.catalogue.load import catalogue_files  # noqa: E402
 from aim_engine.cli import run_validate  # noqa: E402
-from aim_engine.load import catalogue_files  # noqa: E402
 
 RUNS = 5
 
@@ -32,13 +32,20 @@ def main() -> None:
     cli = []
     for _ in range(RUNS):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "aim_engine", "validate"], cwd=REPO, check=True, capture_output=True,
-                       env={"PYTHONPATH": str(REPO / "compiler"), "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            [sys.executable, "-m", "aim_engine", "validate"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            env={"PYTHONPATH": str(REPO / "compiler"), "PATH": "/usr/bin:/bin"},
+        )
         cli.append(time.perf_counter() - start)
     entries = sum(len(r.read_text().split("enabled:")) - 1 for r in recipes)
     print(f"catalogue: {len(models)} models, {len(recipes)} recipes, {entries} entries")
-    print(f"validate in-process: best {min(in_process):.3f} s, median {statistics.median(in_process):.3f} s "
-          f"(first run, with data loading: {in_process[0]:.3f} s)")
+    print(
+        f"validate in-process: best {min(in_process):.3f} s, median {statistics.median(in_process):.3f} s "
+        f"(first run, with data loading: {in_process[0]:.3f} s)"
+    )
     print(f"validate CLI end to end: best {min(cli):.3f} s, median {statistics.median(cli):.3f} s (target <= 1 s)")
 
 

@@ -105,7 +105,7 @@ import typing
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "compiler" / "aim_engine" / "data" / "flags"
+DEFAULT_OUT = REPO_ROOT / "compiler" / "aim_engine" / "catalogue" / "data" / "flags"
 DEFAULT_VENV_ROOT = Path(tempfile.gettempdir()) / "aim-engine-flags"
 GENERATED_BY = "scripts/dump_engine_flags.py"
 
@@ -290,9 +290,7 @@ def _pinned_light_deps(spec: EngineSpec, requires: list[str]) -> list[str]:
             pinned.append(dep)
             continue
         rest = declared.get(_norm(dep), "")
-        pinned.append(
-            f"{dep}{rest}" if rest.startswith(("<", ">", "=", "!", "~", ";")) else dep
-        )
+        pinned.append(f"{dep}{rest}" if rest.startswith(("<", ">", "=", "!", "~", ";")) else dep)
     return pinned
 
 
@@ -325,11 +323,7 @@ def _inner_env(spec: EngineSpec, home: Path) -> dict[str, str]:
 
 def outer_main(args: argparse.Namespace) -> int:
     spec = ENGINES[args.engine]
-    venv = (
-        Path(args.venv)
-        if args.venv
-        else DEFAULT_VENV_ROOT / f"{args.engine}-{args.version}"
-    )
+    venv = Path(args.venv) if args.venv else DEFAULT_VENV_ROOT / f"{args.engine}-{args.version}"
     out_dir = Path(args.out)
     out_file = out_dir / f"{args.engine}-{args.version}.json"
     py = venv / "bin" / "python"
@@ -339,16 +333,13 @@ def outer_main(args: argparse.Namespace) -> int:
         _run([sys.executable, "-m", "venv", str(venv)])
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # --only-binary: we want the released wheel, never an sdist build.
-    _pip(
-        pip + ["--only-binary", ":all:", "--no-deps", f"{spec.package}=={args.version}"]
-    )
+    _pip(pip + ["--only-binary", ":all:", "--no-deps", f"{spec.package}=={args.version}"])
     requires = json.loads(
         subprocess.run(
             [
                 str(py),
                 "-c",
-                "import importlib.metadata as m, json, sys;"
-                f"print(json.dumps(m.requires({spec.package!r}) or []))",
+                f"import importlib.metadata as m, json, sys;print(json.dumps(m.requires({spec.package!r}) or []))",
             ],
             check=True,
             capture_output=True,
@@ -407,11 +398,7 @@ def _returns_wrapped(args, kwargs) -> bool:
     return (
         len(args) == 1
         and not kwargs
-        and (
-            inspect.isfunction(args[0])
-            or inspect.isclass(args[0])
-            or inspect.ismethod(args[0])
-        )
+        and (inspect.isfunction(args[0]) or inspect.isclass(args[0]) or inspect.ismethod(args[0]))
     )
 
 
@@ -585,11 +572,7 @@ class _FakeFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_distributions(self, context=None):
         name = getattr(context, "name", None)
-        names = (
-            self.distributions
-            if name is None
-            else [n for n in self.distributions if _norm(n) == _norm(name)]
-        )
+        names = self.distributions if name is None else [n for n in self.distributions if _norm(n) == _norm(name)]
         return iter([_FakeDistribution(n, self.distributions[n]) for n in names])
 
     def find_spec(self, fullname, path=None, target=None):
@@ -721,7 +704,6 @@ def _vllm_typing_choices(action: argparse.Action, group: str | None):
     if not group:
         return None
     import vllm.config
-
     from vllm.entrypoints.common import cli_args
 
     # "Frontend" options come from cli_args.FrontendArgs, the rest from the
@@ -769,11 +751,7 @@ def _type_checking_annotation(cls, field_name: str):
                     and isinstance(stmt.target, ast.Name)
                     and stmt.target.id == field_name
                 ):
-                    used = {
-                        n.id
-                        for n in ast.walk(stmt.annotation)
-                        if isinstance(n, ast.Name)
-                    }
+                    used = {n.id for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
                     for name in sorted(used & failed.keys()):
                         # Usually a light dep missing from ENGINES[...].light_deps.
                         print(
@@ -800,10 +778,7 @@ def _type_checking_namespace(module_name: str):
     namespace = dict(vars(module))
     failed: dict[str, str] = {}
     for node in ast.walk(tree):
-        if not (
-            isinstance(node, ast.If)
-            and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-        ):
+        if not (isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")):
             continue
         for stmt in node.body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -871,14 +846,8 @@ _WRAPPER_NAMES = {"_optional_type", "_parse_type"}
 
 def _unwrap_type(fn):
     for _ in range(5):
-        if (
-            isinstance(fn, types.FunctionType)
-            and fn.__name__ in _WRAPPER_NAMES
-            and fn.__closure__
-        ):
-            inner = [
-                c.cell_contents for c in fn.__closure__ if callable(c.cell_contents)
-            ]
+        if isinstance(fn, types.FunctionType) and fn.__name__ in _WRAPPER_NAMES and fn.__closure__:
+            inner = [c.cell_contents for c in fn.__closure__ if callable(c.cell_contents)]
             if len(inner) == 1:
                 fn = inner[0]
                 continue
@@ -922,11 +891,7 @@ def _type_category(fn, kind: str) -> str:
         return "bool"
     if "human_readable_int" in name:
         return "human_int"
-    if (
-        fn is json.loads
-        or "json" in name
-        or name in ("loads", "parse_dataclass", "union_dict_and_str")
-    ):
+    if fn is json.loads or "json" in name or name in ("loads", "parse_dataclass", "union_dict_and_str"):
         return "json"
     if fn is Path or "path" in name:
         return "path"
@@ -953,11 +918,7 @@ def _jsonable(value, depth: int = 0):
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return (
-            value
-            if value == value and value not in (float("inf"), float("-inf"))
-            else repr(value)
-        )
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
     if isinstance(value, enum.Enum):
         return _jsonable(value.value, depth + 1)
     if depth > 6:
@@ -972,10 +933,7 @@ def _jsonable(value, depth: int = 0):
     if isinstance(value, dict):
         return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _jsonable(getattr(value, f.name, None), depth + 1)
-            for f in dataclasses.fields(value)
-        }
+        return {f.name: _jsonable(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value)}
     if hasattr(value, "model_dump") and not isinstance(value, type):  # pydantic
         try:
             return _jsonable(value.model_dump(mode="json"), depth + 1)
@@ -1018,9 +976,7 @@ def _choices(action: argparse.Action, engine: str, group: str | None):
     return None, None
 
 
-_SENTENCE_END = re.compile(
-    r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)(?<!\bapprox)\.(?=\s|$)"
-)
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)(?<!\bapprox)\.(?=\s|$)")
 # Help texts start lists/paragraphs with a blank line or "\n- ": the summary
 # is what comes before.
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n\s*(?:[-*+]|\d+\.)\s")
@@ -1063,9 +1019,7 @@ _DEPRECATED_VERB = re.compile(
     r"|\bdeprecated\s+(?:and|in\s+favou?r|since|as\s+of)\b",
     re.IGNORECASE,
 )
-_THIS_OPTION = re.compile(
-    r"\bthis\s+(?:option|flag|argument|parameter|field)\b", re.IGNORECASE
-)
+_THIS_OPTION = re.compile(r"\bthis\s+(?:option|flag|argument|parameter|field)\b", re.IGNORECASE)
 
 
 def _sentences(text: str) -> list[str]:
@@ -1087,9 +1041,7 @@ def _deprecation_sentence(text: str | None, names: list[str]) -> str | None:
         about_self = _THIS_OPTION.search(sentence) or any(
             re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", sentence) for n in names
         )
-        if _STARTS_DEPRECATED.search(sentence) or (
-            about_self and _DEPRECATED_VERB.search(sentence)
-        ):
+        if _STARTS_DEPRECATED.search(sentence) or (about_self and _DEPRECATED_VERB.search(sentence)):
             if len(sentence) < 20 and i + 1 < len(sentences):
                 # "Deprecated." alone says nothing: keep the "Use X" after it.
                 sentence = f"{sentence} {sentences[i + 1]}"
@@ -1127,9 +1079,7 @@ def _fire_deprecated_action(action: argparse.Action, option: str) -> str | None:
     mod_logger = logging.getLogger(type(action).__module__)
     mod_logger.addHandler(handler)
     try:
-        values = (
-            [] if action.nargs in ("*", "+") else (None if action.nargs == 0 else "x")
-        )
+        values = [] if action.nargs in ("*", "+") else (None if action.nargs == 0 else "x")
         action(_CapturingParser(add_help=False), argparse.Namespace(), values, option)
     except _ParserError as e:
         records.append(str(e))
@@ -1149,26 +1099,12 @@ def _deprecation(action, parser, option, help_text, engine) -> tuple[bool, str |
     # 1. Dedicated action classes (SGLang's Deprecated*Action family; vLLM has
     #    one too, DeprecatedLogConfigFileAction, whose help says it all).
     if type(action).__name__.startswith("Deprecated"):
-        fired = (
-            _fire_deprecated_action(action, option)
-            if ENGINES[engine].fire_deprecated_actions
-            else None
-        )
-        return True, (
-            fired
-            or _deprecation_sentence(help_text, names)
-            or _first_sentence(help_text)
-            or "deprecated"
-        )
+        fired = _fire_deprecated_action(action, option) if ENGINES[engine].fire_deprecated_actions else None
+        return True, (fired or _deprecation_sentence(help_text, names) or _first_sentence(help_text) or "deprecated")
     # 2. argparse's own `deprecated=` (Python >= 3.13, or vLLM's backport in
     #    FlexibleArgumentParser._deprecated on older Pythons).
-    if getattr(action, "deprecated", False) or action in getattr(
-        parser, "_deprecated", ()
-    ):
-        return True, (
-            _deprecation_sentence(help_text, names)
-            or f"argument '{action.dest}' is deprecated"
-        )
+    if getattr(action, "deprecated", False) or action in getattr(parser, "_deprecated", ()):
+        return True, (_deprecation_sentence(help_text, names) or f"argument '{action.dest}' is deprecated")
     # 3. vLLM documents most deprecations only in the help text (and SGLang
     #    some of its store_true ones: "(Deprecated, use --smg-grpc-mode)").
     sentence = _deprecation_sentence(help_text, names)
@@ -1176,16 +1112,8 @@ def _deprecation(action, parser, option, help_text, engine) -> tuple[bool, str |
 
 
 def _primary(action: argparse.Action) -> str:
-    longs = [
-        o
-        for o in action.option_strings
-        if o.startswith("--") and not o.startswith("--no-")
-    ]
-    return (
-        longs
-        or [o for o in action.option_strings if o.startswith("--")]
-        or action.option_strings
-    )[0]
+    longs = [o for o in action.option_strings if o.startswith("--") and not o.startswith("--no-")]
+    return (longs or [o for o in action.option_strings if o.startswith("--")] or action.option_strings)[0]
 
 
 def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
@@ -1193,9 +1121,7 @@ def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
     # groups the engine chose: report those options as ungrouped (null).
     group_of: dict[int, str | None] = {}
     for group in parser._action_groups:
-        title = (
-            None if group in (parser._optionals, parser._positionals) else group.title
-        )
+        title = None if group in (parser._optionals, parser._positionals) else group.title
         for action in group._group_actions:
             group_of.setdefault(id(action), title)
 
@@ -1229,9 +1155,7 @@ def dump_parser(parser: argparse.ArgumentParser, engine: str) -> dict:
         choices, source = _choices(action, engine, group)
         help_text = _clean_help(action.help)
         deprecated, deprecation = _deprecation(action, parser, name, help_text, engine)
-        default = (
-            None if action.default is argparse.SUPPRESS else _jsonable(action.default)
-        )
+        default = None if action.default is argparse.SUPPRESS else _jsonable(action.default)
         nargs = None if action.nargs is None else str(action.nargs)
         options[name] = {
             "aliases": aliases,
@@ -1260,9 +1184,7 @@ def inner_main(args: argparse.Namespace) -> int:
     spec = ENGINES[args.engine]
     installed = importlib.metadata.version(spec.package)
     if installed != args.version:
-        raise SystemExit(
-            f"venv has {spec.package}=={installed}, expected {args.version}"
-        )
+        raise SystemExit(f"venv has {spec.package}=={installed}, expected {args.version}")
     _install_fakes(args.engine, spec)
     parser = BUILDERS[args.engine]()
     snap = {

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aim_engine.build import build
+from aim_engine.catalogue.load import catalogue_files, load
+from aim_engine.checks.diagnostics import Report
 from aim_engine.cli import run_validate
-from aim_engine.diagnostics import Report
-from aim_engine.load import catalogue_files, load
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 K8S_VERSION = "1.32.0"
-CONNECT_FAILURE = ("Cannot connect to the Docker daemon", "unknown server OS", "failed to connect", "dial unix", "connect: no such file")
+CONNECT_FAILURE = (
+    "Cannot connect to the Docker daemon",
+    "unknown server OS",
+    "failed to connect",
+    "dial unix",
+    "connect: no such file",
+)
 
 
 def tool(name: str) -> str:
@@ -61,7 +67,7 @@ def test_every_compose_file_validates(built):
     files = sorted((built / "compose").glob("*.yaml"))
     assert len(files) == len(plans(built))
     for start in range(0, len(files), 250):
-        batch = files[start:start + 250]
+        batch = files[start : start + 250]
         args = [compose, "--project-directory", str(built), *[a for f in batch for a in ("-f", str(f))], "config", "-q"]
         done = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_TOKEN": "x"})
         assert done.returncode == 0, done.stderr[-2000:]
@@ -70,8 +76,13 @@ def test_every_compose_file_validates(built):
 def test_compose_resolves_to_the_plan(built):
     """docker-compose's own view of a file equals the plan: command, image, env, ports."""
     plan = json.loads((built / "api" / "plans" / "llama-3.1-8b-instruct-mi300x-bf16-vllm-tp2.json").read_text())
-    done = subprocess.run([tool("docker-compose"), "-f", str(built / plan["compose"]), "config"], capture_output=True, text=True,
-                          env={**os.environ, "HF_TOKEN": "secret-from-shell"}, timeout=60)
+    done = subprocess.run(
+        [tool("docker-compose"), "-f", str(built / plan["compose"]), "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_TOKEN": "secret-from-shell"},
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     service = next(iter(yaml.safe_load(done.stdout)["services"].values()))
     assert service["command"] == plan["container_argv"]
@@ -79,7 +90,10 @@ def test_compose_resolves_to_the_plan(built):
     assert service["environment"]["HF_TOKEN"] == "secret-from-shell"  # passed by name, never written
     assert "secret" not in (built / plan["compose"]).read_text()
     assert service["environment"]["HIP_FORCE_DEV_KERNARG"] == "1"
-    assert service["devices"] == ["/dev/kfd:/dev/kfd:rwm", "/dev/dri:/dev/dri:rwm"] or service["devices"] == ["/dev/kfd", "/dev/dri"]
+    assert service["devices"] == ["/dev/kfd:/dev/kfd:rwm", "/dev/dri:/dev/dri:rwm"] or service["devices"] == [
+        "/dev/kfd",
+        "/dev/dri",
+    ]
     assert service["ipc"] == "host"
 
 
@@ -113,7 +127,11 @@ def test_k8s_manifest_content(built):
     assert budget >= 1800  # ~630 GiB of weights take a while to load
     assert {"name": "dshm", "emptyDir": {"medium": "Memory"}} in pod["volumes"]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms[0]["matchExpressions"][0] == {"key": "amd.com/gpu.device-id", "operator": "In", "values": ["74a1", "74a9", "74b5", "74bd"]}
+    assert terms[0]["matchExpressions"][0] == {
+        "key": "amd.com/gpu.device-id",
+        "operator": "In",
+        "values": ["74a1", "74a9", "74b5", "74bd"],
+    }
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     gated = json.loads((built / "api" / "plans" / "llama-3.1-70b-instruct-mi300x-bf16-sglang-tp4.json").read_text())
     deployment, _ = yaml.safe_load_all((built / gated["k8s"]).read_text())
@@ -127,8 +145,12 @@ def test_every_run_script_passes_shellcheck(built):
     scripts = sorted((built / "docker").glob("*.sh"))
     assert len(scripts) == len(plans(built))
     for start in range(0, len(scripts), 400):
-        done = subprocess.run([tool("shellcheck"), "--shell=sh", "--severity=style", *map(str, scripts[start:start + 400])],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [tool("shellcheck"), "--shell=sh", "--severity=style", *map(str, scripts[start : start + 400])],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout[-3000:]
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from aim_engine.build import BuildError, build
-from aim_engine.catalogue import PRECISIONS, slug
+from aim_engine.catalogue.records import PRECISIONS, slug
 from aim_engine.cli import main
-from aim_engine.fsutil import OutputDirError
+from aim_engine.publish.fsutil import OutputDirError
 
 from .conftest import REPO
 
@@ -66,11 +66,30 @@ def test_lookup_files_answer_every_key_consistently(built, catalogue):
 
 def test_plan_json_has_the_contract_fields(built):
     plan = read(built / "api" / "plans" / "qwen3-32b-mi300x-bf16-vllm-tp4.json")
-    for field in ("recipe_id", "entry", "model", "checkpoint", "hardware", "gpu_count", "precision", "backend", "image",
-                  "engine_argv", "env", "memory", "status"):
+    for field in (
+        "recipe_id",
+        "entry",
+        "model",
+        "checkpoint",
+        "hardware",
+        "gpu_count",
+        "precision",
+        "backend",
+        "image",
+        "engine_argv",
+        "env",
+        "memory",
+        "status",
+    ):
         assert field in plan
-    for field in ("weights_bytes_per_gpu", "kv_bytes_per_token_per_gpu", "overhead_bytes_per_gpu", "total_bytes_per_gpu",
-                  "budget_bytes_per_gpu", "max_model_len_that_fits"):
+    for field in (
+        "weights_bytes_per_gpu",
+        "kv_bytes_per_token_per_gpu",
+        "overhead_bytes_per_gpu",
+        "total_bytes_per_gpu",
+        "budget_bytes_per_gpu",
+        "max_model_len_that_fits",
+    ):
         assert isinstance(plan["memory"][field], int)
     assert plan["engine_argv"][:2] == ["vllm", "serve"]
     assert plan["image"] == "vllm/vllm-openai-rocm:v0.33.0" and plan["status"] == "verified"

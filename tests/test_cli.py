@@ -29,7 +29,12 @@ def test_validate_bad_file_exits_one_with_file_and_line(tmp_path, capsys, monkey
 def test_validate_folder_of_recipes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     (tmp_path / "a.yaml").write_text(textwrap.dedent(GOOD_VLLM).lstrip())
-    (tmp_path / "b.yaml").write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("test-qwen3", "other-qwen3").replace("hardware: MI300X", "hardware: MI999X"))
+    (tmp_path / "b.yaml").write_text(
+        textwrap.dedent(GOOD_VLLM)
+        .lstrip()
+        .replace("test-qwen3", "other-qwen3")
+        .replace("hardware: MI300X", "hardware: MI999X")
+    )
     assert main(["validate", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "b.yaml:3: error" in out and "a.yaml" not in out.replace("2 file(s)", "")

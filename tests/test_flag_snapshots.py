@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-FLAGS = resources.files("aim_engine") / "data" / "flags"
+FLAGS = resources.files("aim_engine.catalogue") / "data" / "flags"
 
 
 def snapshot(name):
@@ -29,7 +29,14 @@ def test_vllm_snapshot_looks_like_the_real_parser():
     assert options["--gpu-memory-utilization"]["default"] == 0.92
     assert "-tp" in options["--tensor-parallel-size"]["aliases"]
     assert "fp8" in options["--kv-cache-dtype"]["choices"]
-    for removed in ("--num-scheduler-steps", "--swap-space", "--use-v2-block-manager", "--device", "--task", "--max-seq-len-to-capture"):
+    for removed in (
+        "--num-scheduler-steps",
+        "--swap-space",
+        "--use-v2-block-manager",
+        "--device",
+        "--task",
+        "--max-seq-len-to-capture",
+    ):
         assert removed not in options
 
 

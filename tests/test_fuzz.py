@@ -22,9 +22,38 @@ nasty_scalars = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.text(min_size=0, max_size=12).map(lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'),
-    st.sampled_from(["null", "~", "true", "no", "[]", "{}", "[1, [2, [3]]]", "{a: {b: c}}", "*nope", "&a x", "!!binary aGk=",
-                     "!!python/object:os.system ls", "'", "\"", "|", ">-", "- x", "? k", "@", "`x`", "%TAG", "1e999", "-0", "0x1F",
-                     "ＭＩ３００Ｘ", "😀", "\u202e", "\x00"]),
+    st.sampled_from(
+        [
+            "null",
+            "~",
+            "true",
+            "no",
+            "[]",
+            "{}",
+            "[1, [2, [3]]]",
+            "{a: {b: c}}",
+            "*nope",
+            "&a x",
+            "!!binary aGk=",
+            "!!python/object:os.system ls",
+            "'",
+            '"',
+            "|",
+            ">-",
+            "- x",
+            "? k",
+            "@",
+            "`x`",
+            "%TAG",
+            "1e999",
+            "-0",
+            "0x1F",
+            "ＭＩ３００Ｘ",
+            "😀",
+            "\u202e",
+            "\x00",
+        ]
+    ),
 )
 
 
@@ -55,7 +84,9 @@ def damaged(draw, text: str) -> str:
 
 
 def check_file(root, path, text):
-    path.write_text(text, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(text.encode("utf-8", "replace"))
+    path.write_text(text, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(
+        text.encode("utf-8", "replace")
+    )
     report, shown = run_validate(root, [path])  # must not raise
     for diagnostic in report.items:
         if diagnostic.path in shown:
@@ -70,7 +101,9 @@ def small_catalogue(tmp_path_factory):
     return root
 
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @FUZZ
@@ -89,7 +122,12 @@ def test_damaged_models_never_crash(tmp_path_factory, text):
 
 
 def test_binary_and_non_utf8_files(tmp_path):
-    for name, data in [("bin.yaml", bytes(range(256))), ("latin1.yaml", "recipe_id: caf\xe9\n".encode("latin-1")), ("empty.yaml", b""), ("list.yaml", b"- 1\n- 2\n")]:
+    for name, data in [
+        ("bin.yaml", bytes(range(256))),
+        ("latin1.yaml", "recipe_id: caf\xe9\n".encode("latin-1")),
+        ("empty.yaml", b""),
+        ("list.yaml", b"- 1\n- 2\n"),
+    ]:
         path = tmp_path / name
         path.write_bytes(data)
         report, shown = run_validate(REPO, [path])
@@ -100,7 +138,9 @@ def test_cli_never_prints_a_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("recipe_id: [\n")
     env = {**os.environ, "PYTHONPATH": str(REPO / "compiler")}
-    done = subprocess.run([sys.executable, "-m", "aim_engine", "validate", str(bad)], cwd=REPO, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "aim_engine", "validate", str(bad)], cwd=REPO, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     assert "bad.yaml:" in done.stdout and "yaml-syntax" in done.stdout

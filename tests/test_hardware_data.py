@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def test_required_gpus_present(catalogue):
-    assert {"MI210", "MI250X", "MI300A", "MI300X", "MI308X", "MI325X", "MI350X", "MI355X", "W7900"} <= set(catalogue.hardware)
+    assert {"MI210", "MI250X", "MI300A", "MI300X", "MI308X", "MI325X", "MI350X", "MI355X", "W7900"} <= set(
+        catalogue.hardware
+    )
 
 
 def test_gfx_targets_and_versions(catalogue):

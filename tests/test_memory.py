@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from aim_engine.memory import GIB, ServingShape, estimate, kv_bytes_for_request, kv_bytes_per_token, weight_bytes_per_gpu
+from aim_engine.planning.memory import (
+    GIB,
+    ServingShape,
+    estimate,
+    kv_bytes_for_request,
+    kv_bytes_per_token,
+    weight_bytes_per_gpu,
+)
 
 
 def shape(**overrides):
-    base = dict(tp=1, weight_format="bf16", kv_bytes=2, utilization=0.9, max_num_batched_tokens=8192, max_num_seqs=1024, max_model_len=131072)
+    base = dict(
+        tp=1,
+        weight_format="bf16",
+        kv_bytes=2,
+        utilization=0.9,
+        max_num_batched_tokens=8192,
+        max_num_seqs=1024,
+        max_model_len=131072,
+    )
     base.update(overrides)
     return ServingShape(**base)
 
@@ -108,7 +123,10 @@ def test_concurrency_and_max_len_are_consistent(catalogue):
 
 def test_more_gpus_need_less_memory_each(catalogue):
     model, mi300x = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"], catalogue.hardware["MI300X"]
-    totals = [estimate(model, mi300x.memory_bytes, shape(tp=tp, max_model_len=32768)).total_bytes_per_gpu for tp in (1, 2, 4, 8)]
+    totals = [
+        estimate(model, mi300x.memory_bytes, shape(tp=tp, max_model_len=32768)).total_bytes_per_gpu
+        for tp in (1, 2, 4, 8)
+    ]
     assert totals == sorted(totals, reverse=True)
     assert not estimate(model, mi300x.memory_bytes, shape(tp=4, max_model_len=32768)).fits
     assert estimate(model, mi300x.memory_bytes, shape(tp=8, max_model_len=32768)).fits

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from aim_engine.diagnostics import Check
-from aim_engine.parallelism import legal_tp_sizes, tp_problems
+from aim_engine.checks.diagnostics import Check
+from aim_engine.planning.parallelism import legal_tp_sizes, tp_problems
 
 
 def codes(problems):

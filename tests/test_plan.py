@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from aim_engine.catalogue import PRECISIONS
-from aim_engine.plan import Planner, Reason, Verdict, default_precision, target_count
+from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.planning.planner import Planner, Reason, Verdict, default_precision, target_count
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +125,10 @@ def test_derived_is_the_last_fallback(catalogue):
 
 def test_backend_fallback_only_when_auto(catalogue):
     model = catalogue.models["Qwen/Qwen3-32B"]
-    no_vllm = [replace(r, entries=tuple(replace(e, enabled=False) if e.backend == "vllm" else e for e in r.entries))
-               for r in catalogue.recipes_for(model.model_id)]
+    no_vllm = [
+        replace(r, entries=tuple(replace(e, enabled=False) if e.backend == "vllm" else e for e in r.entries))
+        for r in catalogue.recipes_for(model.model_id)
+    ]
     cat = edited(catalogue, keep=lambda r: r.model_id != model.model_id, extra=no_vllm)
     planner = Planner(cat)
     d = planner.plan(model, cat.hardware["MI300X"], 8)
@@ -140,14 +142,23 @@ def test_nothing_fits_gives_no_plan_and_every_reason(catalogue):
     assert d.chosen is None
     assert d.considered and all(x.message and x.reason is not Reason.CHOSEN for x in d.considered)
     entries = [x for x in d.considered if x.candidate is not None]
-    assert len(entries) == sum(len(r.entries) for r in catalogue.recipes_for(model.model_id) if r.hardware in ("MI300X", "MI325X"))
+    assert len(entries) == sum(
+        len(r.entries) for r in catalogue.recipes_for(model.model_id) if r.hardware in ("MI300X", "MI325X")
+    )
     assert {Reason.TOO_MANY_GPUS} <= {x.reason for x in entries}
 
 
 def test_low_memory_candidates_say_what_context_fits(catalogue):
     model = catalogue.models["meta-llama/Llama-3.1-70B-Instruct"]
     recipe = catalogue.recipes["llama-3.1-70b-instruct-mi300x-bf16"]
-    long = replace(recipe, entries=tuple(replace(e, args={**e.args, "--max-model-len": 131072}) for e in recipe.entries if e.backend == "vllm" and e.gpus == 1))
+    long = replace(
+        recipe,
+        entries=tuple(
+            replace(e, args={**e.args, "--max-model-len": 131072})
+            for e in recipe.entries
+            if e.backend == "vllm" and e.gpus == 1
+        ),
+    )
     cat = edited(catalogue, keep=lambda r: r.model_id != model.model_id, extra=[long])
     d = Planner(cat).plan(model, cat.hardware["MI300X"], 1)
     assert d.chosen is None

@@ -12,16 +12,52 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aim_engine.render import artifacts, yaml_str
-from aim_pick import deploy
+from aim_engine.publish.artifacts import artifacts, yaml_str
+from aim_pick.contract import deploy
 
-NASTY = ["'", '"', " ", "$", "$(touch {sentinel})", "`touch {sentinel}`", "${HF_TOKEN}", "$HOME", ";", "&&", "|", "\n", "\t", "\\",
-         "#", "*", "?", "~", "!", "%", "{", "}", "[", "]", ":", "- ", "&anchor", "*alias", "é", "漢字", "😀", "\u2028", "\x85", "\x7f", "\x01"]
+NASTY = [
+    "'",
+    '"',
+    " ",
+    "$",
+    "$(touch {sentinel})",
+    "`touch {sentinel}`",
+    "${HF_TOKEN}",
+    "$HOME",
+    ";",
+    "&&",
+    "|",
+    "\n",
+    "\t",
+    "\\",
+    "#",
+    "*",
+    "?",
+    "~",
+    "!",
+    "%",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "- ",
+    "&anchor",
+    "*alias",
+    "é",
+    "漢字",
+    "😀",
+    "\u2028",
+    "\x85",
+    "\x7f",
+    "\x01",
+]
 
 
 def nasty_text(sentinel: str):
     pieces = st.sampled_from([p.replace("{sentinel}", sentinel) for p in NASTY]) | st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6)
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6
+    )
     return st.lists(pieces, min_size=1, max_size=6).map("".join)
 
 
@@ -50,7 +86,14 @@ def test_templates_render_exactly_the_deploy_data(built):
 
 def test_structural_options(built):
     plan = base_plan(built)
-    options = deploy.DeployOptions(host_port=9999, cache_dir="/data/hf cache", container_name="mine", visible_devices=("2", "3"), offline=True, k8s_cache="hostpath")
+    options = deploy.DeployOptions(
+        host_port=9999,
+        cache_dir="/data/hf cache",
+        container_name="mine",
+        visible_devices=("2", "3"),
+        offline=True,
+        k8s_cache="hostpath",
+    )
     argv = deploy.docker_argv(plan, options)
     assert argv[argv.index("-p") + 1] == "9999:8000"
     assert argv[argv.index("-v") + 1] == "/data/hf cache:/workspace/model-cache"
@@ -80,12 +123,37 @@ def test_no_invented_or_wrong_env(built):
     for path in (built / "api" / "plans").glob("*.json"):
         plan = json.loads(path.read_text())
         env = " ".join(plan["docker_argv"])
-        for wrong in ("PYTORCH_ROCM_ARCH", "VLLM_USE_ROCM", "VLLM_CACHE_DIR", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "TRANSFORMERS_CACHE"):
+        for wrong in (
+            "PYTORCH_ROCM_ARCH",
+            "VLLM_USE_ROCM",
+            "VLLM_CACHE_DIR",
+            "ROCR_VISIBLE_DEVICES",
+            "CUDA_VISIBLE_DEVICES",
+            "TRANSFORMERS_CACHE",
+        ):
             assert wrong not in env, (plan["plan_id"], wrong)
 
 
 def test_yaml_str_round_trips_awkward_text():
-    for text in ["plain", "a: b", "- x", "#c", "'q'", '"q"', "\\", "\n", "\u2028", "\x85", "\ufeff", "😀", "\x01\x7f", "yes", "null", "1e3", ""]:
+    for text in [
+        "plain",
+        "a: b",
+        "- x",
+        "#c",
+        "'q'",
+        '"q"',
+        "\\",
+        "\n",
+        "\u2028",
+        "\x85",
+        "\ufeff",
+        "😀",
+        "\x01\x7f",
+        "yes",
+        "null",
+        "1e3",
+        "",
+    ]:
         assert yaml.safe_load(f"k: {yaml_str(text)}") == {"k": text}
 
 
@@ -97,8 +165,11 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     served = data.draw(nasty_text(sentinel), label="served name")
     arg = data.draw(nasty_text(sentinel), label="arg value")
     env_value = data.draw(nasty_text(sentinel), label="env value")
-    plan = {**plan, "container_argv": [*plan["container_argv"], "--served-model-name", served, "--chat-template", arg],
-            "env": {**plan["env"], "AIM_TEST_VALUE": env_value}}
+    plan = {
+        **plan,
+        "container_argv": [*plan["container_argv"], "--served-model-name", served, "--chat-template", arg],
+        "env": {**plan["env"], "AIM_TEST_VALUE": env_value},
+    }
     made = artifacts(plan)
 
     # docker: the shell words are exactly the argv, and the argv carries the values intact
@@ -121,8 +192,11 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     # env file and run script: sourcing runs nothing and yields the exact value
     env_path = tmp_path / "plan.env"
     env_path.write_text(made["env"])
-    done = subprocess.run(["sh", "-c", f'set -a; . "{env_path}"; set +a; printf %s "$AIM_TEST_VALUE"'], capture_output=True,
-                          env={"PATH": os.environ["PATH"]})  # bytes: text mode would turn \r into \n
+    done = subprocess.run(
+        ["sh", "-c", f'set -a; . "{env_path}"; set +a; printf %s "$AIM_TEST_VALUE"'],
+        capture_output=True,
+        env={"PATH": os.environ["PATH"]},
+    )  # bytes: text mode would turn \r into \n
     assert done.returncode == 0 and done.stdout.decode("utf-8") == env_value
     assert not os.path.exists(sentinel)
 
@@ -130,10 +204,19 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
 def test_adversarial_compose_through_the_real_client(built, tmp_path):
     plan = base_plan(built)
     evil = "a$b $(touch /tmp/x) ${HF_TOKEN} `id` 'q' \"dq\" ; é 😀"
-    plan = {**plan, "container_argv": [*plan["container_argv"], "--served-model-name", evil], "env": {**plan["env"], "AIM_TEST_VALUE": evil}}
+    plan = {
+        **plan,
+        "container_argv": [*plan["container_argv"], "--served-model-name", evil],
+        "env": {**plan["env"], "AIM_TEST_VALUE": evil},
+    }
     path = tmp_path / "c.yaml"
     path.write_text(artifacts(plan)["compose"])
-    done = subprocess.run(["docker-compose", "-f", str(path), "config"], capture_output=True, text=True, env={**os.environ, "HF_TOKEN": "leak"})
+    done = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_TOKEN": "leak"},
+    )
     assert done.returncode == 0, done.stderr
     service = next(iter(yaml.safe_load(done.stdout)["services"].values()))
     # `config` prints a compose file again, so $ comes back escaped as $$
@@ -141,5 +224,6 @@ def test_adversarial_compose_through_the_real_client(built, tmp_path):
     assert unescape_dollars(service["environment"]["AIM_TEST_VALUE"]) == evil
     assert "leak" not in done.stdout  # ${HF_TOKEN} in a value was not interpolated
     from .test_artifacts_clients import docker_parses
+
     ok, err = docker_parses(artifacts(plan)["docker_argv"])
     assert ok, err

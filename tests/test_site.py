@@ -17,12 +17,12 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from aim_engine.build import build
-from aim_engine.site import inert
+from aim_engine.publish.site import inert
 
 from .conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
-EVIL = "<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) <img src=x onerror=\"window.__aimPwned = 2\"> `code` | pipe"
+EVIL = '<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) <img src=x onerror="window.__aimPwned = 2"> `code` | pipe'
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,9 @@ def site_build(tmp_path_factory):
     shutil.copytree(REPO / "models", root / "models")
     shutil.copytree(REPO / "recipes", root / "recipes")
     model = (REPO / "models" / "qwen3-8b.yaml").read_text()
-    model = model.replace("model_id: Qwen/Qwen3-8B", "model_id: test-org/Evil-8B").replace("name: Qwen3-8B", "name: Evil-8B")
+    model = model.replace("model_id: Qwen/Qwen3-8B", "model_id: test-org/Evil-8B").replace(
+        "name: Qwen3-8B", "name: Evil-8B"
+    )
     start, end = model.index("description:"), model.index("license:")
     model = model[:start] + "description: " + json.dumps(EVIL) + "\n" + model[end:]
     start, end = model.index("aim_recipes:"), model.index("variants:")
@@ -40,7 +42,8 @@ def site_build(tmp_path_factory):
     start, end = model.index("variants:"), model.index("provenance:")
     model = model[:start] + "variants: []\n" + model[end:]
     (root / "models" / "evil-8b.yaml").write_text(model)
-    (root / "recipes" / "evil-8b-mi300x-bf16.yaml").write_text(textwrap.dedent("""
+    (root / "recipes" / "evil-8b-mi300x-bf16.yaml").write_text(
+        textwrap.dedent("""
         recipe_id: evil-8b-mi300x-bf16
         model_id: test-org/Evil-8B
         hardware: MI300X
@@ -51,7 +54,8 @@ def site_build(tmp_path_factory):
             args:
               --dtype: bfloat16
               --max-model-len: 32768
-    """))
+    """)
+    )
     out = tmp_path_factory.mktemp("out") / "build"
     build(root, out)
     return out
@@ -75,8 +79,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
         yield instance
         instance.close()
 
@@ -109,12 +116,15 @@ def test_search_finds_a_model_page(page, server):
     assert page.locator("h1").first.inner_text() == "Qwen3-32B"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("deepseek-ai/DeepSeek-R1", "models/deepseek-ai--DeepSeek-R1.html"),  # Hugging Face id
-    ("gpt-oss", "models/openai--gpt-oss-120b.html"),  # family
-    ("MI355X", "hardware/MI355X.html"),  # GPU
-    ("mxfp4", "models/openai--gpt-oss-20b.html"),  # precision
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("deepseek-ai/DeepSeek-R1", "models/deepseek-ai--DeepSeek-R1.html"),  # Hugging Face id
+        ("gpt-oss", "models/openai--gpt-oss-120b.html"),  # family
+        ("MI355X", "hardware/MI355X.html"),  # GPU
+        ("mxfp4", "models/openai--gpt-oss-20b.html"),  # precision
+    ],
+)
 def test_search_by_id_family_gpu_precision(page, server, text, expected):
     search(page, server, text)
     page.locator(f".md-search-result__item a[href*='{expected}']").first.wait_for(timeout=30000)
@@ -132,13 +142,17 @@ def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
     page.goto(f"{server}/catalogue.html")
     assert page.locator("#aim-catalogue tbody tr:visible").count() == len(index["models"])
     page.select_option("select[name=gpu]", "MI355X")
-    visible = set(page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => r.dataset.model)"))
+    visible = set(
+        page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => r.dataset.model)")
+    )
     assert visible == has_mi355x
     assert "gpu=MI355X" in page.url
     # a shared link restores the filter
     page.goto(f"{server}/catalogue.html?gpu=MI300X&count=1&family=Qwen")
     assert page.locator("select[name=gpu]").input_value() == "MI300X"
-    rows = page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => [r.dataset.model, r.dataset.family])")
+    rows = page.locator("#aim-catalogue tbody tr:visible").evaluate_all(
+        "rows => rows.map(r => [r.dataset.model, r.dataset.family])"
+    )
     assert rows and {family for _, family in rows} == {"Qwen"}
     assert "Qwen/Qwen3-235B-A22B" not in [m for m, _ in rows]  # needs more than one MI300X
     assert "Qwen/Qwen3-8B" in [m for m, _ in rows]
@@ -160,7 +174,12 @@ def test_injected_script_stays_text(page, server, site_build):
     assert page.evaluate("typeof window.__aimPwned") == "undefined"
     description = page.locator(".aim-description").inner_text()
     assert description == EVIL
-    assert page.locator(".aim-description strong, .aim-description img, .aim-description a, .aim-description script").count() == 0
+    assert (
+        page.locator(
+            ".aim-description strong, .aim-description img, .aim-description a, .aim-description script"
+        ).count()
+        == 0
+    )
     raw = (site_build / "site" / "models" / "test-org--Evil-8B.html").read_text()
     assert "<script>window.__aimPwned" not in raw
     page.goto(f"{server}/catalogue.html?q=evil")
@@ -178,7 +197,10 @@ def test_no_console_errors_on_any_page(browser, server, site_build):
     page.on("console", lambda msg: errors.append((page.url, msg.text)) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append((page.url, str(exc))))
     # Navigating away aborts the search worker's index download; anything else is a failure.
-    page.on("requestfailed", lambda req: errors.append((req.url, req.failure)) if "ERR_ABORTED" not in (req.failure or "") else None)
+    page.on(
+        "requestfailed",
+        lambda req: errors.append((req.url, req.failure)) if "ERR_ABORTED" not in (req.failure or "") else None,
+    )
     pages = site_pages(site_build)
     for path in pages:
         page.goto(f"{server}/{path.relative_to(site_build / 'site').as_posix()}", wait_until="load")
@@ -223,7 +245,12 @@ def test_no_broken_internal_links(site_build):
             checked += 1
             if not target.exists() or root not in target.resolve().parents and target.resolve() != root:
                 broken.append((str(path.relative_to(root)), link))
-            elif url.fragment and target.suffix == ".html" and target in parsed and url.fragment not in parsed[target].ids:
+            elif (
+                url.fragment
+                and target.suffix == ".html"
+                and target in parsed
+                and url.fragment not in parsed[target].ids
+            ):
                 broken.append((str(path.relative_to(root)), link))
     assert checked > 1000
     assert broken == []
@@ -233,7 +260,11 @@ def test_site_loads_nothing_from_outside(site_build):
     for path in (site_build / "site").rglob("*.html"):
         parser = Links()
         parser.feed(path.read_text("utf-8"))
-        external = [link for link in parser.links if urlparse(link).scheme in ("http", "https") and not link.startswith("http://localhost")]
+        external = [
+            link
+            for link in parser.links
+            if urlparse(link).scheme in ("http", "https") and not link.startswith("http://localhost")
+        ]
         assert not [l for l in external if not l.startswith("https://huggingface.co/")], (path.name, external)
         text = path.read_text("utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from aim_engine.checks.diagnostics import Check, Severity
 from aim_engine.cli import run_validate
-from aim_engine.diagnostics import Check, Severity
 
 from .conftest import REPO, validate_text
 
@@ -67,46 +67,276 @@ def test_good_recipe_passes(tmp_path):
 # (id, text, check, marker of the line to blame (None: any line), severity)
 CASES = [
     ("yaml", mutate("precision: bf16", "precision: [bf16"), Check.YAML_SYNTAX, None, Severity.ERROR),
-    ("duplicate-key", mutate("      --dtype: bfloat16\n", "      --dtype: bfloat16\n      --dtype: float16\n"), Check.DUPLICATE_KEY, "--dtype: float16", Severity.ERROR),
+    (
+        "duplicate-key",
+        mutate("      --dtype: bfloat16\n", "      --dtype: bfloat16\n      --dtype: float16\n"),
+        Check.DUPLICATE_KEY,
+        "--dtype: float16",
+        Severity.ERROR,
+    ),
     ("unknown-key", mutate("precision: bf16", "precision: bf16\ncolour: red"), Check.SCHEMA, "colour", Severity.ERROR),
-    ("wrong-type", mutate("    enabled: true\n    args:\n      --model", "    enabled: yes please\n    args:\n      --model"), Check.SCHEMA, "yes please", Severity.ERROR),
+    (
+        "wrong-type",
+        mutate("    enabled: true\n    args:\n      --model", "    enabled: yes please\n    args:\n      --model"),
+        Check.SCHEMA,
+        "yes please",
+        Severity.ERROR,
+    ),
     ("bad-precision", mutate("precision: bf16", "precision: fp9"), Check.SCHEMA, "precision:", Severity.ERROR),
-    ("unknown-model", mutate("model_id: Qwen/Qwen3-8B", "model_id: Qwen/Qwen3-9B"), Check.UNKNOWN_MODEL, "model_id:", Severity.ERROR),
-    ("unknown-hardware", mutate("hardware: MI300X", "hardware: MI400X"), Check.UNKNOWN_HARDWARE, "hardware:", Severity.ERROR),
-    ("duplicate-recipe-id", mutate("recipe_id: test-qwen3-8b-mi300x-bf16", "recipe_id: qwen3-8b-mi300x-bf16"), Check.DUPLICATE_RECIPE_ID, "recipe_id:", Severity.ERROR),
-    ("precision-unsupported", mutate("hardware: MI300X", "hardware: MI250X", mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("--dtype: bfloat16", "--quantization: fp8"))), Check.PRECISION_UNSUPPORTED, "precision:", Severity.ERROR),
+    (
+        "unknown-model",
+        mutate("model_id: Qwen/Qwen3-8B", "model_id: Qwen/Qwen3-9B"),
+        Check.UNKNOWN_MODEL,
+        "model_id:",
+        Severity.ERROR,
+    ),
+    (
+        "unknown-hardware",
+        mutate("hardware: MI300X", "hardware: MI400X"),
+        Check.UNKNOWN_HARDWARE,
+        "hardware:",
+        Severity.ERROR,
+    ),
+    (
+        "duplicate-recipe-id",
+        mutate("recipe_id: test-qwen3-8b-mi300x-bf16", "recipe_id: qwen3-8b-mi300x-bf16"),
+        Check.DUPLICATE_RECIPE_ID,
+        "recipe_id:",
+        Severity.ERROR,
+    ),
+    (
+        "precision-unsupported",
+        mutate(
+            "hardware: MI300X",
+            "hardware: MI250X",
+            mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("--dtype: bfloat16", "--quantization: fp8")),
+        ),
+        Check.PRECISION_UNSUPPORTED,
+        "precision:",
+        Severity.ERROR,
+    ),
     ("no-image", mutate("hardware: MI300X", "hardware: MI250X"), Check.NO_IMAGE, ("1_gpu:", 2), Severity.ERROR),
-    ("unknown-flag", mutate("--max-model-len: 32768", "--max-modle-len: 32768"), Check.UNKNOWN_FLAG, "--max-modle-len", Severity.ERROR),
-    ("other-backend-flag", mutate("--context-length: 32768", "--max-model-len: 32768"), Check.OTHER_BACKEND_FLAG, ("--max-model-len", 3), Severity.ERROR),
-    ("removed-swap-space", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --swap-space: 16\n"), Check.REMOVED_FLAG, "--swap-space", Severity.ERROR),
-    ("removed-scheduler-steps", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --num-scheduler-steps: 10\n"), Check.REMOVED_FLAG, "--num-scheduler-steps", Severity.ERROR),
-    ("removed-v2-block-manager", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --use-v2-block-manager: true\n"), Check.REMOVED_FLAG, "--use-v2-block-manager", Severity.ERROR),
-    ("removed-seq-len-to-capture", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --max-seq-len-to-capture: 32768\n"), Check.REMOVED_FLAG, "--max-seq-len-to-capture", Severity.ERROR),
-    ("deprecated", mutate("--context-length: 32768", "--context-length: 32768\n      --enable-dp-attention: true"), Check.DEPRECATED_FLAG, "--enable-dp-attention", Severity.WARNING),
+    (
+        "unknown-flag",
+        mutate("--max-model-len: 32768", "--max-modle-len: 32768"),
+        Check.UNKNOWN_FLAG,
+        "--max-modle-len",
+        Severity.ERROR,
+    ),
+    (
+        "other-backend-flag",
+        mutate("--context-length: 32768", "--max-model-len: 32768"),
+        Check.OTHER_BACKEND_FLAG,
+        ("--max-model-len", 3),
+        Severity.ERROR,
+    ),
+    (
+        "removed-swap-space",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --swap-space: 16\n"),
+        Check.REMOVED_FLAG,
+        "--swap-space",
+        Severity.ERROR,
+    ),
+    (
+        "removed-scheduler-steps",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --num-scheduler-steps: 10\n"),
+        Check.REMOVED_FLAG,
+        "--num-scheduler-steps",
+        Severity.ERROR,
+    ),
+    (
+        "removed-v2-block-manager",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --use-v2-block-manager: true\n"),
+        Check.REMOVED_FLAG,
+        "--use-v2-block-manager",
+        Severity.ERROR,
+    ),
+    (
+        "removed-seq-len-to-capture",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --max-seq-len-to-capture: 32768\n"),
+        Check.REMOVED_FLAG,
+        "--max-seq-len-to-capture",
+        Severity.ERROR,
+    ),
+    (
+        "deprecated",
+        mutate("--context-length: 32768", "--context-length: 32768\n      --enable-dp-attention: true"),
+        Check.DEPRECATED_FLAG,
+        "--enable-dp-attention",
+        Severity.WARNING,
+    ),
     ("abbreviated", mutate("--tp-size: 1", "--tp-si: 1"), Check.ABBREVIATED_FLAG, "--tp-si", Severity.WARNING),
-    ("flag-value", mutate("--max-num-batched-tokens: '8192'", "--max-num-batched-tokens: lots"), Check.FLAG_VALUE, "--max-num-batched-tokens", Severity.ERROR),
-    ("flag-value-bool", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --enforce-eager: 'yes'\n"), Check.FLAG_VALUE, "--enforce-eager", Severity.ERROR),
-    ("flag-choice-dtype", mutate("--dtype: bfloat16", "--dtype: bf16"), Check.FLAG_CHOICE, "--dtype: bf16", Severity.ERROR),
-    ("flag-choice-kv-metavar", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: fp9\n"), Check.FLAG_CHOICE, "--kv-cache-dtype", Severity.ERROR),
-    ("flag-choice-sglang-kv", mutate("--context-length: 32768", "--context-length: 32768\n      --kv-cache-dtype: fp8"), Check.FLAG_CHOICE, "--kv-cache-dtype", Severity.ERROR),
-    ("flag-choice-quantization", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --quantization: fp9\n"), Check.FLAG_CHOICE, "--quantization", Severity.ERROR),
-    ("reserved", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --port: 8001\n"), Check.RESERVED_FLAG, "--port", Severity.WARNING),
-    ("dtype-mismatch", mutate("--dtype: bfloat16", "--dtype: float16"), Check.DTYPE_MISMATCH, "--dtype: float16", Severity.ERROR),
-    ("gpu-count", mutate("--tensor-parallel-size: '2'", "--tensor-parallel-size: '4'"), Check.GPU_COUNT_MISMATCH, "--tensor-parallel-size", Severity.ERROR),
-    ("tp-heads", GOOD_VLLM.replace("  2_gpu:", "  3_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '3'"), Check.TP_HEADS, "--tensor-parallel-size", Severity.ERROR),
-    ("tp-kv-heads", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B").replace("  2_gpu:", "  5_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"), Check.TP_KV_HEADS, "--tensor-parallel-size", Severity.ERROR),
-    ("tp-intermediate", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B").replace("  2_gpu:", "  5_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"), Check.TP_INTERMEDIATE, "--tensor-parallel-size", Severity.ERROR),
-    ("tp-block-fp8", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-30B-A3B").replace("precision: bf16", "precision: fp8").replace("      --dtype: bfloat16\n", "").replace("  2_gpu:", "  4_gpu:").replace("--tensor-parallel-size: '2'", "--model: Qwen/Qwen3-30B-A3B-FP8\n      --tensor-parallel-size: '4'").replace("--model: Qwen/Qwen3-30B-A3B\n", "--model: Qwen/Qwen3-30B-A3B-FP8\n").replace("--model-path: Qwen/Qwen3-30B-A3B\n", "--model-path: Qwen/Qwen3-30B-A3B-FP8\n"), Check.TP_BLOCK_FP8, "--tensor-parallel-size", Severity.ERROR),
-    ("context-too-long", mutate("--max-model-len: 32768", "--max-model-len: 65536"), Check.CONTEXT_TOO_LONG, "--max-model-len: 65536", Severity.ERROR),
-    ("does-not-fit", GOOD_VLLM.replace("Qwen3-8B", "Qwen3-235B-A22B"), Check.DOES_NOT_FIT, "--max-model-len", Severity.ERROR),
-    ("unknown-checkpoint", mutate("--model: Qwen/Qwen3-8B", "--model: someone/Qwen3-8B-copy"), Check.UNKNOWN_CHECKPOINT, "--model:", Severity.ERROR),
-    ("checkpoint-precision", mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("      --dtype: bfloat16\n", "")), Check.CHECKPOINT_PRECISION, "--model:", Severity.ERROR),
-    ("env-name", mutate('VLLM_ROCM_USE_AITER: "1"', 'vllm-rocm-use-aiter: "1"'), Check.ENV_NAME, "vllm-rocm-use-aiter", Severity.ERROR),
-    ("secret-env", mutate('VLLM_ROCM_USE_AITER: "1"', 'HF_TOKEN: "hf_abcdefghijklmnopqrstuvwxyz012345"'), Check.SECRET, "HF_TOKEN", Severity.ERROR),
-    ("secret-flag", mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --api-key: sk-live-0123456789abcdef0123\n"), Check.SECRET, "--api-key", Severity.ERROR),
-    ("env-value-nul", mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_ROCM_USE_AITER: "1\\0"'), Check.ENV_VALUE, "VLLM_ROCM_USE_AITER", Severity.ERROR),
-    ("env-removed", mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_TRITON_FLASH_ATTN: "0"'), Check.ENV_REMOVED, "VLLM_USE_TRITON_FLASH_ATTN", Severity.ERROR),
-    ("unknown-backend", mutate("sglang_serve:", "trtllm_serve:"), Check.UNKNOWN_BACKEND, "trtllm_serve", Severity.ERROR),
+    (
+        "flag-value",
+        mutate("--max-num-batched-tokens: '8192'", "--max-num-batched-tokens: lots"),
+        Check.FLAG_VALUE,
+        "--max-num-batched-tokens",
+        Severity.ERROR,
+    ),
+    (
+        "flag-value-bool",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --enforce-eager: 'yes'\n"),
+        Check.FLAG_VALUE,
+        "--enforce-eager",
+        Severity.ERROR,
+    ),
+    (
+        "flag-choice-dtype",
+        mutate("--dtype: bfloat16", "--dtype: bf16"),
+        Check.FLAG_CHOICE,
+        "--dtype: bf16",
+        Severity.ERROR,
+    ),
+    (
+        "flag-choice-kv-metavar",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: fp9\n"),
+        Check.FLAG_CHOICE,
+        "--kv-cache-dtype",
+        Severity.ERROR,
+    ),
+    (
+        "flag-choice-sglang-kv",
+        mutate("--context-length: 32768", "--context-length: 32768\n      --kv-cache-dtype: fp8"),
+        Check.FLAG_CHOICE,
+        "--kv-cache-dtype",
+        Severity.ERROR,
+    ),
+    (
+        "flag-choice-quantization",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --quantization: fp9\n"),
+        Check.FLAG_CHOICE,
+        "--quantization",
+        Severity.ERROR,
+    ),
+    (
+        "reserved",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --port: 8001\n"),
+        Check.RESERVED_FLAG,
+        "--port",
+        Severity.WARNING,
+    ),
+    (
+        "dtype-mismatch",
+        mutate("--dtype: bfloat16", "--dtype: float16"),
+        Check.DTYPE_MISMATCH,
+        "--dtype: float16",
+        Severity.ERROR,
+    ),
+    (
+        "gpu-count",
+        mutate("--tensor-parallel-size: '2'", "--tensor-parallel-size: '4'"),
+        Check.GPU_COUNT_MISMATCH,
+        "--tensor-parallel-size",
+        Severity.ERROR,
+    ),
+    (
+        "tp-heads",
+        GOOD_VLLM.replace("  2_gpu:", "  3_gpu:").replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '3'"),
+        Check.TP_HEADS,
+        "--tensor-parallel-size",
+        Severity.ERROR,
+    ),
+    (
+        "tp-kv-heads",
+        GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B")
+        .replace("  2_gpu:", "  5_gpu:")
+        .replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"),
+        Check.TP_KV_HEADS,
+        "--tensor-parallel-size",
+        Severity.ERROR,
+    ),
+    (
+        "tp-intermediate",
+        GOOD_VLLM.replace("Qwen3-8B", "Qwen3-14B")
+        .replace("  2_gpu:", "  5_gpu:")
+        .replace("--tensor-parallel-size: '2'", "--tensor-parallel-size: '5'"),
+        Check.TP_INTERMEDIATE,
+        "--tensor-parallel-size",
+        Severity.ERROR,
+    ),
+    (
+        "tp-block-fp8",
+        GOOD_VLLM.replace("Qwen3-8B", "Qwen3-30B-A3B")
+        .replace("precision: bf16", "precision: fp8")
+        .replace("      --dtype: bfloat16\n", "")
+        .replace("  2_gpu:", "  4_gpu:")
+        .replace("--tensor-parallel-size: '2'", "--model: Qwen/Qwen3-30B-A3B-FP8\n      --tensor-parallel-size: '4'")
+        .replace("--model: Qwen/Qwen3-30B-A3B\n", "--model: Qwen/Qwen3-30B-A3B-FP8\n")
+        .replace("--model-path: Qwen/Qwen3-30B-A3B\n", "--model-path: Qwen/Qwen3-30B-A3B-FP8\n"),
+        Check.TP_BLOCK_FP8,
+        "--tensor-parallel-size",
+        Severity.ERROR,
+    ),
+    (
+        "context-too-long",
+        mutate("--max-model-len: 32768", "--max-model-len: 65536"),
+        Check.CONTEXT_TOO_LONG,
+        "--max-model-len: 65536",
+        Severity.ERROR,
+    ),
+    (
+        "does-not-fit",
+        GOOD_VLLM.replace("Qwen3-8B", "Qwen3-235B-A22B"),
+        Check.DOES_NOT_FIT,
+        "--max-model-len",
+        Severity.ERROR,
+    ),
+    (
+        "unknown-checkpoint",
+        mutate("--model: Qwen/Qwen3-8B", "--model: someone/Qwen3-8B-copy"),
+        Check.UNKNOWN_CHECKPOINT,
+        "--model:",
+        Severity.ERROR,
+    ),
+    (
+        "checkpoint-precision",
+        mutate("precision: bf16", "precision: fp8", GOOD_VLLM.replace("      --dtype: bfloat16\n", "")),
+        Check.CHECKPOINT_PRECISION,
+        "--model:",
+        Severity.ERROR,
+    ),
+    (
+        "env-name",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'vllm-rocm-use-aiter: "1"'),
+        Check.ENV_NAME,
+        "vllm-rocm-use-aiter",
+        Severity.ERROR,
+    ),
+    (
+        "secret-env",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'HF_TOKEN: "hf_abcdefghijklmnopqrstuvwxyz012345"'),
+        Check.SECRET,
+        "HF_TOKEN",
+        Severity.ERROR,
+    ),
+    (
+        "secret-flag",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --api-key: sk-live-0123456789abcdef0123\n"),
+        Check.SECRET,
+        "--api-key",
+        Severity.ERROR,
+    ),
+    (
+        "env-value-nul",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_ROCM_USE_AITER: "1\\0"'),
+        Check.ENV_VALUE,
+        "VLLM_ROCM_USE_AITER",
+        Severity.ERROR,
+    ),
+    (
+        "env-removed",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_TRITON_FLASH_ATTN: "0"'),
+        Check.ENV_REMOVED,
+        "VLLM_USE_TRITON_FLASH_ATTN",
+        Severity.ERROR,
+    ),
+    (
+        "unknown-backend",
+        mutate("sglang_serve:", "trtllm_serve:"),
+        Check.UNKNOWN_BACKEND,
+        "trtllm_serve",
+        Severity.ERROR,
+    ),
     ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),
     ("no-backend", GOOD_VLLM[: GOOD_VLLM.index("vllm_serve:")], Check.NO_BACKEND, None, Severity.ERROR),
 ]
@@ -127,7 +357,12 @@ def test_each_check_trips_at_the_right_line(tmp_path, case_id, text, check, mark
 
 
 def test_every_check_has_a_case_or_a_dedicated_test():
-    covered = {c[2] for c in CASES} | {Check.RECIPE_NOT_LISTED, Check.DANGLING_RECIPE, Check.DUPLICATE_MODEL_ID, Check.PRECISION_EMULATED}
+    covered = {c[2] for c in CASES} | {
+        Check.RECIPE_NOT_LISTED,
+        Check.DANGLING_RECIPE,
+        Check.DUPLICATE_MODEL_ID,
+        Check.PRECISION_EMULATED,
+    }
     assert set(Check) == covered
 
 
@@ -139,7 +374,12 @@ def test_disabled_entries_skip_fit_but_not_flags(tmp_path):
 
 
 def test_does_not_fit_message_names_the_fix(tmp_path):
-    text = GOOD_VLLM.replace("Qwen3-8B", "Llama-3.1-70B-Instruct").replace("Qwen/", "meta-llama/").replace("--max-model-len: 32768", "--max-model-len: 131072").replace("  2_gpu:", "  1_gpu_x:")
+    text = (
+        GOOD_VLLM.replace("Qwen3-8B", "Llama-3.1-70B-Instruct")
+        .replace("Qwen/", "meta-llama/")
+        .replace("--max-model-len: 32768", "--max-model-len: 131072")
+        .replace("  2_gpu:", "  1_gpu_x:")
+    )
     text = text[: text.index("  1_gpu_x:")]
     found = [d for d in validate_text(tmp_path, text) if d.check is Check.DOES_NOT_FIT]
     assert len(found) == 1
@@ -197,6 +437,7 @@ def test_seed_example_recipe_is_accepted_as_is(tmp_path):
 
 # --- catalogue-level checks (need a writable catalogue copy) ------------------------------
 
+
 def run(root, *paths):
     report, shown = run_validate(root, list(paths))
     return [d for d in report.sorted() if d.path in shown or not paths]
@@ -226,7 +467,9 @@ def test_dangling_aim_recipes_entry(copy_catalogue):
 
 def test_aim_recipes_naming_another_models_recipe(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
-    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-32b-mi300x-bf16\n"))
+    model.write_text(
+        model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-32b-mi300x-bf16\n")
+    )
     found = [d for d in run(copy_catalogue) if d.check is Check.DANGLING_RECIPE]
     assert found and "serves Qwen/Qwen3-32B" in found[0].message
 
@@ -255,7 +498,10 @@ def test_model_file_schema_errors_name_the_key(tmp_path):
 
 
 def test_off_spellings_of_bool_flags(tmp_path):
-    text = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: true\n      --disable-log-requests: true\n      --enable-expert-parallel: false\n")
+    text = mutate(
+        "--dtype: bfloat16\n",
+        "--dtype: bfloat16\n      --no-enable-prefix-caching: true\n      --disable-log-requests: true\n      --enable-expert-parallel: false\n",
+    )
     assert validate_text(tmp_path, text) == []
     double = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: false\n")
     assert [d.check for d in validate_text(tmp_path, double)] == [Check.FLAG_VALUE]
@@ -263,8 +509,10 @@ def test_off_spellings_of_bool_flags(tmp_path):
 
 def test_abbreviated_parallel_flags_count_as_the_full_flag(tmp_path):
     """SGLang's docs write --tp 2; it abbreviates --tp-size and sizes the GPUs used."""
-    text = GOOD_VLLM.replace("  1_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp-size: 1",
-                             "  2_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp: 2")
+    text = GOOD_VLLM.replace(
+        "  1_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp-size: 1",
+        "  2_gpu:\n    enabled: true\n    args:\n      --model-path: Qwen/Qwen3-8B\n      --tp: 2",
+    )
     assert "--tp: 2" in text
     found = validate_text(tmp_path, text)
     assert [d.check for d in found] == [Check.ABBREVIATED_FLAG]

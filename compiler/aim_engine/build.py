@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .diagnostics import Report
-from .fsutil import replace_tree
-from .load import catalogue_files, load
-from .plan import Planner
-from .publish import Api, build_api
-from .shim import build_pyz
-from .site import build_site
-from .validate import validate
+from aim_engine.catalogue.load import catalogue_files, load
+from aim_engine.checks.diagnostics import Report
+from aim_engine.checks.rules import validate
+from aim_engine.planning.planner import Planner
+from aim_engine.publish.api import Api, build_api
+from aim_engine.publish.fsutil import replace_tree
+from aim_engine.publish.pyz import build_pyz
+from aim_engine.publish.site import build_site
 
 
 class BuildError(Exception):

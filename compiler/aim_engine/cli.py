@@ -8,15 +8,16 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, explain
-from . import cache_cli
-from .build import BuildError, build
-from .catalogue import PRECISIONS, Catalogue, Hardware, Model
-from .diagnostics import Report
-from .fsutil import OutputDirError
-from .load import Loaded, catalogue_files, classify, load, yaml_files
-from .plan import Planner
-from .validate import validate
+from aim_engine import __version__
+from aim_engine.build import BuildError, build
+from aim_engine.catalogue.load import Loaded, catalogue_files, classify, load, yaml_files
+from aim_engine.catalogue.records import PRECISIONS, Catalogue, Hardware, Model
+from aim_engine.checks.diagnostics import Report
+from aim_engine.checks.rules import validate
+from aim_engine.commands import cache as cache_cli
+from aim_engine.planning import explain
+from aim_engine.planning.planner import Planner
+from aim_engine.publish.fsutil import OutputDirError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_NO_PLAN = 0, 1, 2, 3
 
@@ -59,7 +60,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not (root / "models").is_dir():
         # Files given on the command line are checked against this catalogue's models.
-        print(f"aim-engine: {root.resolve()} has no models/ folder; run it from the catalogue root or pass --root", file=sys.stderr)
+        print(
+            f"aim-engine: {root.resolve()} has no models/ folder; run it from the catalogue root or pass --root",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
@@ -74,7 +78,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(diagnostic.format_github() if args.format == "github" else diagnostic.format_text())
     errors = sum(1 for d in items if d.severity.value == "error")
     warnings = len(items) - errors
-    print(f"{len(shown)} file(s) checked: {errors} error(s), {warnings} warning(s)", file=sys.stderr if args.format == "github" else sys.stdout)
+    print(
+        f"{len(shown)} file(s) checked: {errors} error(s), {warnings} warning(s)",
+        file=sys.stderr if args.format == "github" else sys.stdout,
+    )
     return EXIT_ERRORS if errors else EXIT_OK
 
 
@@ -91,7 +98,10 @@ def _print_errors(report: Report, limit: int = 20) -> None:
     for diagnostic in errors[:limit]:
         print(diagnostic.format_text(), file=sys.stderr)
     more = f" (first {limit} shown)" if len(errors) > limit else ""
-    print(f"aim-engine: the catalogue has {len(errors)} validation error(s){more}; run aim-engine validate", file=sys.stderr)
+    print(
+        f"aim-engine: the catalogue has {len(errors)} validation error(s){more}; run aim-engine validate",
+        file=sys.stderr,
+    )
 
 
 def find_model(catalogue: Catalogue, text: str) -> Model | None:
@@ -115,7 +125,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     catalogue = loaded.catalogue
     model = find_model(catalogue, args.model)
     if model is None:
-        print(f"aim-engine: unknown model {args.model!r}; known: {', '.join(sorted(catalogue.models))}", file=sys.stderr)
+        print(
+            f"aim-engine: unknown model {args.model!r}; known: {', '.join(sorted(catalogue.models))}", file=sys.stderr
+        )
         return EXIT_USAGE
     hardware = find_hardware(catalogue, args.gpu)
     if hardware is None:
@@ -123,7 +135,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     planner = Planner(catalogue)
     try:
-        decision = planner.plan(model, hardware, args.gpus, "exact" if args.exact else "auto", args.precision, args.backend)
+        decision = planner.plan(
+            model, hardware, args.gpus, "exact" if args.exact else "auto", args.precision, args.backend
+        )
     except ValueError as exc:
         print(f"aim-engine: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -143,15 +157,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     except OutputDirError as exc:
         print(f"aim-engine: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"built {result.plans} plans, {result.lookups} lookup files ({result.decisions} distinct decisions), "
-          f"{result.files} files into {result.out} in {result.seconds:.1f} s")
+    print(
+        f"built {result.plans} plans, {result.lookups} lookup files ({result.decisions} distinct decisions), "
+        f"{result.files} files into {result.out} in {result.seconds:.1f} s"
+    )
     if not args.no_site:
-        print(f"catalogue site: python3 -m http.server -d {Path(args.out) / 'site'} 8080, then open http://localhost:8080")
+        print(
+            f"catalogue site: python3 -m http.server -d {Path(args.out) / 'site'} 8080, then open http://localhost:8080"
+        )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aim-engine", description="Validate, plan and build the AIM Engine catalogue.")
+    parser = argparse.ArgumentParser(
+        prog="aim-engine", description="Validate, plan and build the AIM Engine catalogue."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -12,9 +12,10 @@ import os
 import re
 import sys
 
-from . import deploy, detect, pick
-from .api import ApiError, open_api
-from .files import write_atomic
+from aim_pick import detect, pick
+from aim_pick.api import ApiError, open_api
+from aim_pick.contract import deploy
+from aim_pick.contract.files import write_atomic
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_PLAN, EXIT_NO_GPU, EXIT_CATALOGUE = 0, 2, 3, 4, 5
 PRECISIONS = ("auto", "bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
@@ -38,8 +39,11 @@ def help_formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aim-pick", description="Detect AMD GPUs and print the prebuilt AIM Engine plan for MODEL.",
-                                formatter_class=help_formatter)
+    p = argparse.ArgumentParser(
+        prog="aim-pick",
+        description="Detect AMD GPUs and print the prebuilt AIM Engine plan for MODEL.",
+        formatter_class=help_formatter,
+    )
     p.add_argument("model", help="Hugging Face id (Qwen/Qwen3-32B), slug or model name")
     p.add_argument("--gpus", type=int, help="use at most N GPUs (exact request); default: the size-tier choice")
     p.add_argument("--precision", help=f"one of {', '.join(PRECISIONS)} (env AIM_PRECISION)")
@@ -48,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help=f"host port (default {deploy.DEFAULT_HOST_PORT})")
     p.add_argument("--cache-dir", help=f"model cache root on the host (env AIM_CACHE_DIR, default {deploy.CACHE_ROOT})")
     p.add_argument("--name", help="container name (default aim-<plan id>)")
-    p.add_argument("--api", help="catalogue API folder or URL (env AIM_API; default: the copy inside aim-pick.pyz, else build/api)")
+    p.add_argument(
+        "--api", help="catalogue API folder or URL (env AIM_API; default: the copy inside aim-pick.pyz, else build/api)"
+    )
     p.add_argument("--profile", help="run this plan id instead of choosing (env AIM_PROFILE_ID)")
     p.add_argument("--k8s-cache", choices=("pvc", "hostpath"), default="pvc", help="model cache volume in --format k8s")
     p.add_argument("--output", help="write the compose/k8s/env output to this file instead of printing it")
@@ -61,10 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 def detect_levels(env: dict) -> dict:
     devices, source, tried = detect.host_devices()
     detect.apply_partitions(devices)
-    container, why = detect.container_visible(devices, env.get("AIM_DEV_ROOT", "/dev")) if devices else ([], "no devices")
+    container, why = (
+        detect.container_visible(devices, env.get("AIM_DEV_ROOT", "/dev")) if devices else ([], "no devices")
+    )
     process, warnings = detect.process_visible(container, devices, env)
-    return {"devices": devices, "source": source, "tried": tried, "container": container, "container_note": why,
-            "process": process, "warnings": warnings}
+    return {
+        "devices": devices,
+        "source": source,
+        "tried": tried,
+        "container": container,
+        "container_note": why,
+        "process": process,
+        "warnings": warnings,
+    }
 
 
 def resolve_hardware(found: dict, hardware: dict, env: dict) -> dict:
@@ -139,7 +154,7 @@ def options_for(args, env: dict, plan: dict, chosen_devices: list[int], host: li
 
 def cache_state(cache_dir: str, checkpoint: str) -> dict:
     try:
-        from .cache_state import snapshot_state
+        from aim_pick.contract.cache_state import snapshot_state
     except ImportError:
         return {"complete": False, "commit": None, "path": None, "reason": "cache check unavailable"}
     try:
@@ -163,7 +178,10 @@ def run(args, env: dict, out, err) -> int:
 
     found = detect_levels(env)
     if not found["devices"] and not env.get("AIM_GPU_MODEL"):
-        print(f"aim-pick: no AMD GPU found (tried {', '.join(found['tried'])}); set AIM_GPU_MODEL to plan for one anyway", file=err)
+        print(
+            f"aim-pick: no AMD GPU found (tried {', '.join(found['tried'])}); set AIM_GPU_MODEL to plan for one anyway",
+            file=err,
+        )
         return EXIT_NO_GPU
     api = open_api(args.api)
     index = api.index
@@ -171,7 +189,9 @@ def run(args, env: dict, out, err) -> int:
         raise Usage(f"backend {backend!r} is not one of auto, {', '.join(sorted(index['engines']))}")
     model = find_model(index, args.model)
     if model is None:
-        raise Usage(f"unknown model {args.model!r}; the catalogue has: {', '.join(m['model_id'] for m in index['models'])}")
+        raise Usage(
+            f"unknown model {args.model!r}; the catalogue has: {', '.join(m['model_id'] for m in index['models'])}"
+        )
     hw = resolve_hardware(found, index["hardware"], env)
     detected = detected_summary(found, hw)
     if hw["gpu"] is None:
@@ -184,7 +204,12 @@ def run(args, env: dict, out, err) -> int:
             reason = f"no supported GPU among {', '.join(kinds) or 'none'}"
         print(f"aim-pick: {reason}", file=err)
         if args.format == "json":
-            print(json.dumps({"detected": detected, "request": None, "plan": None, "candidates": []}, indent=2, sort_keys=True), file=out)
+            print(
+                json.dumps(
+                    {"detected": detected, "request": None, "plan": None, "candidates": []}, indent=2, sort_keys=True
+                ),
+                file=out,
+            )
         return EXIT_NO_GPU
     if hw["count"] < 1:
         print("aim-pick: no usable GPU (visibility variables or the container hide them all)", file=err)
@@ -194,13 +219,22 @@ def run(args, env: dict, out, err) -> int:
     n = min(args.gpus, hw["count"]) if exact else hw["count"]
     warnings = list(found["warnings"])
     if exact and args.gpus > hw["count"]:
-        warnings.append(f"--gpus {args.gpus} asked for more GPUs than the {hw['count']} usable here; planning for {hw['count']}")
+        warnings.append(
+            f"--gpus {args.gpus} asked for more GPUs than the {hw['count']} usable here; planning for {hw['count']}"
+        )
     if n > pick.MAX_KEY_GPUS:
         warnings.append(f"{n} GPUs usable; plans use at most {pick.MAX_KEY_GPUS}")
     catalogue_bytes = index["hardware"][hw["gpu"]]["memory_bytes"]
     key = pick.request_key(n, exact, precision, backend)
-    request = {"model": model["model_id"], "gpus": n, "count_mode": "exact" if exact else "auto", "precision": precision,
-               "backend": backend, "profile": profile, "key": key}
+    request = {
+        "model": model["model_id"],
+        "gpus": n,
+        "count_mode": "exact" if exact else "auto",
+        "precision": precision,
+        "backend": backend,
+        "profile": profile,
+        "key": key,
+    }
 
     if profile:
         if not PLAN_ID.match(profile):
@@ -210,8 +244,14 @@ def run(args, env: dict, out, err) -> int:
         except ApiError:
             raise Usage(f"no plan {profile!r} in the catalogue") from None
         problem = profile_problem(plan, model, hw, n, catalogue_bytes)
-        candidates = [{"plan": profile, "verdict": "rejected" if problem else "chosen", "reason": "profile-refused" if problem else "profile",
-                       "message": problem or "requested with --profile / AIM_PROFILE_ID"}]
+        candidates = [
+            {
+                "plan": profile,
+                "verdict": "rejected" if problem else "chosen",
+                "reason": "profile-refused" if problem else "profile",
+                "message": problem or "requested with --profile / AIM_PROFILE_ID",
+            }
+        ]
         if problem:
             return finish_without_plan(args, detected, request, candidates, warnings, out, err)
     else:
@@ -238,10 +278,18 @@ def profile_problem(plan: dict, model: dict, hw: dict, n: int, catalogue_bytes: 
     if plan["hardware"] != hw["gpu"]:
         return f"plan {plan['plan_id']} is for {plan['hardware']}; this host has {hw['gpu']}"
     if plan["gpu_count"] > n:  # --gpus N is a ceiling for a profile too
-        return f"plan {plan['plan_id']} needs {plan['gpu_count']} GPUs; {n} usable here" + (" (--gpus)" if n < hw["count"] else "")
+        return f"plan {plan['plan_id']} needs {plan['gpu_count']} GPUs; {n} usable here" + (
+            " (--gpus)" if n < hw["count"] else ""
+        )
     memory = plan.get("memory") or {}
-    if not pick.fits_device({"total_bytes_per_gpu": memory.get("total_bytes_per_gpu"), "budget_bytes_per_gpu": memory.get("budget_bytes_per_gpu")},
-                            hw["device_bytes"], catalogue_bytes):
+    if not pick.fits_device(
+        {
+            "total_bytes_per_gpu": memory.get("total_bytes_per_gpu"),
+            "budget_bytes_per_gpu": memory.get("budget_bytes_per_gpu"),
+        },
+        hw["device_bytes"],
+        catalogue_bytes,
+    ):
         return f"plan {plan['plan_id']} needs more memory than one {hw['partition']} partition has"
     return None
 
@@ -255,11 +303,28 @@ def detected_summary(found: dict, hw: dict) -> dict:
         "source": found["source"] or ("simulated" if hw["simulated"] else None),
         "simulated": hw["simulated"],
         "apu": hw["apu"],
-        "memory_bytes_per_device": (hw["device_bytes"] or devices[hw["group"][0]].get("vram_bytes") if hw["group"] else None),
-        "levels": {"host": len(devices), "container": len(found["container"]), "process": len(found["process"]), "usable": hw["count"]},
+        "memory_bytes_per_device": (
+            hw["device_bytes"] or devices[hw["group"][0]].get("vram_bytes") if hw["group"] else None
+        ),
+        "levels": {
+            "host": len(devices),
+            "container": len(found["container"]),
+            "process": len(found["process"]),
+            "usable": hw["count"],
+        },
         "container_note": found["container_note"],
-        "devices": [{"index": i, "gpu": d.get("gpu"), "device_id": d.get("device_id"), "gfx": d.get("gfx"), "vram_bytes": d.get("vram_bytes"),
-                     "partition": d.get("partition"), "physical": d.get("physical")} for i, d in enumerate(devices)],
+        "devices": [
+            {
+                "index": i,
+                "gpu": d.get("gpu"),
+                "device_id": d.get("device_id"),
+                "gfx": d.get("gfx"),
+                "vram_bytes": d.get("vram_bytes"),
+                "partition": d.get("partition"),
+                "physical": d.get("physical"),
+            }
+            for i, d in enumerate(devices)
+        ],
         "group": hw["group"],
         "sources_tried": found["tried"],
     }
@@ -270,8 +335,20 @@ def detected_summary(found: dict, hw: dict) -> dict:
 
 def finish_without_plan(args, detected, request, candidates, warnings, out, err) -> int:
     if args.format == "json":
-        print(json.dumps({"detected": detected, "request": request, "plan": None, "candidates": candidates, "warnings": warnings},
-                         indent=2, sort_keys=True), file=out)
+        print(
+            json.dumps(
+                {
+                    "detected": detected,
+                    "request": request,
+                    "plan": None,
+                    "candidates": candidates,
+                    "warnings": warnings,
+                },
+                indent=2,
+                sort_keys=True,
+            ),
+            file=out,
+        )
     else:
         stream = out if args.format == "explain" else err
         print(explain_text(detected, request, None, candidates, None, warnings, None), file=stream)
@@ -286,9 +363,18 @@ def emit(args, plan, options, detected, request, candidates, cache, warnings, ou
         print(deploy.shell_command(deploy.docker_argv(plan, options)), file=out)
         return EXIT_OK
     if fmt == "json":
-        body = {"detected": detected, "request": request, "plan": {**plan, "docker_argv": deploy.docker_argv(plan, options),
-                "docker_command": deploy.shell_command(deploy.docker_argv(plan, options))},
-                "candidates": candidates, "cache": cache, "warnings": warnings}
+        body = {
+            "detected": detected,
+            "request": request,
+            "plan": {
+                **plan,
+                "docker_argv": deploy.docker_argv(plan, options),
+                "docker_command": deploy.shell_command(deploy.docker_argv(plan, options)),
+            },
+            "candidates": candidates,
+            "cache": cache,
+            "warnings": warnings,
+        }
         print(json.dumps(body, indent=2, sort_keys=True), file=out)
         return EXIT_OK
     if fmt == "explain":
@@ -297,12 +383,17 @@ def emit(args, plan, options, detected, request, candidates, cache, warnings, ou
     if fmt == "compose":
         text = json.dumps(deploy.compose_document(plan, options), indent=2, sort_keys=True)  # JSON is YAML
     elif fmt == "k8s":
-        text = json.dumps({"apiVersion": "v1", "kind": "List", "items": deploy.k8s_objects(plan, options)}, indent=2, sort_keys=True)
+        text = json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": deploy.k8s_objects(plan, options)}, indent=2, sort_keys=True
+        )
     else:  # env
         import shlex
 
         lines = [f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options)]
-        lines += [f"# {plan['model']} is gated: also export {name} (never stored here)" for name in deploy.passthrough_env(plan)]
+        lines += [
+            f"# {plan['model']} is gated: also export {name} (never stored here)"
+            for name in deploy.passthrough_env(plan)
+        ]
         text = "\n".join(lines)
     if args.output:
         try:
@@ -321,32 +412,44 @@ def _gib(value) -> str:
 
 def explain_text(detected, request, plan, candidates, cache, warnings, options) -> str:
     lv = detected["levels"]
-    lines = [f"Detected: {detected['count']} x {detected['gpu'] or 'no supported GPU'}"
-             + (f", {detected['partition']} partitions" if detected["partition"] not in (None, "SPX") else "")
-             + (f", {_gib(detected['memory_bytes_per_device'])} per device" if detected["memory_bytes_per_device"] else "")
-             + f" (source: {detected['source']})"]
+    lines = [
+        f"Detected: {detected['count']} x {detected['gpu'] or 'no supported GPU'}"
+        + (f", {detected['partition']} partitions" if detected["partition"] not in (None, "SPX") else "")
+        + (f", {_gib(detected['memory_bytes_per_device'])} per device" if detected["memory_bytes_per_device"] else "")
+        + f" (source: {detected['source']})"
+    ]
     if detected["simulated"]:
         lines.append("  simulated or forced by AIM_GPU_MODEL / AIM_GPU_COUNT")
     if detected["apu"]:
         lines.append("  this is an APU (MI300A): GPU memory is shared with the CPU cores")
-    lines.append(f"  levels: host {lv['host']}, container {lv['container']} ({detected['container_note']}), "
-                 f"process {lv['process']} -> usable {lv['usable']}")
+    lines.append(
+        f"  levels: host {lv['host']}, container {lv['container']} ({detected['container_note']}), "
+        f"process {lv['process']} -> usable {lv['usable']}"
+    )
     for warning in warnings:
         lines.append(f"  warning: {warning}")
     if request:
-        lines.append(f"Request: {request['model']}, {request['gpus']} GPU(s) {request['count_mode']}, precision {request['precision']}, "
-                     f"backend {request['backend']} (lookup key {request['key']})")
+        lines.append(
+            f"Request: {request['model']}, {request['gpus']} GPU(s) {request['count_mode']}, precision {request['precision']}, "
+            f"backend {request['backend']} (lookup key {request['key']})"
+        )
     if cache is not None and plan is not None:
         if cache.get("complete"):
-            lines.append(f"Cache: {plan['checkpoint']} is complete in {options.cache_dir} (commit {cache.get('commit')}): HF_HUB_OFFLINE=1")
+            lines.append(
+                f"Cache: {plan['checkpoint']} is complete in {options.cache_dir} (commit {cache.get('commit')}): HF_HUB_OFFLINE=1"
+            )
         else:
-            lines.append(f"Cache: {plan['checkpoint']} is not complete in {options.cache_dir} ({cache.get('reason')}); "
-                         "the cache is mounted writable so the engine's download fills it")
+            lines.append(
+                f"Cache: {plan['checkpoint']} is not complete in {options.cache_dir} ({cache.get('reason')}); "
+                "the cache is mounted writable so the engine's download fills it"
+            )
     lines.append("Candidates:")
     for verdict in ("chosen", "runnable", "low-memory", "rejected"):
         for c in candidates:
             if c["verdict"] == verdict:
-                lines.append(f"  {verdict.upper():<10} {c.get('plan') or c.get('candidate') or '-'}  [{c['reason']}] {c['message']}")
+                lines.append(
+                    f"  {verdict.upper():<10} {c.get('plan') or c.get('candidate') or '-'}  [{c['reason']}] {c['message']}"
+                )
     if plan is None:
         lines.append("No plan fits: every candidate is listed above with its reason.")
     else:

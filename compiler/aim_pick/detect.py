@@ -68,8 +68,17 @@ def hex_id(value) -> str | None:
 
 
 def device(source: str, **fields) -> dict:
-    base = {"source": source, "device_id": None, "gfx": None, "vram_bytes": None, "physical": None,
-            "partition": None, "render_minor": None, "name": None, "uuid": None}
+    base = {
+        "source": source,
+        "device_id": None,
+        "gfx": None,
+        "vram_bytes": None,
+        "physical": None,
+        "partition": None,
+        "render_minor": None,
+        "name": None,
+        "uuid": None,
+    }
     base.update(fields)
     return base
 
@@ -131,17 +140,19 @@ def from_sysfs(root: str) -> list[dict]:
         if not vram:
             vram = _bank_memory(os.path.join(nodes_dir, name, "mem_banks"))
         partition = (_read(os.path.join(drm, "current_compute_partition")) or "").strip().upper() if drm else ""
-        found.append(device(
-            "sysfs",
-            device_id=hex_id(props.get("device_id", 0)),
-            gfx=gfx_name(props["gfx_target_version"]),
-            vram_bytes=vram,
-            physical=physical,
-            partition=partition if partition in PARTITION_MODES else None,
-            render_minor=minor,
-            xcc=props.get("num_xcc"),
-            node=int(name),
-        ))
+        found.append(
+            device(
+                "sysfs",
+                device_id=hex_id(props.get("device_id", 0)),
+                gfx=gfx_name(props["gfx_target_version"]),
+                vram_bytes=vram,
+                physical=physical,
+                partition=partition if partition in PARTITION_MODES else None,
+                render_minor=minor,
+                xcc=props.get("num_xcc"),
+                node=int(name),
+            )
+        )
     return found
 
 
@@ -194,7 +205,9 @@ def run_json(argv: list[str]):
     if exe is None:
         return None
     try:
-        done = subprocess.run([exe, *argv[1:]], capture_output=True, timeout=timeout_seconds(), stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [exe, *argv[1:]], capture_output=True, timeout=timeout_seconds(), stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if done.returncode != 0:
@@ -246,15 +259,17 @@ def from_amd_smi() -> list[dict]:
         partition = _lower_keys(item.get("partition"))
         mode = str(partition.get("compute_partition") or "").strip().upper()
         bdf = str(bus.get("bdf") or "")
-        found.append(device(
-            "amd-smi",
-            device_id=device_id,
-            gfx=normalise_gfx(asic.get("target_graphics_version")),
-            vram_bytes=_mb(_lower_keys(item.get("vram")).get("size")),
-            physical=bdf.rsplit(".", 1)[0] if bdf else None,
-            partition=mode if mode in PARTITION_MODES else None,
-            name=asic.get("market_name"),
-        ))
+        found.append(
+            device(
+                "amd-smi",
+                device_id=device_id,
+                gfx=normalise_gfx(asic.get("target_graphics_version")),
+                vram_bytes=_mb(_lower_keys(item.get("vram")).get("size")),
+                physical=bdf.rsplit(".", 1)[0] if bdf else None,
+                partition=mode if mode in PARTITION_MODES else None,
+                name=asic.get("market_name"),
+            )
+        )
     return found
 
 
@@ -263,7 +278,10 @@ def from_rocm_smi() -> list[dict]:
     if not isinstance(data, dict):
         return []
     found = []
-    for key in sorted((k for k in data if str(k).lower().startswith("card")), key=lambda k: int("".join(c for c in k if c.isdigit()) or 0)):
+    for key in sorted(
+        (k for k in data if str(k).lower().startswith("card")),
+        key=lambda k: int("".join(c for c in k if c.isdigit()) or 0),
+    ):
         raw = data[key]
         if not isinstance(raw, dict):
             continue
@@ -272,13 +290,15 @@ def from_rocm_smi() -> list[dict]:
         # spelled "Card model" and put the subsystem id there, so only trust the new key.
         device_id = hex_id(raw.get("Card Model")) or hex_id(values.get("device id"))
         series = str(values.get("card series") or "")
-        found.append(device(
-            "rocm-smi",
-            device_id=device_id,
-            gfx=normalise_gfx(values.get("gfx version")),
-            vram_bytes=_int(str(values.get("vram total memory (b)") or "")),
-            name=series or None,
-        ))
+        found.append(
+            device(
+                "rocm-smi",
+                device_id=device_id,
+                gfx=normalise_gfx(values.get("gfx version")),
+                vram_bytes=_int(str(values.get("vram total memory (b)") or "")),
+                name=series or None,
+            )
+        )
     return found
 
 
@@ -301,14 +321,16 @@ def from_amdsmi_module() -> list[dict]:
                     mode = str(amdsmi.amdsmi_get_gpu_compute_partition(handle)).upper()
                 except Exception:
                     mode = ""
-                found.append(device(
-                    "amdsmi",
-                    device_id=hex_id(asic.get("device_id")),
-                    gfx=normalise_gfx(asic.get("target_graphics_version")),
-                    vram_bytes=_mb(vram.get("vram_size")),
-                    partition=mode if mode in PARTITION_MODES else None,
-                    name=asic.get("market_name"),
-                ))
+                found.append(
+                    device(
+                        "amdsmi",
+                        device_id=hex_id(asic.get("device_id")),
+                        gfx=normalise_gfx(asic.get("target_graphics_version")),
+                        vram_bytes=_mb(vram.get("vram_size")),
+                        partition=mode if mode in PARTITION_MODES else None,
+                        name=asic.get("market_name"),
+                    )
+                )
         finally:
             amdsmi.amdsmi_shut_down()
     except Exception:
@@ -325,14 +347,26 @@ def from_torch() -> list[dict]:
         found = []
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
-            found.append(device("torch", gfx=normalise_gfx(getattr(props, "gcnArchName", None)),
-                                vram_bytes=int(props.total_memory), name=str(props.name)))
+            found.append(
+                device(
+                    "torch",
+                    gfx=normalise_gfx(getattr(props, "gcnArchName", None)),
+                    vram_bytes=int(props.total_memory),
+                    name=str(props.name),
+                )
+            )
         return found
     except Exception:
         return []
 
 
-SOURCES = (("sysfs", None), ("amd-smi", from_amd_smi), ("rocm-smi", from_rocm_smi), ("amdsmi", from_amdsmi_module), ("torch", from_torch))
+SOURCES = (
+    ("sysfs", None),
+    ("amd-smi", from_amd_smi),
+    ("rocm-smi", from_rocm_smi),
+    ("amdsmi", from_amdsmi_module),
+    ("torch", from_torch),
+)
 
 
 def _in_thread(probe) -> list[dict]:
@@ -377,7 +411,11 @@ def container_visible(devices: list[dict], dev_root: str) -> tuple[list[int], st
     if not os.path.exists(os.path.join(dev_root, "kfd")):
         return [], f"{dev_root}/kfd is missing"
     try:
-        renders = {int(n[len("renderD"):]) for n in os.listdir(os.path.join(dev_root, "dri")) if n.startswith("renderD") and n[7:].isdigit()}
+        renders = {
+            int(n[len("renderD") :])
+            for n in os.listdir(os.path.join(dev_root, "dri"))
+            if n.startswith("renderD") and n[7:].isdigit()
+        }
     except OSError:
         return [], f"{dev_root}/dri is missing"
     known = [i for i, d in enumerate(devices) if d.get("render_minor") is not None]
@@ -404,7 +442,9 @@ def _mask(value: str | None, pool: list[int], devices: list[dict]) -> list[int]:
                 break  # like CUDA/HIP: an invalid ordinal ends the list
             chosen.append(pool[position])
         elif item.upper().startswith("GPU-"):
-            matches = [i for i in pool if devices[i].get("uuid") and str(devices[i]["uuid"]).lower() == item[4:].lower()]
+            matches = [
+                i for i in pool if devices[i].get("uuid") and str(devices[i]["uuid"]).lower() == item[4:].lower()
+            ]
             if not matches:
                 break
             chosen.append(matches[0])
@@ -420,7 +460,9 @@ def process_visible(pool: list[int], devices: list[dict], env: dict[str, str]) -
     rocr, hip, cuda = env.get("ROCR_VISIBLE_DEVICES"), env.get("HIP_VISIBLE_DEVICES"), env.get("CUDA_VISIBLE_DEVICES")
     after_rocr = _mask(rocr, pool, devices)
     if rocr is not None and hip is not None:
-        warnings.append("ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are both set: the masks stack (HIP indexes into what ROCr left)")
+        warnings.append(
+            "ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are both set: the masks stack (HIP indexes into what ROCr left)"
+        )
     if hip is not None and cuda is not None and hip.strip() != cuda.strip():
         warnings.append("HIP_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES differ: vLLM refuses to start with that")
     second = hip if hip is not None else cuda

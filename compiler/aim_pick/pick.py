@@ -28,10 +28,17 @@ def identify(devices: list[dict], hardware: dict) -> None:
             if gpu is None and len(by_gfx.get(d.get("gfx") or "", [])) == 1:
                 gpu = by_gfx[d["gfx"]][0]
         d["gpu"] = gpu
-        if gpu and d.get("partition") not in (None, "SPX") and d.get("partitions_on_gpu", 1) == 1 and d.get("vram_bytes"):
+        if (
+            gpu
+            and d.get("partition") not in (None, "SPX")
+            and d.get("partitions_on_gpu", 1) == 1
+            and d.get("vram_bytes")
+        ):
             # A source that cannot group partitions (no PCI address) still names the
             # mode: divide the repeated full-GPU figure by the partitions per GPU.
-            factor = hardware[gpu]["xcc_per_device"] if d["partition"] == "CPX" else PARTITION_FACTOR.get(d["partition"], 1)
+            factor = (
+                hardware[gpu]["xcc_per_device"] if d["partition"] == "CPX" else PARTITION_FACTOR.get(d["partition"], 1)
+            )
             d["vram_bytes"] //= max(1, factor)
             d["partitions_on_gpu"] = factor
         elif gpu and d.get("partition") not in (None, "SPX") and not d.get("vram_bytes"):
@@ -39,7 +46,11 @@ def identify(devices: list[dict], hardware: dict) -> None:
             # so the partition re-check still runs (a full-GPU plan must not pass).
             factor = d.get("partitions_on_gpu", 1)
             if factor <= 1:
-                factor = hardware[gpu]["xcc_per_device"] if d["partition"] == "CPX" else PARTITION_FACTOR.get(d["partition"], 1)
+                factor = (
+                    hardware[gpu]["xcc_per_device"]
+                    if d["partition"] == "CPX"
+                    else PARTITION_FACTOR.get(d["partition"], 1)
+                )
             d["vram_bytes"] = hardware[gpu]["memory_bytes"] // max(1, factor)
             d["partitions_on_gpu"] = factor
 
@@ -70,7 +81,9 @@ def fits_device(candidate: dict, device_bytes: int | None, catalogue_bytes: int)
     return total <= device_bytes * utilization
 
 
-def resolve(lookup: dict, key: str, n: int, backend: str, device_bytes: int | None, catalogue_bytes: int) -> tuple[str | None, list[dict]]:
+def resolve(
+    lookup: dict, key: str, n: int, backend: str, device_bytes: int | None, catalogue_bytes: int
+) -> tuple[str | None, list[dict]]:
     """The chosen plan id and every candidate with its verdict and reason."""
     decision = lookup["decisions"][lookup["keys"][key]]
     table = lookup["candidates"]
@@ -80,13 +93,25 @@ def resolve(lookup: dict, key: str, n: int, backend: str, device_bytes: int | No
     for cid, verdict in decision["path"]:
         seen.add(cid)
         c = table[cid]
-        item = {"plan": c["plan"], "candidate": cid, "gpus": c["gpus"], "precision": c["precision"], "backend": c["backend"],
-                "derived": c["derived"], "verdict": verdict, "reason": c["reason"], "message": c["message"]}
+        item = {
+            "plan": c["plan"],
+            "candidate": cid,
+            "gpus": c["gpus"],
+            "precision": c["precision"],
+            "backend": c["backend"],
+            "derived": c["derived"],
+            "verdict": verdict,
+            "reason": c["reason"],
+            "message": c["message"],
+        }
         if verdict in ("chosen", "runnable"):
             if not fits_device(c, device_bytes, catalogue_bytes):
-                item.update(verdict="rejected", reason="partition-too-small",
-                            message=f"needs {c['total_bytes_per_gpu'] / 1024**3:.1f} GiB per GPU; a partition here has "
-                                    f"{device_bytes / 1024**3:.1f} GiB")
+                item.update(
+                    verdict="rejected",
+                    reason="partition-too-small",
+                    message=f"needs {c['total_bytes_per_gpu'] / 1024**3:.1f} GiB per GPU; a partition here has "
+                    f"{device_bytes / 1024**3:.1f} GiB",
+                )
             elif chosen is None:
                 chosen = c["plan"]
                 item.update(verdict="chosen", reason="chosen")
@@ -102,6 +127,17 @@ def resolve(lookup: dict, key: str, n: int, backend: str, device_bytes: int | No
             reason, message = "backend-not-requested", f"{c['backend']} entry; {backend} was requested"
         else:
             reason, message = "precision-not-requested", f"{c['precision']} entry; not the requested precision"
-        listing.append({"plan": c["plan"], "candidate": cid, "gpus": c["gpus"], "precision": c["precision"], "backend": c["backend"],
-                        "derived": c["derived"], "verdict": "rejected", "reason": reason, "message": message})
+        listing.append(
+            {
+                "plan": c["plan"],
+                "candidate": cid,
+                "gpus": c["gpus"],
+                "precision": c["precision"],
+                "backend": c["backend"],
+                "derived": c["derived"],
+                "verdict": "rejected",
+                "reason": reason,
+                "message": message,
+            }
+        )
     return chosen, listing

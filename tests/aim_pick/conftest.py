@@ -51,7 +51,7 @@ class Host:
         for folder in (self.sys, self.dev, self.bin, self.mods, self.cache):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def gpus(self, gpus: list[hosts.Gpu], *, render_minors=None, kfd: bool = True, **kwargs) -> "Host":
+    def gpus(self, gpus: list[hosts.Gpu], *, render_minors=None, kfd: bool = True, **kwargs) -> Host:
         """Put `gpus` in sysfs and (by default) every one of their render nodes in /dev."""
         hosts.sysfs_tree(self.sys, gpus, **kwargs)
         hosts.dev_tree(self.dev, hosts.render_minors(gpus) if render_minors is None else render_minors, kfd=kfd)
@@ -77,8 +77,15 @@ class Host:
         argv = [PYTHON, "-m", "aim_pick", *args]
         if api and self.api is not None and "--api" not in args:
             argv += ["--api", str(self.api)]
-        done = subprocess.run(argv, capture_output=True, text=True, env=self.environment(env), cwd=self.tmp,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=self.environment(env),
+            cwd=self.tmp,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         return Result(done.returncode, done.stdout, done.stderr)
 
 

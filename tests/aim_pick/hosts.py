@@ -119,10 +119,21 @@ FULL_KEY_ORDER = (
 
 
 def full_gpu_node_properties(gpu: Gpu, *, location_id: int, render_minor: int) -> str:
-    known = {"simd_count": gpu.compute_units * 4, "wave_front_size": 64, "array_count": 32, "simd_per_cu": 4,
-             "gfx_target_version": gpu.gfx_target_version, "vendor_id": 4098, "device_id": gpu.device_id,
-             "location_id": location_id, "domain": 0, "drm_render_minor": render_minor, "num_xcc": gpu.num_xcc,
-             "max_engine_clk_ccompute": 2400, "cpu_cores_count": gpu.cpu_cores}
+    known = {
+        "simd_count": gpu.compute_units * 4,
+        "wave_front_size": 64,
+        "array_count": 32,
+        "simd_per_cu": 4,
+        "gfx_target_version": gpu.gfx_target_version,
+        "vendor_id": 4098,
+        "device_id": gpu.device_id,
+        "location_id": location_id,
+        "domain": 0,
+        "drm_render_minor": render_minor,
+        "num_xcc": gpu.num_xcc,
+        "max_engine_clk_ccompute": 2400,
+        "cpu_cores_count": gpu.cpu_cores,
+    }
     return "".join(f"{key} {known.get(key, 0)}\n" for key in FULL_KEY_ORDER)
 
 
@@ -131,8 +142,9 @@ def full_gpu_node_properties(gpu: Gpu, *, location_id: int, render_minor: int) -
 BUSES = (0x47, 0x0C, 0x1C, 0x2C, 0x58, 0x8A, 0x9A, 0xAA, 0xBA, 0xCA, 0xDA, 0xEA)
 
 
-def sysfs_tree(root: Path, gpus: list[Gpu], *, full_properties: bool = False, cpu_nodes: int = 2,
-               drm: bool = True) -> Path:
+def sysfs_tree(
+    root: Path, gpus: list[Gpu], *, full_properties: bool = False, cpu_nodes: int = 2, drm: bool = True
+) -> Path:
     """A sysfs root (for AIM_SYSFS_ROOT) holding `gpus` in KFD order.
 
     KFD: nodes 0..cpu_nodes-1 are CPU nodes (§2.5 sample), then one node per logical GPU.
@@ -158,8 +170,11 @@ def sysfs_tree(root: Path, gpus: list[Gpu], *, full_properties: bool = False, cp
         for part in range(gpu.partitions):
             simd = gpu.compute_units * 4 // gpu.partitions
             xcc = max(1, gpu.num_xcc // gpu.partitions)
-            props = (full_gpu_node_properties(gpu, location_id=location, render_minor=minor) if full_properties
-                     else gpu_node_properties(gpu, location_id=location, render_minor=minor, simd_count=simd, num_xcc=xcc))
+            props = (
+                full_gpu_node_properties(gpu, location_id=location, render_minor=minor)
+                if full_properties
+                else gpu_node_properties(gpu, location_id=location, render_minor=minor, simd_count=simd, num_xcc=xcc)
+            )
             _write(nodes / str(node) / "properties", props)
             _write(nodes / str(node) / "gpu_id", f"{1000 + node}\n")
             if drm:
@@ -205,11 +220,15 @@ def fake_tool(bin_dir: Path, name: str, expected_args: str, output: str, *, exit
     to bin_dir/calls.log, so tests see which sources ran)."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     (bin_dir / f"{name}.out").write_text(output, encoding="utf-8")
-    return _script(bin_dir / name, (
-        f'echo "{name} $*" >> "$(dirname "$0")/calls.log"\n'
-        f'[ "$*" = "{expected_args}" ] || {{ echo "unexpected arguments: $*" >&2; exit 2; }}\n'
-        f'cat "$(dirname "$0")/{name}.out"\n'
-        f"exit {exit_code}\n"))
+    return _script(
+        bin_dir / name,
+        (
+            f'echo "{name} $*" >> "$(dirname "$0")/calls.log"\n'
+            f'[ "$*" = "{expected_args}" ] || {{ echo "unexpected arguments: $*" >&2; exit 2; }}\n'
+            f'cat "$(dirname "$0")/{name}.out"\n'
+            f"exit {exit_code}\n"
+        ),
+    )
 
 
 def hanging_tool(bin_dir: Path, name: str) -> Path:
@@ -234,14 +253,21 @@ def amd_smi_gpus(gpus: list[Gpu]) -> list[dict]:
     out = []
     for index, gpu in enumerate(gpus):
         for part in range(gpu.partitions):
-            out.append({
-                "gpu": len(out),
-                "asic": {"market_name": gpu.market_name, "vendor_id": "0x1002", "device_id": f"0x{gpu.device_id:04x}",
-                         "num_compute_units": gpu.compute_units // gpu.partitions, "target_graphics_version": gpu.gfx},
-                "bus": {"bdf": f"0000:{BUSES[index]:02x}:00.{part}"},
-                "partition": {"compute_partition": gpu.partition, "memory_partition": "NPS1"},
-                "vram": {"type": "HBM3", "size": {"value": gpu.vram_bytes // MIB, "unit": "MB"}},
-            })
+            out.append(
+                {
+                    "gpu": len(out),
+                    "asic": {
+                        "market_name": gpu.market_name,
+                        "vendor_id": "0x1002",
+                        "device_id": f"0x{gpu.device_id:04x}",
+                        "num_compute_units": gpu.compute_units // gpu.partitions,
+                        "target_graphics_version": gpu.gfx,
+                    },
+                    "bus": {"bdf": f"0000:{BUSES[index]:02x}:00.{part}"},
+                    "partition": {"compute_partition": gpu.partition, "memory_partition": "NPS1"},
+                    "vram": {"type": "HBM3", "size": {"value": gpu.vram_bytes // MIB, "unit": "MB"}},
+                }
+            )
     return out
 
 
@@ -261,11 +287,18 @@ def rocm_smi_new(gpus: list[Gpu]) -> str:
     body = {}
     for index, gpu in enumerate(gpus):
         body[f"card{index}"] = {
-            "Card Series": gpu.market_name, "Card Model": f"0x{gpu.device_id:04x}",
-            "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]", "Card SKU": "M3000108",
-            "Subsystem ID": f"0x{gpu.device_id:04x}", "Device Rev": "0x00", "Node ID": str(2 + index),
-            "GUID": str(28851 + index), "GFX Version": gpu.gfx, "VRAM Total Memory (B)": str(gpu.vram_bytes),
-            "VRAM Total Used Memory (B)": "297775104"}
+            "Card Series": gpu.market_name,
+            "Card Model": f"0x{gpu.device_id:04x}",
+            "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+            "Card SKU": "M3000108",
+            "Subsystem ID": f"0x{gpu.device_id:04x}",
+            "Device Rev": "0x00",
+            "Node ID": str(2 + index),
+            "GUID": str(28851 + index),
+            "GFX Version": gpu.gfx,
+            "VRAM Total Memory (B)": str(gpu.vram_bytes),
+            "VRAM Total Used Memory (B)": "297775104",
+        }
     return json.dumps(body) + "\n"
 
 
@@ -275,9 +308,13 @@ def rocm_smi_old(gpus: list[Gpu], subsystem_id: str | None = None) -> str:
     body = {}
     for index, gpu in enumerate(gpus):
         body[f"card{index}"] = {
-            "Card series": gpu.market_name, "Card model": subsystem_id or f"0x{gpu.device_id:04x}",
-            "Card vendor": "Advanced Micro Devices, Inc. [AMD/ATI]", "Card SKU": "M3000108",
-            "VRAM Total Memory (B)": str(gpu.vram_bytes), "VRAM Total Used Memory (B)": "297775104"}
+            "Card series": gpu.market_name,
+            "Card model": subsystem_id or f"0x{gpu.device_id:04x}",
+            "Card vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+            "Card SKU": "M3000108",
+            "VRAM Total Memory (B)": str(gpu.vram_bytes),
+            "VRAM Total Used Memory (B)": "297775104",
+        }
     return json.dumps(body) + "\n"
 
 
@@ -292,11 +329,25 @@ def fake_amdsmi(folder: Path, gpus: list[Gpu]) -> Path:
     handles = []
     for gpu in gpus:
         for _ in range(gpu.partitions):
-            handles.append({"asic": {"market_name": gpu.market_name, "vendor_id": "0x1002", "device_id": f"0x{gpu.device_id:04x}",
-                                     "rev_id": "0x00", "num_compute_units": gpu.compute_units // gpu.partitions,
-                                     "target_graphics_version": gpu.gfx},
-                            "vram": {"vram_type": 5, "vram_vendor": "SAMSUNG", "vram_size": gpu.vram_bytes // MIB, "vram_bit_width": 8192},
-                            "partition": gpu.partition})
+            handles.append(
+                {
+                    "asic": {
+                        "market_name": gpu.market_name,
+                        "vendor_id": "0x1002",
+                        "device_id": f"0x{gpu.device_id:04x}",
+                        "rev_id": "0x00",
+                        "num_compute_units": gpu.compute_units // gpu.partitions,
+                        "target_graphics_version": gpu.gfx,
+                    },
+                    "vram": {
+                        "vram_type": 5,
+                        "vram_vendor": "SAMSUNG",
+                        "vram_size": gpu.vram_bytes // MIB,
+                        "vram_bit_width": 8192,
+                    },
+                    "partition": gpu.partition,
+                }
+            )
     (folder / "amdsmi_data.json").write_text(json.dumps(handles))
     (folder / "amdsmi.py").write_text(
         "import json, os\n"
@@ -310,7 +361,8 @@ def fake_amdsmi(folder: Path, gpus: list[Gpu]) -> Path:
         "    return list(range(len(_DATA)))\n"
         "def amdsmi_get_gpu_asic_info(h):\n    return dict(_DATA[h]['asic'])\n"
         "def amdsmi_get_gpu_vram_info(h):\n    return dict(_DATA[h]['vram'])\n"
-        "def amdsmi_get_gpu_compute_partition(h):\n    return _DATA[h]['partition']\n")
+        "def amdsmi_get_gpu_compute_partition(h):\n    return _DATA[h]['partition']\n"
+    )
     return folder
 
 
@@ -320,8 +372,17 @@ def fake_torch(folder: Path, gpus: list[Gpu], *, marker: Path | None = None) -> 
     total_memory (bytes) and multi_processor_count. Importing it touches `marker`."""
     package = folder / "torch"
     package.mkdir(parents=True, exist_ok=True)
-    devices = [{"name": g.market_name, "gcnArchName": f"{g.gfx}:sramecc+:xnack-", "total_memory": g.vram_bytes,
-                "multi_processor_count": g.compute_units, "major": 9, "minor": 4} for g in gpus]
+    devices = [
+        {
+            "name": g.market_name,
+            "gcnArchName": f"{g.gfx}:sramecc+:xnack-",
+            "total_memory": g.vram_bytes,
+            "multi_processor_count": g.compute_units,
+            "major": 9,
+            "minor": 4,
+        }
+        for g in gpus
+    ]
     (package / "devices.json").write_text(json.dumps(devices))
     (package / "__init__.py").write_text(
         "import json, os, types\n"
@@ -333,5 +394,6 @@ def fake_torch(folder: Path, gpus: list[Gpu], *, marker: Path | None = None) -> 
         "    is_available=lambda: bool(_DEVICES),\n"
         "    device_count=lambda: len(_DEVICES),\n"
         "    get_device_properties=lambda i: _Props(**_DEVICES[i]),\n"
-        ")\n")
+        ")\n"
+    )
     return folder

@@ -50,8 +50,19 @@ def test_without_api_it_reads_build_api_under_the_current_folder(mi300x, api_dir
     assert mi300x.pick(QWEN, api=False).out == mi300x.pick(QWEN).out
 
 
-@pytest.mark.parametrize("damage", ["no-folder", "index-not-json", "index-not-a-catalogue", "no-lookup", "lookup-not-json",
-                                    "lookup-malformed", "no-plan", "plan-not-json"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "no-folder",
+        "index-not-json",
+        "index-not-a-catalogue",
+        "no-lookup",
+        "lookup-not-json",
+        "lookup-malformed",
+        "no-plan",
+        "plan-not-json",
+    ],
+)
 def test_missing_or_corrupt_catalogue_exits_5(mi300x, api_dir, tmp_path, damage):
     api = partial_api(api_dir, tmp_path / "api", lookup=damage != "no-lookup", plan=damage != "no-plan")
     lookup = api / "lookup" / "MI300X" / f"{SLUG}.json"

@@ -13,31 +13,47 @@ from aim_pick import detect, pick
 
 from . import hosts
 
-
 # --- §2.1 decoding gfx_target_version; §2.2 the misprinted "GFX Version" ---------------------
 
 
-@pytest.mark.parametrize("version, name", [(90008, "gfx908"), (90010, "gfx90a"), (90402, "gfx942"), (90500, "gfx950"),
-                                           (110000, "gfx1100"), (120001, "gfx1201"), (0, None)])
+@pytest.mark.parametrize(
+    "version, name",
+    [
+        (90008, "gfx908"),
+        (90010, "gfx90a"),
+        (90402, "gfx942"),
+        (90500, "gfx950"),
+        (110000, "gfx1100"),
+        (120001, "gfx1201"),
+        (0, None),
+    ],
+)
 def test_gfx_target_version_decodes_minor_and_stepping_in_hex(version, name):
     assert detect.gfx_name(version) == name  # the §2.1 list, CPU node (0) included
 
 
-@pytest.mark.parametrize("printed, name", [
-    ("gfx9010", "gfx90a"),  # rocm-smi/amdsmi compute it in decimal (§2.2 pitfalls)
-    ("gfx9008", "gfx908"),
-    ("gfx11000", "gfx1100"),  # the W7900 capture in §2.2
-    ("gfx942", "gfx942"),  # gfx94x/gfx95x come out right
-    ("gfx950", "gfx950"),
-    ("gfx942:sramecc+:xnack-", "gfx942"),  # torch's gcnArchName (§2.7)
-    ("", None), (None, None), ("N/A", None),
-])
+@pytest.mark.parametrize(
+    "printed, name",
+    [
+        ("gfx9010", "gfx90a"),  # rocm-smi/amdsmi compute it in decimal (§2.2 pitfalls)
+        ("gfx9008", "gfx908"),
+        ("gfx11000", "gfx1100"),  # the W7900 capture in §2.2
+        ("gfx942", "gfx942"),  # gfx94x/gfx95x come out right
+        ("gfx950", "gfx950"),
+        ("gfx942:sramecc+:xnack-", "gfx942"),  # torch's gcnArchName (§2.7)
+        ("", None),
+        (None, None),
+        ("N/A", None),
+    ],
+)
 def test_misprinted_gfx_versions_are_normalised(printed, name):
     assert detect.normalise_gfx(printed) == name
 
 
-@pytest.mark.parametrize("value, out", [("0x74a1", "0x74a1"), ("74A1", "0x74a1"), (29857, "0x74a1"), ("0x0", None),
-                                        ("garbage", None), (None, None)])
+@pytest.mark.parametrize(
+    "value, out",
+    [("0x74a1", "0x74a1"), ("74A1", "0x74a1"), (29857, "0x74a1"), ("0x0", None), ("garbage", None), (None, None)],
+)
 def test_pci_ids(value, out):
     assert detect.hex_id(value) == out
 
@@ -130,19 +146,22 @@ def test_container_level_counts_render_nodes_and_needs_kfd(tmp_path):
     assert seen == [0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("env, visible, warned", [
-    ({}, list(range(8)), False),
-    ({"HIP_VISIBLE_DEVICES": "0,1"}, [0, 1], False),
-    ({"ROCR_VISIBLE_DEVICES": "4,5,6,7"}, [4, 5, 6, 7], False),
-    ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),  # same effect as HIP (§2.8)
-    # ROCr first, then HIP indexes into what is left (§2.8)
-    ({"ROCR_VISIBLE_DEVICES": "1,2,3,4,5", "HIP_VISIBLE_DEVICES": "1,2"}, [2, 3], True),
-    ({"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"}, [], True),  # "leaves zero GPUs" (§2.8)
-    ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"}, [0, 1], False),  # identical: fine
-    ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "2"}, [0, 1], True),  # vLLM refuses (§2.8)
-    ({"HIP_VISIBLE_DEVICES": "1,9,2"}, [1], False),  # an invalid ordinal ends the list
-    ({"HIP_VISIBLE_DEVICES": "-1"}, [], False),
-])
+@pytest.mark.parametrize(
+    "env, visible, warned",
+    [
+        ({}, list(range(8)), False),
+        ({"HIP_VISIBLE_DEVICES": "0,1"}, [0, 1], False),
+        ({"ROCR_VISIBLE_DEVICES": "4,5,6,7"}, [4, 5, 6, 7], False),
+        ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),  # same effect as HIP (§2.8)
+        # ROCr first, then HIP indexes into what is left (§2.8)
+        ({"ROCR_VISIBLE_DEVICES": "1,2,3,4,5", "HIP_VISIBLE_DEVICES": "1,2"}, [2, 3], True),
+        ({"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"}, [], True),  # "leaves zero GPUs" (§2.8)
+        ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"}, [0, 1], False),  # identical: fine
+        ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "2"}, [0, 1], True),  # vLLM refuses (§2.8)
+        ({"HIP_VISIBLE_DEVICES": "1,9,2"}, [1], False),  # an invalid ordinal ends the list
+        ({"HIP_VISIBLE_DEVICES": "-1"}, [], False),
+    ],
+)
 def test_process_level_masks_stack(env, visible, warned):
     shown, warnings = detect.process_visible(list(range(8)), _devices(8), env)
     assert shown == visible
@@ -164,9 +183,11 @@ def hardware(api_dir):
 
 
 def test_identify_by_pci_id_never_by_market_name(hardware):
-    devices = [detect.device("amd-smi", device_id="0x74b5", name="AMD Radeon Graphics"),  # a generic name
-               detect.device("amd-smi", device_id="0x740c", gfx="gfx90a"),
-               detect.device("amd-smi", device_id="0x738c", gfx="gfx908")]  # MI100: not in the catalogue
+    devices = [
+        detect.device("amd-smi", device_id="0x74b5", name="AMD Radeon Graphics"),  # a generic name
+        detect.device("amd-smi", device_id="0x740c", gfx="gfx90a"),
+        detect.device("amd-smi", device_id="0x738c", gfx="gfx908"),
+    ]  # MI100: not in the catalogue
     pick.identify(devices, hardware)
     assert [d["gpu"] for d in devices] == ["MI300X", "MI250X", None]
 
@@ -174,9 +195,11 @@ def test_identify_by_pci_id_never_by_market_name(hardware):
 def test_identify_without_a_pci_id(hardware):
     """torch gives a name and a target, no PCI id: the exact product name, or a target
     only one GPU type has; gfx942 alone is ambiguous (MI300A/X, MI308X, MI325X)."""
-    devices = [detect.device("torch", gfx="gfx942", name="AMD Instinct MI300X"),
-               detect.device("torch", gfx="gfx942", name="AMD Radeon Graphics"),
-               detect.device("torch", gfx="gfx1100", name="AMD Radeon Graphics")]
+    devices = [
+        detect.device("torch", gfx="gfx942", name="AMD Instinct MI300X"),
+        detect.device("torch", gfx="gfx942", name="AMD Radeon Graphics"),
+        detect.device("torch", gfx="gfx1100", name="AMD Radeon Graphics"),
+    ]
     pick.identify(devices, hardware)
     assert [d["gpu"] for d in devices] == ["MI300X", None, "W7900"]
 

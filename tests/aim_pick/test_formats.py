@@ -37,7 +37,7 @@ def test_docker_is_the_default_and_one_shell_line(mi300x, api_dir):
     for key, value in plan["env"].items():
         assert env[key] == value
     image = argv.index(plan["image"])
-    assert argv[image + 1:] == plan["container_argv"]
+    assert argv[image + 1 :] == plan["container_argv"]
     assert mi300x.pick(QWEN, "--format", "docker").out == result.out
 
 
@@ -54,15 +54,21 @@ def test_port_cache_dir_and_name_change_the_docker_argv(mi300x, api_dir):
     plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto"))
     assert option(argv, "-p") == [f"9000:{plan['port']}"]
     assert option(argv, "-v") == [f"{cache}:/workspace/model-cache"]
-    assert argv[argv.index(plan["image"]) + 1:] == plan["container_argv"]  # the engine still listens on its own port
+    assert argv[argv.index(plan["image"]) + 1 :] == plan["container_argv"]  # the engine still listens on its own port
     assert "'/data/hf cache/$HOME:/workspace/model-cache'" in result.out
     # AIM_CACHE_DIR is the environment spelling; the flag wins
-    assert option(mi300x.pick(QWEN, env={"AIM_CACHE_DIR": "/srv/models"}).argv(), "-v") == ["/srv/models:/workspace/model-cache"]
-    assert option(mi300x.pick(QWEN, "--cache-dir", "/x", env={"AIM_CACHE_DIR": "/srv/models"}).argv(), "-v") == ["/x:/workspace/model-cache"]
+    assert option(mi300x.pick(QWEN, env={"AIM_CACHE_DIR": "/srv/models"}).argv(), "-v") == [
+        "/srv/models:/workspace/model-cache"
+    ]
+    assert option(mi300x.pick(QWEN, "--cache-dir", "/x", env={"AIM_CACHE_DIR": "/srv/models"}).argv(), "-v") == [
+        "/x:/workspace/model-cache"
+    ]
 
 
 def test_compose(mi300x, api_dir, tmp_path):
-    result = mi300x.pick(QWEN, "--format", "compose", "--port", "9000", "--cache-dir", "/data/$cache", "--name", "my-llm")
+    result = mi300x.pick(
+        QWEN, "--format", "compose", "--port", "9000", "--cache-dir", "/data/$cache", "--name", "my-llm"
+    )
     assert result.code == 0
     document = json.loads(result.out)  # JSON is YAML; compose reads it
     [(name, service)] = document["services"].items()
@@ -111,7 +117,9 @@ def test_k8s(mi300x, api_dir):
     assert volumes["model-cache"]["persistentVolumeClaim"]["claimName"] == "aim-model-cache"
     assert service["spec"]["ports"][0]["port"] == 9000
     # the cache as a hostPath at --cache-dir
-    pod = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--k8s-cache", "hostpath", "--cache-dir", "/data/hf").out)["items"][0]["spec"]["template"]["spec"]
+    pod = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--k8s-cache", "hostpath", "--cache-dir", "/data/hf").out)[
+        "items"
+    ][0]["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["model-cache"]["hostPath"]["path"] == "/data/hf"
 
@@ -138,7 +146,9 @@ def test_json_format_has_the_documented_keys(mi300x):
     assert set(body["detected"]["levels"]) == {"host", "container", "process", "usable"}
     assert isinstance(body["detected"]["gpu"], str) and isinstance(body["detected"]["count"], int)
     assert {"model", "gpus", "count_mode", "precision", "backend", "profile", "key"} <= set(body["request"])
-    assert body["plan"]["docker_argv"][:2] == ["docker", "run"] and body["plan"]["docker_command"].startswith("docker run ")
+    assert body["plan"]["docker_argv"][:2] == ["docker", "run"] and body["plan"]["docker_command"].startswith(
+        "docker run "
+    )
     for candidate in body["candidates"]:
         assert {"plan", "verdict", "reason"} <= set(candidate)
         assert candidate["verdict"] in ("chosen", "runnable", "rejected")

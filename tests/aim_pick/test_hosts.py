@@ -39,13 +39,20 @@ def test_8x_mi300x_spx(host, api_dir):
     assert result.code == 0, result.err
     body = result.json()
     detected = body["detected"]
-    assert (detected["gpu"], detected["count"], detected["partition"], detected["source"]) == ("MI300X", 8, "SPX", "sysfs")
+    assert (detected["gpu"], detected["count"], detected["partition"], detected["source"]) == (
+        "MI300X",
+        8,
+        "SPX",
+        "sysfs",
+    )
     assert levels(body) == (8, 8, 8, 8)
     assert detected["memory_bytes_per_device"] == 206141652992
     assert body["request"]["key"] == "8/auto/auto/auto"
     expected = published(api_dir, "MI300X", QWEN, "8/auto/auto/auto")
     assert body["plan"]["plan_id"] == expected
-    assert [c for c in body["candidates"] if c["verdict"] == "chosen"] == [next(c for c in body["candidates"] if c["plan"] == expected)]
+    assert [c for c in body["candidates"] if c["verdict"] == "chosen"] == [
+        next(c for c in body["candidates"] if c["plan"] == expected)
+    ]
     # the default docker output is the same plan; a plan smaller than the host is pinned
     docker = host.pick(QWEN)
     assert docker.code == 0

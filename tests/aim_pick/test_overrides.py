@@ -27,10 +27,17 @@ def test_simulate_a_host_without_gpus(host, api_dir):
     assert result.code == 0, result.err
     body = result.json()
     detected = body["detected"]
-    assert (detected["gpu"], detected["count"], detected["source"], detected["simulated"]) == ("MI300X", 8, "simulated", True)
+    assert (detected["gpu"], detected["count"], detected["source"], detected["simulated"]) == (
+        "MI300X",
+        8,
+        "simulated",
+        True,
+    )
     assert detected["levels"] == {"host": 0, "container": 0, "process": 0, "usable": 8}
     assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/auto")
-    assert "HIP_VISIBLE_DEVICES" not in env_of(host.pick(QWEN, env={"AIM_GPU_MODEL": "MI300X", "AIM_GPU_COUNT": "8"}).argv())
+    assert "HIP_VISIBLE_DEVICES" not in env_of(
+        host.pick(QWEN, env={"AIM_GPU_MODEL": "MI300X", "AIM_GPU_COUNT": "8"}).argv()
+    )
     explain = host.pick(QWEN, "--format", "explain", env={"AIM_GPU_MODEL": "MI300X", "AIM_GPU_COUNT": "8"})
     assert "simulated or forced" in explain.out
 
@@ -71,11 +78,14 @@ def test_force_a_larger_count_never_pins_fewer_gpus_than_the_plan(host, api_dir)
         assert "HIP_VISIBLE_DEVICES" not in argv_env
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"AIM_GPU_MODEL": "MI999X"}, "is not a known GPU"),
-    ({"AIM_GPU_COUNT": "eight"}, "is not a number"),
-    ({"AIM_GPU_COUNT": "0"}, "at least 1"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"AIM_GPU_MODEL": "MI999X"}, "is not a known GPU"),
+        ({"AIM_GPU_COUNT": "eight"}, "is not a number"),
+        ({"AIM_GPU_COUNT": "0"}, "at least 1"),
+    ],
+)
 def test_bad_overrides_are_usage_errors(mi300x, env, message):
     result = mi300x.pick(QWEN, env=env)
     assert result.code == 2 and message in result.err
@@ -111,8 +121,11 @@ def test_gpus_zero_is_a_usage_error(mi300x):
 # --- precision and backend ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, env", [(("--precision", "fp8"), {}), ((), {"AIM_PRECISION": "fp8"}),
-                                       (("--precision", "fp8"), {"AIM_PRECISION": "bf16"})], ids=["flag", "env", "flag-wins"])
+@pytest.mark.parametrize(
+    "args, env",
+    [(("--precision", "fp8"), {}), ((), {"AIM_PRECISION": "fp8"}), (("--precision", "fp8"), {"AIM_PRECISION": "bf16"})],
+    ids=["flag", "env", "flag-wins"],
+)
 def test_precision(mi300x, api_dir, args, env):
     body = mi300x.pick(QWEN, *args, "--format", "json", env=env).json()
     assert body["request"]["precision"] == "fp8"
@@ -126,8 +139,15 @@ def test_a_requested_precision_without_recipes_is_no_plan(mi300x):
     assert all(c["verdict"] == "rejected" for c in result.json()["candidates"])
 
 
-@pytest.mark.parametrize("args, env", [(("--backend", "sglang"), {}), ((), {"AIM_BACKEND": "SGLang"}),
-                                       (("--backend", "sglang"), {"AIM_BACKEND": "vllm"})], ids=["flag", "env", "flag-wins"])
+@pytest.mark.parametrize(
+    "args, env",
+    [
+        (("--backend", "sglang"), {}),
+        ((), {"AIM_BACKEND": "SGLang"}),
+        (("--backend", "sglang"), {"AIM_BACKEND": "vllm"}),
+    ],
+    ids=["flag", "env", "flag-wins"],
+)
 def test_backend(mi300x, api_dir, args, env):
     body = mi300x.pick(QWEN, *args, "--format", "json", env=env).json()
     assert body["request"]["backend"] == "sglang"
@@ -135,12 +155,19 @@ def test_backend(mi300x, api_dir, args, env):
     assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/sglang")
     argv = mi300x.pick(QWEN, *args, env=env).argv()
     image = body["plan"]["image"]
-    assert argv[argv.index(image) + 1:argv.index(image) + 4] == ["python3", "-m", "sglang.launch_server"]
+    assert argv[argv.index(image) + 1 : argv.index(image) + 4] == ["python3", "-m", "sglang.launch_server"]
     assert f"8000:{body['plan']['port']}" in argv
 
 
-@pytest.mark.parametrize("args, message", [(("--precision", "fp4"), "precision 'fp4'"), (("--backend", "tgi"), "backend 'tgi'"),
-                                           (("--format", "yaml"), "invalid choice"), ((), "unknown model")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--precision", "fp4"), "precision 'fp4'"),
+        (("--backend", "tgi"), "backend 'tgi'"),
+        (("--format", "yaml"), "invalid choice"),
+        ((), "unknown model"),
+    ],
+)
 def test_usage_errors(mi300x, args, message):
     model = "no/such-model" if not args else QWEN
     result = mi300x.pick(model, *args)
@@ -156,16 +183,26 @@ def test_profile_runs_that_plan(mi300x, how):
     args, env = (("--profile", profile), {}) if how == "flag" else ((), {"AIM_PROFILE_ID": profile})
     body = mi300x.pick(QWEN, *args, "--format", "json", env=env).json()
     assert body["plan"]["plan_id"] == profile
-    assert body["candidates"] == [{"plan": profile, "verdict": "chosen", "reason": "profile", "message": body["candidates"][0]["message"]}]
+    assert body["candidates"] == [
+        {"plan": profile, "verdict": "chosen", "reason": "profile", "message": body["candidates"][0]["message"]}
+    ]
     assert env_of(mi300x.pick(QWEN, *args, env=env).argv())["HIP_VISIBLE_DEVICES"] == "0,1"
 
 
-@pytest.mark.parametrize("profile, args, env, reason", [
-    ("qwen3-32b-mi325x-bf16-vllm-tp4", (), {}, "is for MI325X; this host has MI300X"),
-    ("qwen3-32b-mi300x-bf16-vllm-tp8", (), {"HIP_VISIBLE_DEVICES": "0,1"}, "needs 8 GPUs; 2 usable here"),
-    ("qwen3-32b-mi300x-bf16-vllm-tp4", ("--gpus", "2"), {}, "needs 4 GPUs; 2 usable here"),  # --gpus is a ceiling
-    ("llama-3.1-70b-instruct-mi300x-bf16-vllm-tp8", (), {}, "serves meta-llama/Llama-3.1-70B-Instruct, not Qwen/Qwen3-32B"),
-])
+@pytest.mark.parametrize(
+    "profile, args, env, reason",
+    [
+        ("qwen3-32b-mi325x-bf16-vllm-tp4", (), {}, "is for MI325X; this host has MI300X"),
+        ("qwen3-32b-mi300x-bf16-vllm-tp8", (), {"HIP_VISIBLE_DEVICES": "0,1"}, "needs 8 GPUs; 2 usable here"),
+        ("qwen3-32b-mi300x-bf16-vllm-tp4", ("--gpus", "2"), {}, "needs 4 GPUs; 2 usable here"),  # --gpus is a ceiling
+        (
+            "llama-3.1-70b-instruct-mi300x-bf16-vllm-tp8",
+            (),
+            {},
+            "serves meta-llama/Llama-3.1-70B-Instruct, not Qwen/Qwen3-32B",
+        ),
+    ],
+)
 def test_profile_that_cannot_run_here_is_refused(mi300x, profile, args, env, reason):
     result = mi300x.pick(QWEN, "--profile", profile, *args, "--format", "json", env=env)
     assert result.code == 3

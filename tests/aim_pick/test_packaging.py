@@ -34,7 +34,7 @@ class RefuseNonStdlib:
 
 sys.meta_path.insert(0, RefuseNonStdlib())
 sys.path.insert(0, compiler)
-import aim_pick.cli, aim_pick.detect, aim_pick.pick, aim_pick.api, aim_pick.deploy
+import aim_pick.cli, aim_pick.detect, aim_pick.pick, aim_pick.api, aim_pick.contract.deploy
 
 def pick(*args):
     out = io.StringIO()
@@ -61,8 +61,14 @@ def test_aim_pick_imports_only_the_standard_library(host, api_dir):
     host.gpus([hosts.MI300X] * 8)
     env = host.environment()
     env["PATH"] = "/usr/bin:/bin"
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", BLOCKED_RUN, str(REPO / "compiler"), str(api_dir), str(host.tmp / "none")],
-                          capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", BLOCKED_RUN, str(REPO / "compiler"), str(api_dir), str(host.tmp / "none")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=host.tmp,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["outside_stdlib"] == []
@@ -96,18 +102,38 @@ def test_zipapp_runs_with_a_bare_python_on_its_embedded_api(host, built, bare_py
     env = host.environment()
     env["PATH"] = "/usr/bin:/bin"
     env.pop("PYTHONPATH")
-    done = subprocess.run([bare_python, str(pyz), MODEL], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60)
+    done = subprocess.run(
+        [bare_python, str(pyz), MODEL], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("docker run ")
     assert done.stdout == host.pick(MODEL).out  # same build, read from the folder by the installed package
-    body = json.loads(subprocess.run([bare_python, str(pyz), MODEL, "--format", "json"], capture_output=True, text=True,
-                                     env=env, cwd=host.tmp, timeout=60).stdout)
+    body = json.loads(
+        subprocess.run(
+            [bare_python, str(pyz), MODEL, "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=host.tmp,
+            timeout=60,
+        ).stdout
+    )
     assert (body["detected"]["gpu"], body["detected"]["count"], body["detected"]["source"]) == ("MI300X", 8, "sysfs")
     # no GPU: exit 4 from the zipapp too; an explicit --api still wins over the embedded copy
     empty = dict(env, AIM_SYSFS_ROOT=str(host.tmp / "none"))
-    assert subprocess.run([bare_python, str(pyz), MODEL], capture_output=True, env=empty, cwd=host.tmp, timeout=60).returncode == 4
-    missing = subprocess.run([bare_python, str(pyz), MODEL, "--api", str(host.tmp / "none")], capture_output=True, env=env,
-                             cwd=host.tmp, timeout=60)
+    assert (
+        subprocess.run(
+            [bare_python, str(pyz), MODEL], capture_output=True, env=empty, cwd=host.tmp, timeout=60
+        ).returncode
+        == 4
+    )
+    missing = subprocess.run(
+        [bare_python, str(pyz), MODEL, "--api", str(host.tmp / "none")],
+        capture_output=True,
+        env=env,
+        cwd=host.tmp,
+        timeout=60,
+    )
     assert missing.returncode == 5
 
 
@@ -121,10 +147,14 @@ def test_zipapp_profiles_read_the_plan_bundles(host, built, bare_python):
     pyz = built / "aim-pick.pyz"
 
     def run(*args):
-        return subprocess.run([bare_python, str(pyz), MODEL, *args], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60)
+        return subprocess.run(
+            [bare_python, str(pyz), MODEL, *args], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60
+        )
 
     plans = {p.stem: json.loads(p.read_text()) for p in (built / "api" / "plans").glob("*.json")}
-    own = next(pid for pid, p in plans.items() if p["model"] == MODEL and p["hardware"] == "MI300X" and p["gpu_count"] == 1)
+    own = next(
+        pid for pid, p in plans.items() if p["model"] == MODEL and p["hardware"] == "MI300X" and p["gpu_count"] == 1
+    )
     other = next(pid for pid, p in plans.items() if p["model"] == MODEL and p["hardware"] == "MI355X")
     done = run("--profile", own, "--format", "json")
     assert done.returncode == 0, done.stderr

@@ -83,8 +83,14 @@ def test_rocm_smi_keys_before_rocm_6_1(tools_host):
 def test_rocm_smi_before_6_1_on_an_unknown_card(tools_host, monkeypatch):
     """§2.2 verbatim MI100 --csv capture, as the JSON formatJson() prints: nothing but a
     name to go by, and no catalogue GPU of that name: no supported GPU (exit 4)."""
-    mi100 = {"card0": {"Card series": "Arcturus GL-XL [AMD Instinct MI100]", "Card model": "0x0c34",
-                       "Card vendor": "Advanced Micro Devices Inc. [AMD/ATI]", "Card SKU": "D34316"}}
+    mi100 = {
+        "card0": {
+            "Card series": "Arcturus GL-XL [AMD Instinct MI100]",
+            "Card model": "0x0c34",
+            "Card vendor": "Advanced Micro Devices Inc. [AMD/ATI]",
+            "Card SKU": "D34316",
+        }
+    }
     hosts.fake_tool(tools_host.bin, "rocm-smi", hosts.ROCM_SMI_ARGS, json.dumps(mi100))
     monkeypatch.setenv("PATH", f"{tools_host.bin}:/usr/bin:/bin")
     [device] = detect.from_rocm_smi()
@@ -99,7 +105,11 @@ def test_a_source_that_cannot_identify_falls_through(tools_host):
     hosts.fake_tool(tools_host.bin, "rocm-smi", hosts.ROCM_SMI_ARGS, hosts.rocm_smi_old([hosts.MI355X] * 8))
     hosts.fake_amdsmi(tools_host.mods, [hosts.MI355X] * 8)
     found = detected(tools_host.pick(MODEL, "--format", "json"))
-    assert (found["gpu"], found["source"], found["sources_tried"]) == ("MI355X", "amdsmi", ["sysfs", "amd-smi", "rocm-smi", "amdsmi"])
+    assert (found["gpu"], found["source"], found["sources_tried"]) == (
+        "MI355X",
+        "amdsmi",
+        ["sysfs", "amd-smi", "rocm-smi", "amdsmi"],
+    )
 
 
 def test_hanging_tool_falls_through_after_the_timeout(tools_host):
@@ -113,12 +123,15 @@ def test_hanging_tool_falls_through_after_the_timeout(tools_host):
     assert [c.split()[0] for c in hosts.calls(tools_host.bin)] == ["amd-smi", "rocm-smi"]
 
 
-@pytest.mark.parametrize("output, code", [
-    ("Traceback (most recent call last):\n  ... amdsmi.AmdSmiLibraryException\n", 0),  # garbage, exit 0
-    ('{"gpu_data": [{"gpu": 0, "asic": ', 0),  # cut short
-    ('{"gpu_data": "N/A"}\n', 0),  # valid JSON, wrong shape
-    (hosts.amd_smi_gpu_data_shape(GPUS), 1),  # good JSON but a failing exit status
-])
+@pytest.mark.parametrize(
+    "output, code",
+    [
+        ("Traceback (most recent call last):\n  ... amdsmi.AmdSmiLibraryException\n", 0),  # garbage, exit 0
+        ('{"gpu_data": [{"gpu": 0, "asic": ', 0),  # cut short
+        ('{"gpu_data": "N/A"}\n', 0),  # valid JSON, wrong shape
+        (hosts.amd_smi_gpu_data_shape(GPUS), 1),  # good JSON but a failing exit status
+    ],
+)
 def test_garbage_or_failing_tool_falls_through(tools_host, output, code):
     hosts.fake_tool(tools_host.bin, "amd-smi", hosts.AMD_SMI_ARGS, output, exit_code=code)
     hosts.fake_tool(tools_host.bin, "rocm-smi", hosts.ROCM_SMI_ARGS, hosts.rocm_smi_new(GPUS))

@@ -17,14 +17,18 @@ def mi300x(host):
     return host.gpus([hosts.MI300X] * 8)
 
 
-@pytest.mark.parametrize("env, devices, warned", [
-    ({"HIP_VISIBLE_DEVICES": "0,1"}, [0, 1], False),
-    ({"ROCR_VISIBLE_DEVICES": "4,5,6,7"}, [4, 5, 6, 7], False),
-    ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),
-    ({"ROCR_VISIBLE_DEVICES": "1,2,3,4,5", "HIP_VISIBLE_DEVICES": "1,2"}, [2, 3], True),  # HIP indexes into ROCr's
-    ({"ROCR_VISIBLE_DEVICES": "2,3,4,5,6,7", "CUDA_VISIBLE_DEVICES": "0,5"}, [2, 7], False),
-    ({"HIP_VISIBLE_DEVICES": "6,7", "CUDA_VISIBLE_DEVICES": "0"}, [6, 7], True),  # differ: vLLM refuses
-], ids=["hip", "rocr", "cuda", "rocr+hip", "rocr+cuda", "hip!=cuda"])
+@pytest.mark.parametrize(
+    "env, devices, warned",
+    [
+        ({"HIP_VISIBLE_DEVICES": "0,1"}, [0, 1], False),
+        ({"ROCR_VISIBLE_DEVICES": "4,5,6,7"}, [4, 5, 6, 7], False),
+        ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),
+        ({"ROCR_VISIBLE_DEVICES": "1,2,3,4,5", "HIP_VISIBLE_DEVICES": "1,2"}, [2, 3], True),  # HIP indexes into ROCr's
+        ({"ROCR_VISIBLE_DEVICES": "2,3,4,5,6,7", "CUDA_VISIBLE_DEVICES": "0,5"}, [2, 7], False),
+        ({"HIP_VISIBLE_DEVICES": "6,7", "CUDA_VISIBLE_DEVICES": "0"}, [6, 7], True),  # differ: vLLM refuses
+    ],
+    ids=["hip", "rocr", "cuda", "rocr+hip", "rocr+cuda", "hip!=cuda"],
+)
 def test_visibility_variables(mi300x, env, devices, warned):
     result = mi300x.pick(MODEL, "--format", "json", env=env)
     assert result.code == 0, result.err
@@ -47,8 +51,14 @@ def test_both_rocr_and_hip_set_warns_about_stacking(mi300x):
     assert "ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are both set" in docker.err
 
 
-@pytest.mark.parametrize("env", [{"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"}, {"HIP_VISIBLE_DEVICES": "-1"},
-                                 {"CUDA_VISIBLE_DEVICES": "8"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"},
+        {"HIP_VISIBLE_DEVICES": "-1"},
+        {"CUDA_VISIBLE_DEVICES": "8"},
+    ],
+)
 def test_masks_that_hide_everything(mi300x, env):
     result = mi300x.pick(MODEL, "--format", "json", env=env)
     assert result.code == 4 and "no usable GPU left after visibility settings" in result.err

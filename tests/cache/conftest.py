@@ -37,10 +37,21 @@ def safetensors_file(tensors: dict[str, tuple[str, list[int]]], seed: int) -> by
 
 
 def llama_config(**changes) -> dict:
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
-              "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-              "head_dim": 16, "max_position_embeddings": 2048, "vocab_size": 4096, "tie_word_embeddings": False,
-              "torch_dtype": "bfloat16", "rope_scaling": None}
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "max_position_embeddings": 2048,
+        "vocab_size": 4096,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "rope_scaling": None,
+    }
     config.update(changes)
     return config
 
@@ -51,9 +62,15 @@ def llama_tensors(cfg: dict, linear: str = "BF16", scales: bool = False) -> dict
     tensors = {"model.embed_tokens.weight": ("BF16", [v, h])}
     for layer in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{layer}."
-        for name, shape in (("self_attn.q_proj", [q, h]), ("self_attn.k_proj", [kv, h]), ("self_attn.v_proj", [kv, h]),
-                            ("self_attn.o_proj", [h, q]), ("mlp.gate_proj", [i, h]), ("mlp.up_proj", [i, h]),
-                            ("mlp.down_proj", [h, i])):
+        for name, shape in (
+            ("self_attn.q_proj", [q, h]),
+            ("self_attn.k_proj", [kv, h]),
+            ("self_attn.v_proj", [kv, h]),
+            ("self_attn.o_proj", [h, q]),
+            ("mlp.gate_proj", [i, h]),
+            ("mlp.up_proj", [i, h]),
+            ("mlp.down_proj", [h, i]),
+        ):
             tensors[p + name + ".weight"] = (linear, shape)
             if scales:
                 tensors[p + name + ".weight_scale"] = ("F32", [1])
@@ -74,12 +91,28 @@ def llama_parameters(cfg: dict) -> int:
     return v * h * (1 if cfg["tie_word_embeddings"] else 2) + layers * per_layer + h
 
 
-MOE = {"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 64,
-       "intermediate_size": 192, "moe_intermediate_size": 32, "num_experts": 4, "num_experts_per_tok": 2,
-       "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-       "max_position_embeddings": 4096, "vocab_size": 1024, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-       "use_sliding_window": False, "sliding_window": 4096, "decoder_sparse_step": 1, "mlp_only_layers": [],
-       "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024}}
+MOE = {
+    "architectures": ["Qwen3MoeForCausalLM"],
+    "model_type": "qwen3_moe",
+    "hidden_size": 64,
+    "intermediate_size": 192,
+    "moe_intermediate_size": 32,
+    "num_experts": 4,
+    "num_experts_per_tok": 2,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "max_position_embeddings": 4096,
+    "vocab_size": 1024,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "use_sliding_window": False,
+    "sliding_window": 4096,
+    "decoder_sparse_step": 1,
+    "mlp_only_layers": [],
+    "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024},
+}
 
 
 def moe_shards() -> dict[str, bytes]:
@@ -89,8 +122,13 @@ def moe_shards() -> dict[str, bytes]:
     shards: list[dict] = [{"model.embed_tokens.weight": ("BF16", [v, h])}, {}]
     for layer in range(c["num_hidden_layers"]):
         p, t = f"model.layers.{layer}.", shards[layer]
-        for name, shape in (("self_attn.q_proj", [q, h]), ("self_attn.k_proj", [kv, h]), ("self_attn.v_proj", [kv, h]),
-                            ("self_attn.o_proj", [h, q]), ("mlp.gate", [e, h])):
+        for name, shape in (
+            ("self_attn.q_proj", [q, h]),
+            ("self_attn.k_proj", [kv, h]),
+            ("self_attn.v_proj", [kv, h]),
+            ("self_attn.o_proj", [h, q]),
+            ("mlp.gate", [e, h]),
+        ):
             t[p + name + ".weight"] = ("BF16", shape)
         t[p + "self_attn.q_norm.weight"] = ("BF16", [c["head_dim"]])
         t[p + "self_attn.k_norm.weight"] = ("BF16", [c["head_dim"]])
@@ -103,16 +141,24 @@ def moe_shards() -> dict[str, bytes]:
     shards[1]["lm_head.weight"] = ("BF16", [v, h])
     names = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
     files = {name: safetensors_file(t, seed) for seed, (name, t) in enumerate(zip(names, shards))}
-    index = {"metadata": {"total_size": sum(len(d) for d in files.values())},
-             "weight_map": {tensor: name for name, t in zip(names, shards) for tensor in t}}
+    index = {
+        "metadata": {"total_size": sum(len(d) for d in files.values())},
+        "weight_map": {tensor: name for name, t in zip(names, shards) for tensor in t},
+    }
     files["model.safetensors.index.json"] = json.dumps(index, indent=1).encode()
     return files
 
 
 def moe_parameters() -> tuple[int, int]:
     c = MOE
-    h, m, e, k, v, layers = (c["hidden_size"], c["moe_intermediate_size"], c["num_experts"], c["num_experts_per_tok"],
-                             c["vocab_size"], c["num_hidden_layers"])
+    h, m, e, k, v, layers = (
+        c["hidden_size"],
+        c["moe_intermediate_size"],
+        c["num_experts"],
+        c["num_experts_per_tok"],
+        c["vocab_size"],
+        c["num_hidden_layers"],
+    )
     q, kv = c["num_attention_heads"] * c["head_dim"], c["num_key_value_heads"] * c["head_dim"]
     per_layer = 2 * q * h + 2 * kv * h + 2 * c["head_dim"] + e * h + e * 3 * m * h + 2 * h
     total = 2 * v * h + layers * per_layer + h
@@ -126,41 +172,86 @@ LLAMA_WEIGHTS = safetensors_file(llama_tensors(llama_config()), seed=1)  # about
 
 
 def llama_files(max_len: int) -> dict[str, bytes]:
-    return {"config.json": json.dumps(llama_config(max_position_embeddings=max_len), indent=1).encode(),
-            "generation_config.json": b'{"bos_token_id": 1, "eos_token_id": 2}',
-            "tokenizer.json": TOKENIZER, "model.safetensors": LLAMA_WEIGHTS}
+    return {
+        "config.json": json.dumps(llama_config(max_position_embeddings=max_len), indent=1).encode(),
+        "generation_config.json": b'{"bos_token_id": 1, "eos_token_id": 2}',
+        "tokenizer.json": TOKENIZER,
+        "model.safetensors": LLAMA_WEIGHTS,
+    }
 
 
 BIG_WEIGHTS = safetensors_file({"model.embed_tokens.weight": ("BF16", [6_000_000])}, seed=5)  # 12 MB
 
 
 def fake_repos() -> list[Repo]:
-    main = {**llama_files(2048), "original/params.json": b'{"dim": 64}',
-            "original/consolidated.00.pth": random.Random(7).randbytes(30_000)}
+    main = {
+        **llama_files(2048),
+        "original/params.json": b'{"dim": 64}',
+        "original/consolidated.00.pth": random.Random(7).randbytes(30_000),
+    }
     fp8_cfg = llama_config(quantization_config={"quant_method": "fp8", "activation_scheme": "static"})
     gated_cfg = llama_config(vocab_size=256)
-    bert = {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 32, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 128, "vocab_size": 100}
+    bert = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 128,
+        "vocab_size": 100,
+    }
     return [
-        Repo("fake-org/tiny-llama", {LLAMA_V1: llama_files(1024), LLAMA_MAIN: main},
-             {"main": LLAMA_MAIN, "v1": LLAMA_V1}, card={"license": "llama3.1"}),
-        Repo("fake-org/tiny-llama-FP8", {commit_of("fp8"): {
-            "config.json": json.dumps(fp8_cfg).encode(), "tokenizer.json": TOKENIZER,
-            "model.safetensors": safetensors_file(llama_tensors(fp8_cfg, "F8_E4M3", scales=True), seed=2)}},
-             {"main": commit_of("fp8")}),
-        Repo("fake-org/tiny-moe", {commit_of("moe"): {"config.json": json.dumps(MOE).encode(), **moe_shards()}},
-             {"main": commit_of("moe")}),
-        Repo("fake-gated/tiny-gated", {commit_of("gated"): {
-            "config.json": json.dumps(gated_cfg).encode(),
-            "model.safetensors": safetensors_file(llama_tensors(gated_cfg), seed=3)}},
-             {"main": commit_of("gated")}, gated="manual", tokens=("hf_granted",), card={"license": "other",
-                                                                                        "license_name": "fake-community"}),
-        Repo("fake-org/big-weights", {commit_of("big"): {"config.json": b"{}", "model.safetensors": BIG_WEIGHTS}},
-             {"main": commit_of("big")}),
-        Repo("fake-org/tiny-bert", {commit_of("bert"): {
-            "config.json": json.dumps(bert).encode(),
-            "model.safetensors": safetensors_file({"embeddings.word_embeddings.weight": ("F32", [100, 32])}, 4)}},
-             {"main": commit_of("bert")}),
+        Repo(
+            "fake-org/tiny-llama",
+            {LLAMA_V1: llama_files(1024), LLAMA_MAIN: main},
+            {"main": LLAMA_MAIN, "v1": LLAMA_V1},
+            card={"license": "llama3.1"},
+        ),
+        Repo(
+            "fake-org/tiny-llama-FP8",
+            {
+                commit_of("fp8"): {
+                    "config.json": json.dumps(fp8_cfg).encode(),
+                    "tokenizer.json": TOKENIZER,
+                    "model.safetensors": safetensors_file(llama_tensors(fp8_cfg, "F8_E4M3", scales=True), seed=2),
+                }
+            },
+            {"main": commit_of("fp8")},
+        ),
+        Repo(
+            "fake-org/tiny-moe",
+            {commit_of("moe"): {"config.json": json.dumps(MOE).encode(), **moe_shards()}},
+            {"main": commit_of("moe")},
+        ),
+        Repo(
+            "fake-gated/tiny-gated",
+            {
+                commit_of("gated"): {
+                    "config.json": json.dumps(gated_cfg).encode(),
+                    "model.safetensors": safetensors_file(llama_tensors(gated_cfg), seed=3),
+                }
+            },
+            {"main": commit_of("gated")},
+            gated="manual",
+            tokens=("hf_granted",),
+            card={"license": "other", "license_name": "fake-community"},
+        ),
+        Repo(
+            "fake-org/big-weights",
+            {commit_of("big"): {"config.json": b"{}", "model.safetensors": BIG_WEIGHTS}},
+            {"main": commit_of("big")},
+        ),
+        Repo(
+            "fake-org/tiny-bert",
+            {
+                commit_of("bert"): {
+                    "config.json": json.dumps(bert).encode(),
+                    "model.safetensors": safetensors_file({"embeddings.word_embeddings.weight": ("F32", [100, 32])}, 4),
+                }
+            },
+            {"main": commit_of("bert")},
+        ),
     ]
 
 
@@ -182,22 +273,34 @@ def fake_hub(_server):
 @pytest.fixture
 def hub_env(tmp_path, fake_hub) -> dict:
     """Environment for a CLI subprocess talking only to the loopback hub."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("HF_", "HUGGING", "AIM_")) and "PROXY" not in k.upper()}
-    env.update(HF_ENDPOINT=fake_hub.endpoint, HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HOME=str(tmp_path / "hf-home"), AIM_CACHE_DIR=str(tmp_path / "cache"), NO_PROXY="127.0.0.1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", PYTHONDONTWRITEBYTECODE="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("HF_", "HUGGING", "AIM_")) and "PROXY" not in k.upper()
+    }
+    env.update(
+        HF_ENDPOINT=fake_hub.endpoint,
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HOME=str(tmp_path / "hf-home"),
+        AIM_CACHE_DIR=str(tmp_path / "cache"),
+        NO_PROXY="127.0.0.1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     return env
 
 
 def cli(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aim_engine", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "aim_engine", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def spawn(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "aim_engine", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "aim_engine", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def build_repo(root: Path, repo_id: str, files: dict[str, bytes], commit: str, ref: str | None = "main") -> Path:

@@ -67,8 +67,9 @@ class Stall:
 class FakeHub:
     def __init__(self, repos: list[Repo]):
         self.repos = {r.repo_id: r for r in repos}
-        self.blobs = {sha256(d): d for r in repos for files in r.commits.values()
-                      for p, d in files.items() if r.is_lfs(p, d)}
+        self.blobs = {
+            sha256(d): d for r in repos for files in r.commits.values() for p, d in files.items() if r.is_lfs(p, d)
+        }
         self.lock = threading.Lock()
         self.reset()
 
@@ -92,7 +93,7 @@ class FakeHub:
             return [r for r in self.log if (method is None or r["method"] == method) and contains in r["path"]]
 
     # lifecycle
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         self.servers = []
         for role in ("api", "cdn"):
             handler = type(f"{role}Handler", (Handler,), {"hub": self, "role": role})
@@ -129,9 +130,16 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
         with self.hub.lock:
-            self.hub.log.append({"method": self.command, "role": self.role, "path": unquote(url.path),
-                                 "query": url.query, "range": self.headers.get("Range"),
-                                 "auth": self.headers.get("Authorization")})
+            self.hub.log.append(
+                {
+                    "method": self.command,
+                    "role": self.role,
+                    "path": unquote(url.path),
+                    "query": url.query,
+                    "range": self.headers.get("Range"),
+                    "auth": self.headers.get("Authorization"),
+                }
+            )
         parts = [unquote(p) for p in url.path.lstrip("/").split("/")]
         try:
             if self.role == "cdn":
@@ -148,8 +156,14 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # responses
-    def send(self, status: int, body: bytes = b"", headers: dict | None = None, head: bool = False,
-             content_type: str = "application/json") -> None:
+    def send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict | None = None,
+        head: bool = False,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -172,10 +186,14 @@ class Handler(BaseHTTPRequestHandler):
             if start >= len(data):
                 return self.error(416, None, "range not satisfiable", head)
             headers = {**headers, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
-        body = data[start:end + 1]
+        body = data[start : end + 1]
         self.send_response(status)
-        for k, v in {**headers, "Accept-Ranges": "bytes", "Content-Length": str(len(body)),
-                     "Content-Type": "application/octet-stream"}.items():
+        for k, v in {
+            **headers,
+            "Accept-Ranges": "bytes",
+            "Content-Length": str(len(body)),
+            "Content-Type": "application/octet-stream",
+        }.items():
             self.send_header(k, v)
         self.end_headers()
         if head:
@@ -194,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         for i in range(0, len(body), CHUNK):
-            self.wfile.write(body[i:i + CHUNK])
+            self.wfile.write(body[i : i + CHUNK])
             if self.hub.chunk_delay:
                 time.sleep(self.hub.chunk_delay)
 
@@ -235,12 +253,29 @@ class Handler(BaseHTTPRequestHandler):
                 sibling["lfs"] = {"sha256": sha256(data), "size": len(data), "pointerSize": 134}
             siblings.append(sibling)
         org = repo.repo_id.split("/")[0]
-        info = {"_id": git_sha1(repo.repo_id.encode())[:24], "id": repo.repo_id, "modelId": repo.repo_id,
-                "author": org, "sha": commit, "lastModified": "2026-01-05T10:00:00.000Z",
-                "createdAt": "2026-01-01T10:00:00.000Z", "private": False, "gated": repo.gated, "disabled": False,
-                "downloads": 0, "likes": 0, "library_name": "transformers",
-                "tags": ["transformers", "safetensors", *([f"license:{repo.card['license']}"] if repo.card.get("license") else [])],
-                "cardData": repo.card, "siblings": siblings, "usedStorage": sum(len(d) for d in files.values())}
+        info = {
+            "_id": git_sha1(repo.repo_id.encode())[:24],
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "author": org,
+            "sha": commit,
+            "lastModified": "2026-01-05T10:00:00.000Z",
+            "createdAt": "2026-01-01T10:00:00.000Z",
+            "private": False,
+            "gated": repo.gated,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "library_name": "transformers",
+            "tags": [
+                "transformers",
+                "safetensors",
+                *([f"license:{repo.card['license']}"] if repo.card.get("license") else []),
+            ],
+            "cardData": repo.card,
+            "siblings": siblings,
+            "usedStorage": sum(len(d) for d in files.values()),
+        }
         self.send(200, json.dumps(info).encode(), head=head)
 
     def resolve(self, repo_id: str, revision: str, path: str, head: bool) -> None:
@@ -250,21 +285,41 @@ class Handler(BaseHTTPRequestHandler):
         if repo.gated:
             auth = self.headers.get("Authorization")
             if not auth:
-                return self.error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access "
-                                  "to it and be authenticated to access it. Please log in.", head)
+                return self.error(
+                    401,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted. You must have access "
+                    "to it and be authenticated to access it. Please log in.",
+                    head,
+                )
             if auth.split()[-1] not in repo.tokens:
-                return self.error(403, "GatedRepo", f"Access to model {repo_id} is restricted and you are not in "
-                                  "the authorized list. Visit the model page to ask for access.", head)
+                return self.error(
+                    403,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted and you are not in "
+                    "the authorized list. Visit the model page to ask for access.",
+                    head,
+                )
         commit = repo.commit(revision)
         if commit is None:
             return self.error(404, "RevisionNotFound", f"Invalid rev id: {revision}", head)
         data = repo.commits[commit].get(path)
         if data is None:
-            return self.error(404, "EntryNotFound", f"{path} does not exist on {revision}", head,
-                              {"X-Repo-Commit": commit})
+            return self.error(
+                404, "EntryNotFound", f"{path} does not exist on {revision}", head, {"X-Repo-Commit": commit}
+            )
         if repo.is_lfs(path, data):
             digest = sha256(data)
-            return self.send(302, b"", {"X-Repo-Commit": commit, "X-Linked-Etag": f'"{digest}"',
-                                        "X-Linked-Size": str(len(data)), "ETag": f'"{git_sha1(data)}"',
-                                        "Location": f"{self.hub.cdn}/cdn/{digest}"}, head)
+            return self.send(
+                302,
+                b"",
+                {
+                    "X-Repo-Commit": commit,
+                    "X-Linked-Etag": f'"{digest}"',
+                    "X-Linked-Size": str(len(data)),
+                    "ETag": f'"{git_sha1(data)}"',
+                    "Location": f"{self.hub.cdn}/cdn/{digest}",
+                },
+                head,
+            )
         self.content(data, head, f"{repo_id}/{path}", {"X-Repo-Commit": commit, "ETag": f'"{git_sha1(data)}"'})

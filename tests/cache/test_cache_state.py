@@ -1,4 +1,4 @@
-"""aim_pick.cache_state.snapshot_state, and its agreement with `aim-engine cache list`."""
+"""aim_pick.contract.cache_state.snapshot_state, and its agreement with `aim-engine cache list`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from aim_pick import cache_state
-from aim_pick.cache_state import snapshot_state
+from aim_pick.contract import cache_state
+from aim_pick.contract.cache_state import snapshot_state
 
 from .conftest import build_repo, cli, commit_of, moe_shards
 
-FILES = {"config.json": b'{"architectures": ["LlamaForCausalLM"]}', "model.safetensors": b"w" * 5000,
-         "tokenizer.json": b"{}"}
+FILES = {
+    "config.json": b'{"architectures": ["LlamaForCausalLM"]}',
+    "model.safetensors": b"w" * 5000,
+    "tokenizer.json": b"{}",
+}
 C1, C2 = commit_of("one"), commit_of("two")
 
 
@@ -26,8 +29,12 @@ def folder(root: Path, repo_id: str) -> Path:
 def test_module_is_standard_library_only():
     """aim-pick imports it on hosts that have nothing but Python."""
     tree = ast.parse(Path(cache_state.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
     assert imported <= {"__future__", "json", "os", "re"}
 
 
@@ -39,7 +46,9 @@ def test_complete_snapshot(tmp_path):
     assert state["size"] == sum(len(d) for d in FILES.values())
 
 
-@pytest.mark.parametrize("bad", ["../etc", "/etc/passwd", "org/..", "org\\name", "org/na--me", "org/name/x", "", ".a/b"])
+@pytest.mark.parametrize(
+    "bad", ["../etc", "/etc/passwd", "org/..", "org\\name", "org/na--me", "org/name/x", "", ".a/b"]
+)
 def test_path_tricks_are_refused(tmp_path, bad):
     state = snapshot_state(str(tmp_path), bad)
     assert not state["complete"] and state["commit"] is None and "not a Hugging Face model id" in state["reason"]
@@ -128,9 +137,14 @@ def test_cache_list_agrees_with_aim_pick(tmp_path):
     broken = build_repo(root, "org/broken", FILES, C2)
     (broken / "snapshots" / C2 / "config.json").resolve().unlink()
     build_repo(root, "org/short", {k: v for k, v in FILES.items() if k != "tokenizer.json"}, C1)
-    (root / "cache_index.json").write_text(json.dumps({
-        "org/short": {"commit_hash": C1, "files": {k: len(v) for k, v in FILES.items()}, "pinned": True},
-        "org/gone": {"commit_hash": C1, "cached": True}}))
+    (root / "cache_index.json").write_text(
+        json.dumps(
+            {
+                "org/short": {"commit_hash": C1, "files": {k: len(v) for k, v in FILES.items()}, "pinned": True},
+                "org/gone": {"commit_hash": C1, "cached": True},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "AIM_"))}
     result = cli({**env, "AIM_CACHE_DIR": str(root), "HF_HUB_OFFLINE": "1"}, "cache", "list", "--json")
     assert result.returncode == 0, result.stderr

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aim_engine import cache
+from aim_engine.cache import store as cache
 from aim_engine.cli import main
-from aim_pick import deploy
+from aim_pick.contract import deploy
 
 from .conftest import build_repo, commit_of
 
@@ -32,14 +32,17 @@ def age(root: Path, repo_id: str, days: float, **entry) -> None:
         if not blob.is_symlink():
             os.utime(blob, (then, then))
     stamp = cache.iso(then)
-    cache.update_index(root, lambda e: e.update({repo_id: {**e.get(repo_id, {}), "cached_at": stamp,
-                                                           "last_used": stamp, **entry}}))
+    cache.update_index(
+        root, lambda e: e.update({repo_id: {**e.get(repo_id, {}), "cached_at": stamp, "last_used": stamp, **entry}})
+    )
 
 
 def tree(folder: Path) -> dict[str, tuple]:
     """Names, sizes and times (not contents: reading a blob counts as using the model)."""
-    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns, os.path.islink(p))
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns, os.path.islink(p))
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -55,13 +58,26 @@ def root(tmp_path):
 
 def test_plan_cleanup_by_age_then_lru():
     now = 1_000 * DAY
-    rows = [{"model": m, "status": "complete", "size": size, "pinned": pinned, "downloading": busy,
-             "last_used": cache.iso(now - days * DAY)}
-            for m, size, days, pinned, busy in (("o/old", 50, 40, False, False), ("o/pinned-old", 70, 90, True, False),
-                                                ("o/mid", 30, 10, False, False), ("o/new", 20, 1, False, False),
-                                                ("o/busy", 10, 100, False, True))]
-    rows.append({"model": "o/gone", "status": "missing", "size": 0, "pinned": False, "downloading": False,
-                 "last_used": None})
+    rows = [
+        {
+            "model": m,
+            "status": "complete",
+            "size": size,
+            "pinned": pinned,
+            "downloading": busy,
+            "last_used": cache.iso(now - days * DAY),
+        }
+        for m, size, days, pinned, busy in (
+            ("o/old", 50, 40, False, False),
+            ("o/pinned-old", 70, 90, True, False),
+            ("o/mid", 30, 10, False, False),
+            ("o/new", 20, 1, False, False),
+            ("o/busy", 10, 100, False, True),
+        )
+    ]
+    rows.append(
+        {"model": "o/gone", "status": "missing", "size": 0, "pinned": False, "downloading": False, "last_used": None}
+    )
     removals, notes, total = cache.plan_cleanup(rows, now, 30 * DAY, 105, keep_pinned=True)
     assert [r.model for r in removals] == ["o/old", "o/mid"]  # age first, then least recently used
     assert total == 100 and {"kept o/pinned-old: pinned", "kept o/busy: being downloaded"} == set(notes)
@@ -154,7 +170,9 @@ def test_partial_files_of_killed_downloads_are_cleaned_but_live_ones_kept(root, 
         active, orphaned = cache.partial_files(root, "org/m")
         assert [p.name for p in active] == [live.name] and len(orphaned) == 1
         code, out, _ = run(capsys, "cache", "cleanup", "--cache-dir", str(root), "--older-than", "0d")
-        assert code == 0 and "removed 1 partial download file(s) of org/m" in out and "kept org/m: being downloaded" in out
+        assert (
+            code == 0 and "removed 1 partial download file(s) of org/m" in out and "kept org/m: being downloaded" in out
+        )
         assert live.exists() and not orphaned[0].exists()
         code, _, err = run(capsys, "cache", "remove", "org/m", "--cache-dir", str(root))
         assert code == 1 and "being downloaded" in err
@@ -176,8 +194,11 @@ def test_env_and_volumes_match_the_generated_artifacts(root, capsys):
     build_repo(root, "org/half", files(100), C1, ref=None)
     cache.update_index(root, lambda e: e.update({"org/done": {"commit_hash": C1, "gated": True}}))
     code, out, err = run(capsys, "cache", "env", "org/done", "--cache-dir", str(root))
-    assert code == 0 and out.splitlines() == ["HF_HOME=/workspace/model-cache", "HF_HUB_OFFLINE=1",
-                                              "# org/done is gated: also export HF_TOKEN (never stored here)"]
+    assert code == 0 and out.splitlines() == [
+        "HF_HOME=/workspace/model-cache",
+        "HF_HUB_OFFLINE=1",
+        "# org/done is gated: also export HF_TOKEN (never stored here)",
+    ]
     code, out, _ = run(capsys, "cache", "env", "org/half", "--cache-dir", str(root), "--json")
     data = json.loads(out)
     assert data["env"] == {"HF_HOME": deploy.CACHE_ROOT} and data["complete"] is False
@@ -187,8 +208,15 @@ def test_env_and_volumes_match_the_generated_artifacts(root, capsys):
     code, out, _ = run(capsys, "cache", "volumes", "org/done", "--cache-dir", str(root))
     assert out.splitlines() == [f"{root}:/workspace/model-cache"]
     # The docker command the build writes, for a host whose cache is this root.
-    plan = {"plan_id": "p", "port": 8000, "env": {}, "gated": True, "image": "img", "container_argv": [],
-            "engine_argv": []}
+    plan = {
+        "plan_id": "p",
+        "port": 8000,
+        "env": {},
+        "gated": True,
+        "image": "img",
+        "container_argv": [],
+        "engine_argv": [],
+    }
     argv = deploy.docker_argv(plan, deploy.DeployOptions(cache_dir=str(root), offline=True))
     assert argv[argv.index("-v") + 1] == out.strip()
     assert {f"{k}={v}" for k, v in cache.model_environment(root, "org/done")[0].items()} <= set(argv)
@@ -201,7 +229,9 @@ def test_list_and_stats_read_the_scan(root, capsys):
     code, out, _ = run(capsys, "cache", "stats", "--cache-dir", str(root), "--json")
     stats = json.loads(out)
     sizes = {m["model"]: m["size"] for m in stats["models"]}
-    assert stats["total_models"] == 2 and stats["total_size"] == sum(sizes.values()) == 3000 + len(b'{"a": 1000}') + len(b'{"a": 2000}')
+    assert stats["total_models"] == 2 and stats["total_size"] == sum(sizes.values()) == 3000 + len(
+        b'{"a": 1000}'
+    ) + len(b'{"a": 2000}')
     assert stats["incomplete_files"] == 1 and [m["complete"] for m in stats["models"]] == [True, False]
     code, out, _ = run(capsys, "cache", "list", "--cache-dir", str(root))
     assert code == 0 and "org/a" in out and "partial" in out and "partial file(s)" in out

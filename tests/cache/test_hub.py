@@ -13,7 +13,7 @@ import signal
 import time
 from pathlib import Path
 
-from aim_pick.cache_state import snapshot_state
+from aim_pick.contract.cache_state import snapshot_state
 
 from .conftest import BIG_WEIGHTS, LLAMA_MAIN, LLAMA_V1, LLAMA_WEIGHTS, cli, spawn
 from .fakehub import sha256
@@ -159,8 +159,11 @@ def test_gated_repo_needs_an_accepted_license_and_a_token(hub_env, fake_hub):
     assert all(r["auth"] is None for r in fake_hub.requests(contains="/cdn/"))  # never sent off the hub's origin
     assert index(hub_env)[gated]["gated"] is True
     result = cli(hub_env, "cache", "env", gated)
-    assert result.stdout.splitlines() == ["HF_HOME=/workspace/model-cache", "HF_HUB_OFFLINE=1",
-                                          f"# {gated} is gated: also export HF_TOKEN (never stored here)"]
+    assert result.stdout.splitlines() == [
+        "HF_HOME=/workspace/model-cache",
+        "HF_HUB_OFFLINE=1",
+        f"# {gated} is gated: also export HF_TOKEN (never stored here)",
+    ]
 
 
 def test_missing_repo_revision_and_unreachable_hub(hub_env, fake_hub):
@@ -190,14 +193,17 @@ def test_revision_pin(hub_env, fake_hub):
     assert len(content_gets(fake_hub, WEIGHTS)) == 1  # both commits share the weights blob
     ok(cli(hub_env, "cache", "download", LLAMA, "--revision", LLAMA_V1))  # a bare commit works too
     rows = json.loads(cli(hub_env, "cache", "list", "--json").stdout)
-    assert [(r["commit"], r["refs"]) for r in rows[0]["revisions"]] == sorted([(LLAMA_V1, ["v1"]), (LLAMA_MAIN, ["main"])])
+    assert [(r["commit"], r["refs"]) for r in rows[0]["revisions"]] == sorted(
+        [(LLAMA_V1, ["v1"]), (LLAMA_MAIN, ["main"])]
+    )
 
 
 def test_download_the_checkpoint_a_plan_serves(hub_env, fake_hub, tmp_path):
     plans = tmp_path / "api" / "plans"
     plans.mkdir(parents=True)
-    (plans / "tiny-mi300x-fp8-vllm-tp1.json").write_text(json.dumps(
-        {"plan_id": "tiny-mi300x-fp8-vllm-tp1", "model": LLAMA, "checkpoint": "fake-org/tiny-llama-FP8"}))
+    (plans / "tiny-mi300x-fp8-vllm-tp1.json").write_text(
+        json.dumps({"plan_id": "tiny-mi300x-fp8-vllm-tp1", "model": LLAMA, "checkpoint": "fake-org/tiny-llama-FP8"})
+    )
     api = ["--api", str(tmp_path / "api")]
     ok(result := cli(hub_env, "cache", "download", LLAMA, "--plan", "tiny-mi300x-fp8-vllm-tp1", *api))
     assert "from the checkpoint fake-org/tiny-llama-FP8" in result.stderr
@@ -215,13 +221,20 @@ def test_offline_commands_work_from_the_cache(hub_env, fake_hub):
     ok(cli(hub_env, "cache", "download", LLAMA))
     offline = {**hub_env, "HF_HUB_OFFLINE": "1"}
     fake_hub.reset()
-    for args in (("cache", "list"), ("cache", "stats", "--json"), ("cache", "pin", LLAMA), ("cache", "volumes", LLAMA),
-                 ("cache", "download", LLAMA)):
+    for args in (
+        ("cache", "list"),
+        ("cache", "stats", "--json"),
+        ("cache", "pin", LLAMA),
+        ("cache", "volumes", LLAMA),
+        ("cache", "download", LLAMA),
+    ):
         ok(cli(offline, *args))
     assert "HF_HUB_OFFLINE=1" in cli(offline, "cache", "env", LLAMA).stdout
-    for args, words in ((("cache", "download", "fake-org/tiny-moe"), "needs the network"),
-                        (("cache", "verify", LLAMA), "needs the network"),
-                        (("models", "import", LLAMA, "--out", str(root_of(hub_env) / "m")), "needs the network")):
+    for args, words in (
+        (("cache", "download", "fake-org/tiny-moe"), "needs the network"),
+        (("cache", "verify", LLAMA), "needs the network"),
+        (("models", "import", LLAMA, "--out", str(root_of(hub_env) / "m")), "needs the network"),
+    ):
         result = cli(offline, *args)
         assert result.returncode == 1 and words in result.stderr and "HF_HUB_OFFLINE=1" in result.stderr
     assert fake_hub.requests() == []  # nothing reached the hub

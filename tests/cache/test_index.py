@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from aim_engine import cache
-from aim_engine.cache import CacheError
+from aim_engine.cache import store as cache
+from aim_engine.cache.store import CacheError
 
 from .conftest import build_repo, commit_of
 
@@ -23,7 +23,7 @@ FILES = {"config.json": b"{}", "model.safetensors": b"w" * 3000}
 HAMMER = """
 import sys
 from pathlib import Path
-from aim_engine import cache
+from aim_engine.cache import store as cache
 root = Path(sys.argv[1])
 print("ready", flush=True)
 i = 0
@@ -36,7 +36,7 @@ while True:
 WRITER = """
 import sys
 from pathlib import Path
-from aim_engine import cache
+from aim_engine.cache import store as cache
 root, me, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 for i in range(count):
     cache.update_index(root, lambda e: e.update({f"org/w{me}-{i}": {"writer": me, "i": i}}))
@@ -111,14 +111,24 @@ def test_read_only_root_answers_from_the_scan(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "cache_index.json").exists()
 
 
-@pytest.mark.parametrize(("text", "size"), [("500G", 500 * 10**9), ("500GB", 500 * 10**9), ("1.5TiB", int(1.5 * 1024**4)),
-                                            ("20000", 20000), ("10 MiB", 10 * 1024**2), ("2k", 2000)])
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("500G", 500 * 10**9),
+        ("500GB", 500 * 10**9),
+        ("1.5TiB", int(1.5 * 1024**4)),
+        ("20000", 20000),
+        ("10 MiB", 10 * 1024**2),
+        ("2k", 2000),
+    ],
+)
 def test_parse_size(text, size):
     assert cache.parse_size(text) == size
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("2w", 14 * 86400), ("45", 45 * 86400),
-                                               ("90m", 5400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("2w", 14 * 86400), ("45", 45 * 86400), ("90m", 5400)]
+)
 def test_parse_age(text, seconds):
     assert cache.parse_age(text) == seconds
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from aim_engine.catalogue import Entry
+from aim_engine.catalogue.records import Entry
 from aim_engine.engines import backends_for
 from aim_engine.engines.sglang import default_chunked_prefill, default_mem_fraction_static
 
@@ -24,7 +24,19 @@ def test_chunked_prefill_defaults_by_memory():
 def test_settings_read_sglang_names(catalogue):
     sglang = backends_for(catalogue.engines)["sglang"]
     model = catalogue.models["Qwen/Qwen3-32B"]
-    s = sglang.settings(entry({"--tp-size": 4, "--context-length": 16384, "--mem-fraction-static": 0.8, "--model-path": "Qwen/Qwen3-32B-FP8"}, 4), model, catalogue.hardware["MI300X"])
+    s = sglang.settings(
+        entry(
+            {
+                "--tp-size": 4,
+                "--context-length": 16384,
+                "--mem-fraction-static": 0.8,
+                "--model-path": "Qwen/Qwen3-32B-FP8",
+            },
+            4,
+        ),
+        model,
+        catalogue.hardware["MI300X"],
+    )
     assert (s.tp, s.gpus_used, s.max_model_len, s.utilization, s.checkpoint) == (4, 4, 16384, 0.8, "Qwen/Qwen3-32B-FP8")
     assert not sglang.overhead_in_budget()
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from aim_engine.catalogue import Entry
+from aim_engine.catalogue.records import Entry
 from aim_engine.engines import backends_for
 
 
@@ -21,7 +21,11 @@ def test_defaults_follow_vllm(catalogue):
 def test_seed_style_strings_and_aliases(catalogue):
     vllm = backends_for(catalogue.engines)["vllm"]
     model = catalogue.models["Qwen/Qwen3-8B"]
-    s = vllm.settings(entry({"-tp": "4", "--max_model_len": "32k", "--gpu-memory-utilization": "0.85", "--enforce-eager": None}, 4), model, catalogue.hardware["MI300X"])
+    s = vllm.settings(
+        entry({"-tp": "4", "--max_model_len": "32k", "--gpu-memory-utilization": "0.85", "--enforce-eager": None}, 4),
+        model,
+        catalogue.hardware["MI300X"],
+    )
     assert (s.tp, s.gpus_used, s.max_model_len, s.utilization, s.cuda_graphs) == (4, 4, 32000, 0.85, False)
     s = vllm.settings(entry({"--max-model-len": "32K"}), model, catalogue.hardware["MI300X"])
     assert s.max_model_len == 32768
@@ -29,5 +33,9 @@ def test_seed_style_strings_and_aliases(catalogue):
 
 def test_gpus_used_counts_all_parallel_dimensions(catalogue):
     vllm = backends_for(catalogue.engines)["vllm"]
-    s = vllm.settings(entry({"--tensor-parallel-size": 2, "--pipeline-parallel-size": 2, "--data-parallel-size": 2}, 8), catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"])
+    s = vllm.settings(
+        entry({"--tensor-parallel-size": 2, "--pipeline-parallel-size": 2, "--data-parallel-size": 2}, 8),
+        catalogue.models["Qwen/Qwen3-8B"],
+        catalogue.hardware["MI300X"],
+    )
     assert s.gpus_used == 8

@@ -4,10 +4,10 @@ snapshot under data/flags/."""
 
 from __future__ import annotations
 
-from ..catalogue import EngineData
-from .base import Backend
-from .sglang import SGLang
-from .vllm import VLLM
+from aim_engine.catalogue.records import EngineData
+from aim_engine.engines.base import Backend
+from aim_engine.engines.sglang import SGLang
+from aim_engine.engines.vllm import VLLM
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (VLLM, SGLang)}
 

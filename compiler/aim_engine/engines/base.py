@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from ..catalogue import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
-from ..memory import ServingShape
+from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
+from aim_engine.planning.memory import ServingShape
 
 _HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
 # vLLM's human_readable_int: lower-case suffixes are decimal, upper-case binary.
@@ -132,9 +133,14 @@ def settings_problems(settings: EntrySettings) -> list[str]:
     """Values no engine accepts, whatever the flag is called (they would also break the
     memory model): sizes below 1, utilization outside (0, 1]."""
     problems = []
-    for label, value in (("tensor-parallel size", settings.tp), ("pipeline-parallel size", settings.pp),
-                         ("data-parallel size", settings.dp), ("context length", settings.max_model_len),
-                         ("batched-token budget", settings.max_num_batched_tokens), ("sequence limit", settings.max_num_seqs)):
+    for label, value in (
+        ("tensor-parallel size", settings.tp),
+        ("pipeline-parallel size", settings.pp),
+        ("data-parallel size", settings.dp),
+        ("context length", settings.max_model_len),
+        ("batched-token budget", settings.max_num_batched_tokens),
+        ("sequence limit", settings.max_num_seqs),
+    ):
         if value < 1:
             problems.append(f"the {label} must be at least 1, got {value}")
     if not 0 < settings.utilization <= 1:
@@ -145,11 +151,20 @@ def settings_problems(settings: EntrySettings) -> list[str]:
 # Bytes per KV element by --kv-cache-dtype; None means "the model's activation dtype".
 KV_DTYPE_BYTES = {
     "auto": None,
-    "bfloat16": 2, "bf16": 2, "float16": 2, "half": 2,
-    "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "fp8_inc": 1, "mxfp8": 1 + 1 / 32,
-    "fp8_per_token_head": 1, "int8_per_token_head": 1,
+    "bfloat16": 2,
+    "bf16": 2,
+    "float16": 2,
+    "half": 2,
+    "fp8": 1,
+    "fp8_e4m3": 1,
+    "fp8_e5m2": 1,
+    "fp8_inc": 1,
+    "mxfp8": 1 + 1 / 32,
+    "fp8_per_token_head": 1,
+    "int8_per_token_head": 1,
     "fp8_ds_mla": 656 / 576,
-    "nvfp4": 0.5 + 1 / 16, "fp4_mx_block16": 0.5 + 1 / 16,
+    "nvfp4": 0.5 + 1 / 16,
+    "fp4_mx_block16": 0.5 + 1 / 16,
 }
 
 

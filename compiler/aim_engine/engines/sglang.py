@@ -3,9 +3,9 @@ derives from GPU memory when a recipe leaves them out (srt/arg_groups/memory_hoo
 
 from __future__ import annotations
 
-from ..catalogue import Entry, Hardware, Model
-from ..memory import GIB
-from .base import Backend, EntrySettings, canonical_args
+from aim_engine.catalogue.records import Entry, Hardware, Model
+from aim_engine.engines.base import Backend, EntrySettings, canonical_args
+from aim_engine.planning.memory import GIB
 
 MIB = 1024**2
 
@@ -72,7 +72,9 @@ class SGLang(Backend):
             expert_parallel=int(args.get("--ep-size") or 1) > 1,
             max_model_len=int(explicit_len) if explicit_len else model.config.max_position_embeddings,
             max_model_len_explicit=bool(explicit_len),
-            utilization=float(fraction) if fraction else default_mem_fraction_static(hardware.memory_bytes, max(chunk, 0), tp, pp),
+            utilization=float(fraction)
+            if fraction
+            else default_mem_fraction_static(hardware.memory_bytes, max(chunk, 0), tp, pp),
             max_num_batched_tokens=max(chunk, 1),
             max_num_seqs=int(args.get("--max-running-requests") or 1024),
             kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),

@@ -3,9 +3,9 @@ defaults vLLM applies when a recipe leaves them out (vllm/engine/arg_utils.py)."
 
 from __future__ import annotations
 
-from ..catalogue import Entry, Hardware, Model
-from ..memory import GIB
-from .base import Backend, EntrySettings, canonical_args
+from aim_engine.catalogue.records import Entry, Hardware, Model
+from aim_engine.engines.base import Backend, EntrySettings, canonical_args
+from aim_engine.planning.memory import GIB
 
 # EngineArgs gives GPUs with at least 70 GiB bigger batches than smaller ones.
 LARGE_GPU_BYTES = 70 * GIB

@@ -18,10 +18,12 @@ DEFAULT_HOST_PORT = 8000
 DOCKER_DEVICE_FLAGS = (
     "--device=/dev/kfd",
     "--device=/dev/dri",
-    "--group-add", "video",
+    "--group-add",
+    "video",
     "--ipc=host",
     "--cap-add=SYS_PTRACE",
-    "--security-opt", "seccomp=unconfined",
+    "--security-opt",
+    "seccomp=unconfined",
 )
 HEALTH_PATH = "/health"
 READY_PATH = "/v1/models"
@@ -30,17 +32,21 @@ READY_PATH = "/v1/models"
 # Host-side choices that change an artifact's structure (immutable, keyword-constructed).
 # A namedtuple, not a dataclass: importing dataclasses (and with it inspect) costs
 # aim-pick's start-up more than everything it does on a GPU host.
-DeployOptions = namedtuple("DeployOptions", (
-    "host_port",  # int
-    "cache_dir",  # str: the model cache root on the host
-    "container_name",  # str | None: default aim-<plan id>
-    "visible_devices",  # tuple[str, ...] | None: HIP_VISIBLE_DEVICES when the plan uses part of the host
-    "offline",  # bool: the checkpoint is complete in the cache: HF_HUB_OFFLINE=1
-    "k8s_cache",  # "pvc" | "hostpath"
-    "k8s_pvc",  # str
-    "k8s_hf_secret",  # str
-    "extra_env",  # tuple[tuple[str, str], ...]
-), defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", "aim-model-cache", "hf-token", ()))
+DeployOptions = namedtuple(
+    "DeployOptions",
+    (
+        "host_port",  # int
+        "cache_dir",  # str: the model cache root on the host
+        "container_name",  # str | None: default aim-<plan id>
+        "visible_devices",  # tuple[str, ...] | None: HIP_VISIBLE_DEVICES when the plan uses part of the host
+        "offline",  # bool: the checkpoint is complete in the cache: HF_HUB_OFFLINE=1
+        "k8s_cache",  # "pvc" | "hostpath"
+        "k8s_pvc",  # str
+        "k8s_hf_secret",  # str
+        "extra_env",  # tuple[tuple[str, str], ...]
+    ),
+    defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", "aim-model-cache", "hf-token", ()),
+)
 DeployOptions.__doc__ = "Host-side choices that change an artifact's structure."
 
 
@@ -78,9 +84,18 @@ def passthrough_env(plan: dict) -> list[str]:
 
 
 def docker_argv(plan: dict, options: DeployOptions = DeployOptions()) -> list[str]:
-    argv = ["docker", "run", "--rm", "--name", container_name(plan, options), *DOCKER_DEVICE_FLAGS,
-            "-p", f"{options.host_port}:{plan['port']}",
-            "-v", f"{options.cache_dir}:{CACHE_ROOT}"]
+    argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--name",
+        container_name(plan, options),
+        *DOCKER_DEVICE_FLAGS,
+        "-p",
+        f"{options.host_port}:{plan['port']}",
+        "-v",
+        f"{options.cache_dir}:{CACHE_ROOT}",
+    ]
     for key, value in environment(plan, options).items():
         argv += ["-e", f"{key}={value}"]
     for key in passthrough_env(plan):
@@ -164,8 +179,11 @@ def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[di
         "resources": {"limits": {"amd.com/gpu": plan["gpu_count"]}, "requests": {"amd.com/gpu": plan["gpu_count"]}},
         "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_ROOT}, {"name": "dshm", "mountPath": "/dev/shm"}],
         "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}, "seccompProfile": {"type": "Unconfined"}},
-        "startupProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": 10,
-                         "failureThreshold": max(30, startup_seconds(plan) // 10)},
+        "startupProbe": {
+            "httpGet": {"path": HEALTH_PATH, "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": max(30, startup_seconds(plan) // 10),
+        },
         "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
         "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": 20, "failureThreshold": 3},
     }
@@ -184,8 +202,19 @@ def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[di
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": "amd.com/gpu.device-id", "operator": "In", "values": device_ids}]}]}}},
+                    "affinity": {
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {
+                                        "matchExpressions": [
+                                            {"key": "amd.com/gpu.device-id", "operator": "In", "values": device_ids}
+                                        ]
+                                    }
+                                ]
+                            }
+                        }
+                    },
                     "containers": [container],
                     "volumes": [cache_volume, {"name": "dshm", "emptyDir": {"medium": "Memory"}}],
                 },
@@ -196,8 +225,10 @@ def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[di
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"selector": {"app.kubernetes.io/name": name},
-                 "ports": [{"name": "http", "port": options.host_port, "targetPort": "http"}]},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "http", "port": options.host_port, "targetPort": "http"}],
+        },
     }
     return [deployment, service]
 

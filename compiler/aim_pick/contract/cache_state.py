@@ -71,8 +71,16 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _result(repo_id, revision, complete, reason, commit=None, path=None, files=0, size=0) -> dict:
-    return {"repo_id": repo_id, "revision": revision, "complete": complete, "commit": commit, "path": path,
-            "reason": reason, "files": files, "size": size}
+    return {
+        "repo_id": repo_id,
+        "revision": revision,
+        "complete": complete,
+        "commit": commit,
+        "path": path,
+        "reason": reason,
+        "files": files,
+        "size": size,
+    }
 
 
 def _snapshot_files(snapshot: str, root_real: str) -> tuple[dict[str, int], list[str]]:
@@ -116,13 +124,16 @@ def _index_problems(entry: object, commit: str, files: dict[str, int]) -> list[s
         return []
     problems = []
     if entry.get("verify") == "failed":
-        problems.append("the last `aim-engine cache verify` found corrupt files at this commit "
-                        "(remove the model and download it again)")
+        problems.append(
+            "the last `aim-engine cache verify` found corrupt files at this commit "
+            "(remove the model and download it again)"
+        )
     recorded = entry.get("files")
     if isinstance(recorded, dict):
         missing = sorted(name for name in recorded if name not in files)
-        wrong = sorted(name for name, size in recorded.items()
-                       if name in files and isinstance(size, int) and files[name] != size)
+        wrong = sorted(
+            name for name, size in recorded.items() if name in files and isinstance(size, int) and files[name] != size
+        )
         if missing:
             problems.append(f"{len(missing)} recorded file(s) missing: {', '.join(missing[:3])}")
         if wrong:
@@ -181,5 +192,6 @@ def snapshot_state(cache_root: str, repo_id: str, revision: str | None = None) -
     size = sum(files.values())
     if problems:
         return _result(repo_id, revision, False, "; ".join(problems), commit, snapshot, len(files), size)
-    return _result(repo_id, revision, True, f"complete: {len(files)} file(s), {size} bytes", commit, snapshot,
-                   len(files), size)
+    return _result(
+        repo_id, revision, True, f"complete: {len(files)} file(s), {size} bytes", commit, snapshot, len(files), size
+    )

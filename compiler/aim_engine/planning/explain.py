@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalogue import Hardware, Model
-from .memory import gib
-from .plan import Considered, Decision, Verdict
+from aim_engine.catalogue.records import Hardware, Model
+from aim_engine.planning.memory import gib
+from aim_engine.planning.planner import Considered, Decision, Verdict
 
 
 def considered_dict(x: Considered, intrinsic: bool = False) -> dict[str, Any]:
@@ -39,7 +39,11 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
         "model": decision.model,
         "hardware": decision.hardware,
         "request": {"n": r.n, "count_mode": r.count_mode, "precision": r.precision, "backend": r.backend},
-        "target": {"gpu_count": decision.target_count, "precision": decision.target_precision, "backends": list(decision.backends)},
+        "target": {
+            "gpu_count": decision.target_count,
+            "precision": decision.target_precision,
+            "backends": list(decision.backends),
+        },
         "plan": decision.chosen.plan_id if decision.chosen else None,
         "candidates": [considered_dict(x) for x in decision.considered],
     }

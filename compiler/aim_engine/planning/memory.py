@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .catalogue import Model
+from aim_engine.catalogue.records import Model
 
 GIB = 1024**3
 KV_BLOCK = 16  # vLLM's default block size; KV is allocated in whole blocks
@@ -146,7 +146,13 @@ def kv_bytes_for_request(model: Model, shape: ServingShape, tokens: int) -> int:
     att = model.attention
     if att.sliding_window_layers and att.kind != "mla":
         window_tokens = min(att.sliding_window - 1 + shape.max_num_batched_tokens, tokens)
-        per_token = (att.sliding_window_layers / shape.pp) * 2 * kv_heads_per_rank(model, shape.tp) * model.config.head_dim * shape.kv_bytes
+        per_token = (
+            (att.sliding_window_layers / shape.pp)
+            * 2
+            * kv_heads_per_rank(model, shape.tp)
+            * model.config.head_dim
+            * shape.kv_bytes
+        )
         total += math.ceil(per_token * (_blocks(window_tokens) + KV_BLOCK))
     return total
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from . import __version__, explain, render
-from .catalogue import PRECISIONS, Catalogue, Hardware, Model
-from .plan import MAX_GPUS, Candidate, Considered, Decision, Planner
+from aim_engine import __version__
+from aim_engine.catalogue.records import PRECISIONS, Catalogue, Hardware, Model
+from aim_engine.planning import explain
+from aim_engine.planning.planner import MAX_GPUS, Candidate, Considered, Decision, Planner
+from aim_engine.publish import artifacts as render
 
 API_VERSION = 1
 COUNT_MODES = ("auto", "exact")
@@ -41,11 +44,12 @@ def lookup_key(n: int, count_mode: str, precision: str, backend: str) -> str:
 def catalogue_digest(files: dict[str, Path]) -> str:
     """sha256 over the catalogue's input files (names and bytes) and the built-in data."""
     digest = hashlib.sha256()
-    data_root = resources.files("aim_engine")
+    data_root = resources.files("aim_engine.catalogue")
     builtin = sorted(
         (f"aim_engine/{sub}/{p.name}", p.read_bytes())
         for sub in ("data", "data/engines", "data/flags", "schemas")
-        for p in (data_root / sub).iterdir() if p.name.endswith(".json")
+        for p in (data_root / sub).iterdir()
+        if p.name.endswith(".json")
     )
     for name, blob in sorted((name, path.read_bytes()) for name, path in files.items()) + builtin:
         digest.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
@@ -97,10 +101,18 @@ def plan_files(plan: dict[str, Any]) -> dict[str, bytes]:
     made = render.artifacts(plan)
     pid = plan["plan_id"]
     # artifact kind -> (plan JSON field, path under the build folder)
-    paths = {"compose": ("compose", f"compose/{pid}.yaml"), "k8s": ("k8s", f"k8s/{pid}.yaml"),
-             "env": ("env_file", f"env/{pid}.env"), "script": ("run_script", f"docker/{pid}.sh")}
-    plan = {**plan, "docker_argv": made["docker_argv"], "docker_command": made["docker_command"],
-            **{field: path for field, path in paths.values()}}
+    paths = {
+        "compose": ("compose", f"compose/{pid}.yaml"),
+        "k8s": ("k8s", f"k8s/{pid}.yaml"),
+        "env": ("env_file", f"env/{pid}.env"),
+        "script": ("run_script", f"docker/{pid}.sh"),
+    }
+    plan = {
+        **plan,
+        "docker_argv": made["docker_argv"],
+        "docker_command": made["docker_command"],
+        **{field: path for field, path in paths.values()},
+    }
     files = {path: made[kind].encode("utf-8") for kind, (_, path) in paths.items()}
     files[f"api/plans/{pid}.json"] = dumps(plan)
     return files
@@ -144,8 +156,15 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
     by_path: dict[int, str] = {}
     exact: dict[int, Decision] = {}
     for candidate in planner.candidates(model, hardware):
-        candidates[candidate.candidate_id] = candidate_json(Considered(candidate, candidate.verdict, candidate.reason, candidate.message,
-                                                                       (candidate.gpus, candidate.precision, candidate.backend, candidate.derived)))
+        candidates[candidate.candidate_id] = candidate_json(
+            Considered(
+                candidate,
+                candidate.verdict,
+                candidate.reason,
+                candidate.message,
+                (candidate.gpus, candidate.precision, candidate.backend, candidate.derived),
+            )
+        )
     for n in range(1, MAX_GPUS + 1):
         for mode in COUNT_MODES:
             for precision in ("auto", *PRECISIONS):
@@ -166,8 +185,11 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
                             steps.append([cid, x.verdict.value])
                         decisions[by_path[id(path)]] = {
                             "plan": decision.chosen.plan_id if decision.chosen else None,
-                            "target": {"gpu_count": decision.target_count, "precision": decision.target_precision,
-                                       "backends": list(decision.backends)},
+                            "target": {
+                                "gpu_count": decision.target_count,
+                                "precision": decision.target_precision,
+                                "backends": list(decision.backends),
+                            },
                             "path": steps,
                         }
                     keys[lookup_key(n, mode, precision, backend)] = by_path[id(path)]
@@ -176,7 +198,11 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
         "model": model.model_id,
         "model_slug": model.slug,
         "hardware": hardware.name,
-        "key_format": "<n>/<count mode: auto|exact>/<precision: auto|" + "|".join(PRECISIONS) + ">/<backend: auto|" + "|".join(sorted(planner.backends)) + ">",
+        "key_format": "<n>/<count mode: auto|exact>/<precision: auto|"
+        + "|".join(PRECISIONS)
+        + ">/<backend: auto|"
+        + "|".join(sorted(planner.backends))
+        + ">",
         "keys": keys,
         "decisions": decisions,
         "candidates": candidates,
@@ -197,13 +223,34 @@ def matrix_cell(decision: Decision) -> dict[str, Any]:
             "reason": chosen.message,
         }
     n = decision.request.n
-    low = [x for x in decision.considered
-           if x.candidate is not None and x.candidate.gpus <= n and x.candidate.memory is not None and not x.candidate.memory.fits]
+    low = [
+        x
+        for x in decision.considered
+        if x.candidate is not None
+        and x.candidate.gpus <= n
+        and x.candidate.memory is not None
+        and not x.candidate.memory.fits
+    ]
     if low:
-        return {"status": "does-not-fit", "plan": None, "gpu_count": None, "precision": None, "backend": None, "reason": low[0].message}
-    reasons = [x.message for x in decision.considered if x.candidate is not None] or [x.message for x in decision.considered]
-    return {"status": "no-recipe", "plan": None, "gpu_count": None, "precision": None, "backend": None,
-            "reason": reasons[0] if reasons else "no recipe for this model on this GPU"}
+        return {
+            "status": "does-not-fit",
+            "plan": None,
+            "gpu_count": None,
+            "precision": None,
+            "backend": None,
+            "reason": low[0].message,
+        }
+    reasons = [x.message for x in decision.considered if x.candidate is not None] or [
+        x.message for x in decision.considered
+    ]
+    return {
+        "status": "no-recipe",
+        "plan": None,
+        "gpu_count": None,
+        "precision": None,
+        "backend": None,
+        "reason": reasons[0] if reasons else "no recipe for this model on this GPU",
+    }
 
 
 # --- the whole API -----------------------------------------------------------------------------
@@ -223,7 +270,9 @@ def model_summary(model: Model) -> dict[str, Any]:
     }
 
 
-def model_json(model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plans: list[dict[str, Any]]) -> dict[str, Any]:
+def model_json(
+    model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plans: list[dict[str, Any]]
+) -> dict[str, Any]:
     cfg = model.config
     return {
         **model_summary(model),
@@ -249,7 +298,13 @@ def hardware_json(h: Hardware) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(h):
         value = getattr(h, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else dict(sorted(value.items())) if isinstance(value, Mapping) else value
+        out[f.name] = (
+            list(value)
+            if isinstance(value, tuple)
+            else dict(sorted(value.items()))
+            if isinstance(value, Mapping)
+            else value
+        )
     return out
 
 
@@ -272,9 +327,16 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
             for candidate in planner.candidates(model, hardware):
                 if candidate.plan_id:
                     files.update(plan_files(plan_json(planner, model, candidate)))
-                    plans.append({"plan_id": candidate.plan_id, "hardware": hardware.name, "gpu_count": candidate.gpus,
-                                     "precision": candidate.precision, "backend": candidate.backend,
-                                     "status": "derived" if candidate.derived else "verified"})
+                    plans.append(
+                        {
+                            "plan_id": candidate.plan_id,
+                            "hardware": hardware.name,
+                            "gpu_count": candidate.gpus,
+                            "precision": candidate.precision,
+                            "backend": candidate.backend,
+                            "status": "derived" if candidate.derived else "verified",
+                        }
+                    )
             lookup, exact = lookup_json(planner, model, hardware)
             decision_count += len(lookup["decisions"])
             files[f"api/lookup/{hardware.name}/{model.slug}.json"] = dumps(lookup, compact=True)
@@ -289,12 +351,23 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
         "models": [model_summary(m) for m in sorted(catalogue.models.values(), key=lambda m: m.model_id)],
         "hardware": {name: hardware_json(h) for name, h in sorted(catalogue.hardware.items())},
         "engines": {
-            name: {"title": b.data.title, "version": b.data.version, "images": dict(sorted(b.data.images.items())),
-                   "default_port": b.data.default_port, "image_entrypoint": b.data.image_entrypoint, "launch": list(b.data.launch)}
+            name: {
+                "title": b.data.title,
+                "version": b.data.version,
+                "images": dict(sorted(b.data.images.items())),
+                "default_port": b.data.default_port,
+                "image_entrypoint": b.data.image_entrypoint,
+                "launch": list(b.data.launch),
+            }
             for name, b in sorted(planner.backends.items())
         },
-        "counts": {"models": len(catalogue.models), "recipes": len(catalogue.recipes), "plans": plan_count,
-                   "lookups": lookups, "decisions": decision_count},
+        "counts": {
+            "models": len(catalogue.models),
+            "recipes": len(catalogue.recipes),
+            "plans": plan_count,
+            "lookups": lookups,
+            "decisions": decision_count,
+        },
         "lookup_key_format": "<n>/<auto|exact>/<auto|precision>/<auto|backend>",
     }
     files["api/index.json"] = dumps(index)

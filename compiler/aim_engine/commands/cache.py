@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import cache
-from .cache import CacheError, human_size
+from aim_engine.cache import store as cache
+from aim_engine.cache.store import CacheError, human_size
 
 DEFAULT_AGE = "30d"  # the seed's cleanup_old_models(days_old=30)
 
@@ -28,6 +28,7 @@ def _handler(func):
         except OSError as exc:  # permissions, full disks: say which file
             print(f"aim-engine: {exc.filename or 'cache'}: {exc.strerror or exc}", file=sys.stderr)
             return 1
+
     return run
 
 
@@ -45,13 +46,19 @@ def cmd_download(args: argparse.Namespace) -> int:
         if model not in (plan.get("model"), checkpoint):
             raise CacheError(f"plan {args.plan} serves {plan.get('model')} (checkpoint {checkpoint}), not {model}", 2)
         if checkpoint != model:
-            print(f"plan {args.plan} serves {model} from the checkpoint {checkpoint}; downloading that", file=sys.stderr)
+            print(
+                f"plan {args.plan} serves {model} from the checkpoint {checkpoint}; downloading that", file=sys.stderr
+            )
     entry, state = cache.download(root, checkpoint, revision, plan, args.all_files)
-    print(f"cached {checkpoint} at commit {state['commit']}: {state['files']} file(s), {human_size(state['size'])} "
-          f"in {state['path']}")
+    print(
+        f"cached {checkpoint} at commit {state['commit']}: {state['files']} file(s), {human_size(state['size'])} "
+        f"in {state['path']}"
+    )
     if entry.get("skipped"):
-        print(f"left out: {', '.join(entry['skipped'])} (weight formats the engines do not load when safetensors "
-              "exist; --all-files fetches them)")
+        print(
+            f"left out: {', '.join(entry['skipped'])} (weight formats the engines do not load when safetensors "
+            "exist; --all-files fetches them)"
+        )
     return 0
 
 
@@ -66,13 +73,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'MODEL':<44} {'STATE':<9} {'COMMIT':<12} {'SIZE':>10}  {'LAST USED':<25} {'PIN':<3} PLAN")
     for row in rows:
-        print(f"{row['model']:<44} {row['status']:<9} {(row['commit'] or '-')[:12]:<12} {human_size(row['size']):>10}  "
-              f"{row['last_used'] or '-':<25} {'yes' if row['pinned'] else '-':<3} {row['source_plan'] or '-'}")
+        print(
+            f"{row['model']:<44} {row['status']:<9} {(row['commit'] or '-')[:12]:<12} {human_size(row['size']):>10}  "
+            f"{row['last_used'] or '-':<25} {'yes' if row['pinned'] else '-':<3} {row['source_plan'] or '-'}"
+        )
         if not row["complete"]:
             print(f"    {row['reason']}")
     done = sum(r["complete"] for r in rows)
-    print(f"{len(rows)} model(s) in {root}: {done} complete, {len(rows) - done} not "
-          "(`aim-engine cache download MODEL` finishes one)")
+    print(
+        f"{len(rows)} model(s) in {root}: {done} complete, {len(rows) - done} not "
+        "(`aim-engine cache download MODEL` finishes one)"
+    )
     return 0
 
 
@@ -82,12 +93,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
         return 0
-    print(f"cache {result['cache_dir']}: {result['total_models']} model(s), {human_size(result['total_size'])} "
-          f"({result['total_size']} bytes)")
+    print(
+        f"cache {result['cache_dir']}: {result['total_models']} model(s), {human_size(result['total_size'])} "
+        f"({result['total_size']} bytes)"
+    )
     for model in result["models"]:
-        print(f"  {model['model']:<44} {human_size(model['size']):>10}  {model['files']:>4} file(s)  "
-              f"{model['revisions']} revision(s)  {'complete' if model['complete'] else 'incomplete'}"
-              f"{'  pinned' if model['pinned'] else ''}")
+        print(
+            f"  {model['model']:<44} {human_size(model['size']):>10}  {model['files']:>4} file(s)  "
+            f"{model['revisions']} revision(s)  {'complete' if model['complete'] else 'incomplete'}"
+            f"{'  pinned' if model['pinned'] else ''}"
+        )
     if result["incomplete_files"]:
         print(f"partial download files: {result['incomplete_files']} ({human_size(result['incomplete_size'])})")
     for warning in result["warnings"]:
@@ -146,10 +161,15 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         elif row["model"] not in gone:
             orphans = cache.partial_files(root, row["model"])[1]
             if orphans:
-                size = cache.remove_orphans(root, row["model"]) if not args.dry_run else \
-                    sum(p.stat().st_size for p in orphans if p.exists())
-                print(f"{verb} {len(orphans)} partial download file(s) of {row['model']} ({human_size(size)}) left by "
-                      "an interrupted download")
+                size = (
+                    cache.remove_orphans(root, row["model"])
+                    if not args.dry_run
+                    else sum(p.stat().st_size for p in orphans if p.exists())
+                )
+                print(
+                    f"{verb} {len(orphans)} partial download file(s) of {row['model']} ({human_size(size)}) left by "
+                    "an interrupted download"
+                )
     for note in notes:
         print(note)
     if not removals:
@@ -169,19 +189,36 @@ def cmd_env(args: argparse.Namespace) -> int:
     root, model = _target(args)
     values, by_name, state = cache.model_environment(root, model, host=args.host)
     if args.json:
-        print(json.dumps({"env": values, "pass_through": by_name, "complete": state["complete"],
-                          "commit": state["commit"], "reason": state["reason"]}, indent=1, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "env": values,
+                    "pass_through": by_name,
+                    "complete": state["complete"],
+                    "commit": state["commit"],
+                    "reason": state["reason"],
+                },
+                indent=1,
+                sort_keys=True,
+            )
+        )
         return 0
     for key, value in values.items():
         print(f"{key}={value}")
     for name in by_name:  # as the generated .env files do: a comment, so `set -a; . file` still works
         print(f"# {model} is gated: also export {name} (never stored here)")
     if state["complete"]:
-        print(f"# {model} is complete at commit {state['commit'][:12]}: HF_HUB_OFFLINE=1 keeps the engine off the "
-              "network", file=sys.stderr)
+        print(
+            f"# {model} is complete at commit {state['commit'][:12]}: HF_HUB_OFFLINE=1 keeps the engine off the "
+            "network",
+            file=sys.stderr,
+        )
     else:
-        print(f"# {model} is not complete in the cache ({state['reason']}): the engine will download it; "
-              f"`aim-engine cache download {model}` fetches it ahead", file=sys.stderr)
+        print(
+            f"# {model} is not complete in the cache ({state['reason']}): the engine will download it; "
+            f"`aim-engine cache download {model}` fetches it ahead",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -196,12 +233,14 @@ def cmd_volumes(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .hub_import import import_model  # jsonschema and yaml only when importing
+    from aim_engine.cache.hub_import import import_model  # jsonschema and yaml only when importing
 
     model = cache.model_id(args.model)
     path, doc, commit = import_model(model, cache.revision_name(args.revision), Path(args.out), args.force)
-    print(f"wrote {path}: {doc['architecture']}, {doc['size']} ({doc['parameters']['total']:,} parameters), "
-          f"{doc['native_precision']}, license {doc['license']}{', gated' if doc['gated'] else ''}, commit {commit}")
+    print(
+        f"wrote {path}: {doc['architecture']}, {doc['size']} ({doc['parameters']['total']:,} parameters), "
+        f"{doc['native_precision']}, license {doc['license']}{', gated' if doc['gated'] else ''}, commit {commit}"
+    )
     print("next: write recipes for it, list them in aim_recipes, then run `aim-engine validate`")
     return 0
 
@@ -213,21 +252,28 @@ def add_parsers(subparsers) -> None:
     one = argparse.ArgumentParser(add_help=False, parents=[common])
     one.add_argument("model", help="Hugging Face id (org/name) or its slug (org--name)")
 
-    c = subparsers.add_parser("cache", help="the shared model cache (Hugging Face layout under <root>/hub)",
-                              description="Manage the model cache that generated containers mount at "
-                                          f"{cache.CACHE_ROOT}.")
+    c = subparsers.add_parser(
+        "cache",
+        help="the shared model cache (Hugging Face layout under <root>/hub)",
+        description=f"Manage the model cache that generated containers mount at {cache.CACHE_ROOT}.",
+    )
     sub = c.add_subparsers(dest="cache_command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("download", parents=[one], help="download a checkpoint into the cache")
     p.add_argument("--revision", help="branch, tag or commit (default: main)")
     p.add_argument("--plan", metavar="PLAN_ID", help="download the checkpoint this plan serves (e.g. its FP8 variant)")
     p.add_argument("--api", default="build/api", help="the built API folder holding plans/ (default: build/api)")
-    p.add_argument("--all-files", action="store_true",
-                   help="also fetch .bin/.pth/... weights that the engines skip when safetensors exist")
+    p.add_argument(
+        "--all-files",
+        action="store_true",
+        help="also fetch .bin/.pth/... weights that the engines skip when safetensors exist",
+    )
     p.set_defaults(func=_handler(cmd_download))
 
-    for name, func, text in (("list", cmd_list, "cached models and whether each is complete"),
-                             ("stats", cmd_stats, "count, total size and per-model sizes from a scan of the cache")):
+    for name, func, text in (
+        ("list", cmd_list, "cached models and whether each is complete"),
+        ("stats", cmd_stats, "count, total size and per-model sizes from a scan of the cache"),
+    ):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=_handler(func))
@@ -240,12 +286,24 @@ def add_parsers(subparsers) -> None:
     p.set_defaults(func=_handler(cmd_remove))
 
     p = sub.add_parser("cleanup", parents=[common], help="remove models by age, then least recently used to fit a size")
-    p.add_argument("--older-than", metavar="AGE", help=f"remove models not used for AGE (30d, 12h, 2w; default "
-                                                        f"{DEFAULT_AGE} when --max-size is not given either)")
-    p.add_argument("--max-size", metavar="SIZE", help="then remove least recently used models until the cache fits "
-                                                      "(500G = 500*1000^3 bytes, 1.5TiB = 1.5*1024^4)")
-    p.add_argument("--keep-pinned", action=argparse.BooleanOptionalAction, default=True,
-                   help="never remove pinned models (default; --no-keep-pinned lets cleanup remove them)")
+    p.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help=f"remove models not used for AGE (30d, 12h, 2w; default "
+        f"{DEFAULT_AGE} when --max-size is not given either)",
+    )
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="then remove least recently used models until the cache fits "
+        "(500G = 500*1000^3 bytes, 1.5TiB = 1.5*1024^4)",
+    )
+    p.add_argument(
+        "--keep-pinned",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="never remove pinned models (default; --no-keep-pinned lets cleanup remove them)",
+    )
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     p.set_defaults(func=_handler(cmd_cleanup))
 

@@ -1,7 +1,7 @@
 """Render a plan's artifacts (docker command, compose file, Kubernetes manifests, env
 file, run script) from the Jinja2 templates in templates/.
 
-What goes into each artifact is decided by `aim_pick.deploy` (shared with the host
+What goes into each artifact is decided by `aim_pick.contract.deploy` (shared with the host
 shim); the templates decide only how it is written. Every value that comes from data
 passes through a quoting filter for its language.
 """
@@ -12,18 +12,20 @@ import json
 import re
 import shlex
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import jinja2
 
-from aim_pick import deploy
+from aim_pick.contract import deploy
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = resources.files("aim_engine.publish") / "templates"
 
 # Characters a YAML double-quoted scalar must escape: C0/C1 controls, DEL, the
 # characters YAML treats as line breaks, and the byte-order mark.
-_YAML_ESCAPE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff\"\\\\]|[\U00010000-\U0010ffff]")
+_YAML_ESCAPE = re.compile(
+    '[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"\\\\]|[\U00010000-\U0010ffff]'
+)
 _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
 
 
@@ -56,7 +58,7 @@ def yaml_value(value: Any) -> str:
 def environment(template_dir: str | None = None) -> jinja2.Environment:
     folders = [template_dir] if template_dir else []
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([*folders, str(REPO_TEMPLATES)]),
+        loader=jinja2.FileSystemLoader([*folders, str(TEMPLATES)]),
         autoescape=False,  # YAML and shell: quoting is done by the filters below
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -79,8 +81,15 @@ def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DeployOptions()
     return {
         "docker_argv": argv,
         "docker_command": command,
-        "compose": render("compose.yaml.j2", name=deploy.k8s_name(plan), service=deploy.compose_service(plan, options), **context),
+        "compose": render(
+            "compose.yaml.j2", name=deploy.k8s_name(plan), service=deploy.compose_service(plan, options), **context
+        ),
         "k8s": render("k8s.yaml.j2", objects=deploy.k8s_objects(plan, options), **context),
-        "env": render("plan.env.j2", env=deploy.env_file(plan, options), native=deploy.shell_command(plan["engine_argv"]), **context),
+        "env": render(
+            "plan.env.j2",
+            env=deploy.env_file(plan, options),
+            native=deploy.shell_command(plan["engine_argv"]),
+            **context,
+        ),
         "script": render("docker-run.sh.j2", docker_command=command, **context),
     }

@@ -24,15 +24,14 @@ import os
 import re
 import shutil
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
-from aim_pick import cache_state
-from aim_pick.cache_state import HUB_DIR, INDEX_NAME, repo_folder, snapshot_state
-from aim_pick.deploy import CACHE_ROOT, DeployOptions, env_file, environment
-
-from .fsutil import write_atomic
+from aim_engine.publish.fsutil import write_atomic
+from aim_pick.contract import cache_state
+from aim_pick.contract.cache_state import HUB_DIR, INDEX_NAME, repo_folder, snapshot_state
+from aim_pick.contract.deploy import CACHE_ROOT, DeployOptions, env_file, environment
 
 ENV_ROOT = "AIM_CACHE_DIR"
 LOCK_NAME = INDEX_NAME + ".lock"
@@ -56,6 +55,7 @@ def warn(message: str) -> None:
 
 
 # --- names, sizes, times (pure) ------------------------------------------------------
+
 
 def cache_root(option: str | None) -> Path:
     """--cache-dir, else $AIM_CACHE_DIR, else the seed's /workspace/model-cache."""
@@ -120,11 +120,11 @@ def human_size(size: int | float) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def iso(timestamp: float | None) -> str | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def epoch(text: object) -> float | None:
@@ -135,7 +135,7 @@ def epoch(text: object) -> float | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def skip_patterns(names: list[str]) -> list[str]:
@@ -163,6 +163,7 @@ def offline() -> bool:
 
 
 # --- the index ------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def index_lock(root: Path) -> Iterator[None]:
@@ -207,8 +208,10 @@ def _recover(root: Path, status: str) -> dict:
     entries = rebuild_entries(root)
     if status == "corrupt":
         write_atomic(root / CORRUPT_COPY, (root / INDEX_NAME).read_bytes())
-        warn(f"{root / INDEX_NAME} was unreadable; rebuilt it from the cache "
-             f"(pins and plans are lost; the old file is kept as {CORRUPT_COPY})")
+        warn(
+            f"{root / INDEX_NAME} was unreadable; rebuilt it from the cache "
+            f"(pins and plans are lost; the old file is kept as {CORRUPT_COPY})"
+        )
     return entries  # a missing index is normal (new cache, or filled by other tools): no warning
 
 
@@ -275,11 +278,15 @@ def base_entry(root: Path, repo_id: str, repo=None) -> dict:
     if commit is None and repo is not None and len(repo.revisions) == 1:
         commit = next(iter(repo.revisions)).commit_hash
     return {
-        "cached": state["complete"], "cache_path": str(folder), "commit_hash": commit,
+        "cached": state["complete"],
+        "cache_path": str(folder),
+        "commit_hash": commit,
         "revision": cache_state.DEFAULT_REVISION if state["commit"] else commit,
-        "cached_at": iso(repo.last_modified if repo else None), "last_used": iso(repo.last_accessed if repo else None),
+        "cached_at": iso(repo.last_modified if repo else None),
+        "last_used": iso(repo.last_accessed if repo else None),
         "size": repo.size_on_disk if repo else _blob_bytes(folder / "blobs"),
-        "pinned": False, "source_plan": None,
+        "pinned": False,
+        "source_plan": None,
     }
 
 
@@ -290,6 +297,7 @@ def rebuild_entries(root: Path) -> dict:
 
 
 # --- what is cached ---------------------------------------------------------------------
+
 
 def _lock_held(lock: Path) -> bool:
     """Is huggingface_hub downloading this blob now? (it holds a flock on the lock file)"""
@@ -345,26 +353,52 @@ def list_models(root: Path) -> list[dict]:
     for rid in sorted(set(on_disk) | set(entries)):
         state = snapshot_state(str(root), rid)
         entry, repo = entries.get(rid, {}), scanned.get(rid)
-        used = [t for t in (epoch(entry.get("last_used")), epoch(entry.get("cached_at")),
-                            repo.last_accessed if repo else None) if t is not None]
+        used = [
+            t
+            for t in (
+                epoch(entry.get("last_used")),
+                epoch(entry.get("cached_at")),
+                repo.last_accessed if repo else None,
+            )
+            if t is not None
+        ]
         if state["complete"]:
             status = "complete"
         elif rid not in on_disk:
             status = "missing"
         else:
             status = "partial" if repo is not None else "corrupt"
-        revisions = [{"commit": rev.commit_hash, "refs": sorted(rev.refs),
-                      "complete": snapshot_state(str(root), rid, rev.commit_hash)["complete"]}
-                     for rev in sorted(repo.revisions, key=lambda r: r.commit_hash)] if repo else []
-        rows.append({
-            "model": rid, "status": status, "complete": state["complete"], "commit": state["commit"],
-            "revision": state["revision"], "reason": state["reason"], "path": state["path"], "files": state["files"],
-            "size": repo.size_on_disk if repo else (_blob_bytes(on_disk[rid] / "blobs") if rid in on_disk else 0),
-            "last_used": iso(max(used)) if used else None, "cached_at": entry.get("cached_at"),
-            "pinned": entry.get("pinned") is True, "source_plan": entry.get("source_plan"),
-            "downloading": bool(partial_files(root, rid)[0]) if rid in on_disk else False,
-            "revisions": revisions,
-        })
+        revisions = (
+            [
+                {
+                    "commit": rev.commit_hash,
+                    "refs": sorted(rev.refs),
+                    "complete": snapshot_state(str(root), rid, rev.commit_hash)["complete"],
+                }
+                for rev in sorted(repo.revisions, key=lambda r: r.commit_hash)
+            ]
+            if repo
+            else []
+        )
+        rows.append(
+            {
+                "model": rid,
+                "status": status,
+                "complete": state["complete"],
+                "commit": state["commit"],
+                "revision": state["revision"],
+                "reason": state["reason"],
+                "path": state["path"],
+                "files": state["files"],
+                "size": repo.size_on_disk if repo else (_blob_bytes(on_disk[rid] / "blobs") if rid in on_disk else 0),
+                "last_used": iso(max(used)) if used else None,
+                "cached_at": entry.get("cached_at"),
+                "pinned": entry.get("pinned") is True,
+                "source_plan": entry.get("source_plan"),
+                "downloading": bool(partial_files(root, rid)[0]) if rid in on_disk else False,
+                "revisions": revisions,
+            }
+        )
     return rows
 
 
@@ -373,16 +407,26 @@ def stats(root: Path) -> dict:
     info = scan(root)
     entries = load_index(root)
     repos = sorted((r for r in info.repos if r.repo_type == "model"), key=lambda r: r.repo_id) if info else []
-    models = [{
-        "model": r.repo_id, "size": r.size_on_disk, "files": r.nb_files, "revisions": len(r.revisions),
-        "last_accessed": iso(r.last_accessed), "last_modified": iso(r.last_modified),
-        "complete": snapshot_state(str(root), r.repo_id)["complete"],
-        "pinned": entries.get(r.repo_id, {}).get("pinned") is True,
-    } for r in repos]
+    models = [
+        {
+            "model": r.repo_id,
+            "size": r.size_on_disk,
+            "files": r.nb_files,
+            "revisions": len(r.revisions),
+            "last_accessed": iso(r.last_accessed),
+            "last_modified": iso(r.last_modified),
+            "complete": snapshot_state(str(root), r.repo_id)["complete"],
+            "pinned": entries.get(r.repo_id, {}).get("pinned") is True,
+        }
+        for r in repos
+    ]
     total = sum(m["size"] for m in models)
     return {
-        "cache_dir": str(root), "hub_dir": str(root / HUB_DIR),
-        "total_models": len(models), "total_size": total, "total_size_gb": total / 1024**3,  # the seed's GiB figure
+        "cache_dir": str(root),
+        "hub_dir": str(root / HUB_DIR),
+        "total_models": len(models),
+        "total_size": total,
+        "total_size_gb": total / 1024**3,  # the seed's GiB figure
         "size_on_disk": info.size_on_disk if info else 0,
         "incomplete_files": len(info.incomplete_files) if info else 0,
         "incomplete_size": info.incomplete_size_on_disk if info else 0,
@@ -393,13 +437,16 @@ def stats(root: Path) -> dict:
 
 # --- removal, confined to the root ------------------------------------------------------
 
+
 def unsafe_links(root: Path, repo_id: str) -> list[str]:
     """Links in a repo folder that lead out of the cache root (deleting through them is refused)."""
     folder = repo_dir(root, repo_id)
     root_real = os.path.realpath(root)
     if folder.is_symlink():
         return [f"{folder} is itself a link (to {os.readlink(folder)})"]
-    if os.path.realpath(folder.parent) != os.path.realpath(root / HUB_DIR) or not _inside(os.path.realpath(folder), root_real):
+    if os.path.realpath(folder.parent) != os.path.realpath(root / HUB_DIR) or not _inside(
+        os.path.realpath(folder), root_real
+    ):
         return [f"{folder} resolves outside the cache root"]
     problems = []
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -425,8 +472,10 @@ def remove_model(root: Path, repo_id: str) -> int:
         return 0
     problems = unsafe_links(root, repo_id)
     if problems:
-        raise CacheError(f"refusing to remove {repo_id}: {'; '.join(problems[:3])}. Nothing was deleted; "
-                         "check these links and remove them by hand")
+        raise CacheError(
+            f"refusing to remove {repo_id}: {'; '.join(problems[:3])}. Nothing was deleted; "
+            "check these links and remove them by hand"
+        )
     if partial_files(root, repo_id)[0]:
         raise CacheError(f"{repo_id} is being downloaded right now; try again when that download ends")
     freed = _blob_bytes(folder / "blobs")
@@ -454,8 +503,9 @@ class Removal:
     size: int
 
 
-def plan_cleanup(rows: list[dict], now: float, older_than: float | None, max_size: int | None,
-                 keep_pinned: bool = True) -> tuple[list[Removal], list[str], int]:
+def plan_cleanup(
+    rows: list[dict], now: float, older_than: float | None, max_size: int | None, keep_pinned: bool = True
+) -> tuple[list[Removal], list[str], int]:
     """The seed's retention policy: by age, then least recently used down to a size limit.
 
     Age is time since last use (a model fetched long ago but served daily is not old).
@@ -480,19 +530,29 @@ def plan_cleanup(rows: list[dict], now: float, older_than: float | None, max_siz
     total = sum(r["size"] for r in present) - sum(r.size for r in removals)
     if max_size is not None:
         gone = {r.model for r in removals}
-        for row in sorted((r for r in candidates if r["model"] not in gone), key=lambda r: (last[r["model"]], r["model"])):
+        for row in sorted(
+            (r for r in candidates if r["model"] not in gone), key=lambda r: (last[r["model"]], r["model"])
+        ):
             if total <= max_size:
                 break
-            removals.append(Removal(row["model"], f"least recently used; cache {human_size(total)} is over "
-                                                  f"the {human_size(max_size)} limit", row["size"]))
+            removals.append(
+                Removal(
+                    row["model"],
+                    f"least recently used; cache {human_size(total)} is over the {human_size(max_size)} limit",
+                    row["size"],
+                )
+            )
             total -= row["size"]
         if total > max_size:
-            notes.append(f"still {human_size(total)} after cleanup, over the {human_size(max_size)} limit "
-                         "(only pinned or busy models are left)")
+            notes.append(
+                f"still {human_size(total)} after cleanup, over the {human_size(max_size)} limit "
+                "(only pinned or busy models are left)"
+            )
     return removals, notes, total
 
 
 # --- environment and volumes, as the generated artifacts use them ----------------------
+
 
 def catalogue_gated(repo_id: str, api_dir: Path = Path("build") / "api") -> bool | None:
     """Whether the catalogue says `repo_id` is gated (None: not in the published API).
@@ -507,10 +567,12 @@ def catalogue_gated(repo_id: str, api_dir: Path = Path("build") / "api") -> bool
     return None
 
 
-def model_environment(root: Path, repo_id: str, host: bool = False, api_dir: Path = Path("build") / "api") -> tuple[dict[str, str], list[str], dict]:
+def model_environment(
+    root: Path, repo_id: str, host: bool = False, api_dir: Path = Path("build") / "api"
+) -> tuple[dict[str, str], list[str], dict]:
     """(values, variables passed by name, snapshot state) for running an engine on this model.
 
-    Built by `aim_pick.deploy`, the code that writes the artifacts, so they cannot drift:
+    Built by `aim_pick.contract.deploy`, the code that writes the artifacts, so they cannot drift:
     HF_HOME is the mounted cache, HF_HUB_OFFLINE=1 only once the checkpoint is complete.
     """
     state = snapshot_state(str(root), repo_id)
@@ -538,6 +600,7 @@ def pin(root: Path, repo_id: str, pinned: bool) -> None:
 
 # --- talking to the hub -------------------------------------------------------------------
 
+
 def hub_error(exc: BaseException, repo_id: str, revision: str | None = None) -> CacheError:
     """One clear sentence for what huggingface_hub raised."""
     from huggingface_hub import constants, errors
@@ -545,15 +608,21 @@ def hub_error(exc: BaseException, repo_id: str, revision: str | None = None) -> 
 
     where = constants.ENDPOINT
     if isinstance(exc, errors.GatedRepoError):
-        sent = "the token sent has no access yet" if exc.response is not None and exc.response.status_code == 403 \
+        sent = (
+            "the token sent has no access yet"
+            if exc.response is not None and exc.response.status_code == 403
             else "no token was sent"
-        return CacheError(f"{repo_id} is a gated model ({sent}): accept its license at {where}/{repo_id} while logged "
-                          "in, then set HF_TOKEN to a token of that account (or run `hf auth login`)")
+        )
+        return CacheError(
+            f"{repo_id} is a gated model ({sent}): accept its license at {where}/{repo_id} while logged "
+            "in, then set HF_TOKEN to a token of that account (or run `hf auth login`)"
+        )
     if isinstance(exc, errors.RevisionNotFoundError):
         return CacheError(f"{repo_id} has no revision {revision or 'main'!r} on the hub ({where})")
     if isinstance(exc, errors.RepositoryNotFoundError):
-        return CacheError(f"no such model repo on the hub: {repo_id} ({where}); check the id, or set HF_TOKEN "
-                          "if it is private")
+        return CacheError(
+            f"no such model repo on the hub: {repo_id} ({where}); check the id, or set HF_TOKEN if it is private"
+        )
     if isinstance(exc, errors.OfflineModeIsEnabled):
         return CacheError(f"this needs the network to reach the hub for {repo_id}, but HF_HUB_OFFLINE=1 is set")
     if isinstance(exc, (httpx.ConnectError, httpx.TimeoutException)):
@@ -561,12 +630,14 @@ def hub_error(exc: BaseException, repo_id: str, revision: str | None = None) -> 
     if isinstance(exc, errors.HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
         if status in (401, 403):
-            return CacheError(f"the hub refused access to {repo_id} (HTTP {status}): set HF_TOKEN to a token with "
-                              "read access")
+            return CacheError(
+                f"the hub refused access to {repo_id} (HTTP {status}): set HF_TOKEN to a token with read access"
+            )
         return CacheError(f"the hub answered HTTP {status} for {repo_id}: {str(exc).strip().splitlines()[0]}")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return CacheError(f"download of {repo_id} failed: {first}; run the same command again to continue "
-                      "(finished files are kept)")
+    return CacheError(
+        f"download of {repo_id} failed: {first}; run the same command again to continue (finished files are kept)"
+    )
 
 
 def read_plan(api_dir: Path, plan_id: str) -> dict:
@@ -584,17 +655,21 @@ def read_plan(api_dir: Path, plan_id: str) -> dict:
     return {**plan, "plan_id": plan_id}
 
 
-def download(root: Path, repo_id: str, revision: str | None = None, plan: dict | None = None,
-             all_files: bool = False) -> tuple[dict, dict]:
+def download(
+    root: Path, repo_id: str, revision: str | None = None, plan: dict | None = None, all_files: bool = False
+) -> tuple[dict, dict]:
     """Fetch a checkpoint into the cache and record it; (index entry, snapshot state)."""
     wanted = revision or cache_state.DEFAULT_REVISION
     if offline():
         state = snapshot_state(str(root), repo_id, wanted)
         if not state["complete"]:
-            raise CacheError(f"downloading {repo_id} needs the network, but HF_HUB_OFFLINE=1 is set "
-                             f"(cache: {state['reason']}); unset it, or download on a connected host into the same cache")
-        entry = update_index(root, lambda e: e.setdefault(repo_id, base_entry(root, repo_id)).update(
-            last_used=now_iso()))[repo_id]
+            raise CacheError(
+                f"downloading {repo_id} needs the network, but HF_HUB_OFFLINE=1 is set "
+                f"(cache: {state['reason']}); unset it, or download on a connected host into the same cache"
+            )
+        entry = update_index(
+            root, lambda e: e.setdefault(repo_id, base_entry(root, repo_id)).update(last_used=now_iso())
+        )[repo_id]
         return entry, state
 
     from huggingface_hub import HfApi, snapshot_download
@@ -612,11 +687,12 @@ def download(root: Path, repo_id: str, revision: str | None = None, plan: dict |
         if commit != info.sha:  # the branch moved between the two calls: describe what was fetched
             info = api.model_info(repo_id, revision=commit, files_metadata=True)
     except KeyboardInterrupt:
-        raise CacheError(f"download of {repo_id} interrupted; run the same command again to continue "
-                         "(finished files are kept)", 130) from None
+        raise CacheError(
+            f"download of {repo_id} interrupted; run the same command again to continue (finished files are kept)", 130
+        ) from None
     except CacheError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every hub failure becomes one sentence
+    except Exception as exc:
         raise hub_error(exc, repo_id, revision) from None
     remove_orphans(root, repo_id)  # left by earlier killed runs; this run's are gone
     kept = set(filter_repo_objects([s.rfilename for s in info.siblings or []], ignore_patterns=skipped or None))
@@ -626,12 +702,20 @@ def download(root: Path, repo_id: str, revision: str | None = None, plan: dict |
     def record(entries: dict) -> None:
         old = entries.get(repo_id, {})
         entries[repo_id] = {
-            **old, "cached": True, "cache_path": str(repo_dir(root, repo_id)), "commit_hash": commit,
-            "revision": wanted, "cached_at": old.get("cached_at") if old.get("commit_hash") == commit else now,
-            "last_used": now, "size": _blob_bytes(repo_dir(root, repo_id) / "blobs"),
-            "pinned": old.get("pinned") is True, "source_plan": plan["plan_id"] if plan else old.get("source_plan"),
-            "files": {k: v for k, v in files.items() if isinstance(v, int)}, "skipped": skipped,
-            "gated": bool(info.gated), "verify": None if old.get("commit_hash") != commit else old.get("verify"),
+            **old,
+            "cached": True,
+            "cache_path": str(repo_dir(root, repo_id)),
+            "commit_hash": commit,
+            "revision": wanted,
+            "cached_at": old.get("cached_at") if old.get("commit_hash") == commit else now,
+            "last_used": now,
+            "size": _blob_bytes(repo_dir(root, repo_id) / "blobs"),
+            "pinned": old.get("pinned") is True,
+            "source_plan": plan["plan_id"] if plan else old.get("source_plan"),
+            "files": {k: v for k, v in files.items() if isinstance(v, int)},
+            "skipped": skipped,
+            "gated": bool(info.gated),
+            "verify": None if old.get("commit_hash") != commit else old.get("verify"),
         }
 
     entries = update_index(root, record)
@@ -648,14 +732,16 @@ def verify(root: Path, repo_id: str, revision: str | None = None) -> tuple[list[
     if state["commit"] is None or state["path"] is None:
         raise CacheError(f"{repo_id} cannot be verified: {state['reason']}")
     if offline():
-        raise CacheError(f"verify compares {repo_id} with the hub's checksums for commit {state['commit'][:12]} and "
-                         "needs the network, but HF_HUB_OFFLINE=1 is set; `aim-engine cache list` checks "
-                         "completeness offline")
+        raise CacheError(
+            f"verify compares {repo_id} with the hub's checksums for commit {state['commit'][:12]} and "
+            "needs the network, but HF_HUB_OFFLINE=1 is set; `aim-engine cache list` checks "
+            "completeness offline"
+        )
     from huggingface_hub import HfApi
 
     try:
         result = HfApi().verify_repo_checksums(repo_id, revision=state["commit"], cache_dir=root / HUB_DIR)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise hub_error(exc, repo_id, state["commit"]) from None
     snapshot = Path(state["path"])
     local = {p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()}
@@ -665,16 +751,20 @@ def verify(root: Path, repo_id: str, revision: str | None = None) -> tuple[list[
     else:
         patterns = skip_patterns(sorted(set(result.missing_paths) | local))
     skipped = [m for m in result.missing_paths if any(fnmatch.fnmatchcase(m, p) for p in patterns)]
-    problems = [f"corrupt: {m['path']} ({m['algorithm']} is {m['actual'][:12]}…, the hub has {m['expected'][:12]}…)"
-                for m in result.mismatches]
+    problems = [
+        f"corrupt: {m['path']} ({m['algorithm']} is {m['actual'][:12]}…, the hub has {m['expected'][:12]}…)"
+        for m in result.mismatches
+    ]
     problems += [f"missing: {m}" for m in result.missing_paths if m not in skipped]
     damaged = bool(problems)  # content problems: recorded, so `cache list` and aim-pick see them too
     problems += [f"not in the repo at this commit: {m}" for m in result.extra_paths]
     problems += unsafe_links(root, repo_id)
     active, orphaned = partial_files(root, repo_id)
     if active or orphaned:
-        problems.append(f"partial download file(s) in blobs/: {len(active)} in progress, {len(orphaned)} left by "
-                        "an interrupted download (`aim-engine cache cleanup` removes those)")
+        problems.append(
+            f"partial download file(s) in blobs/: {len(active)} in progress, {len(orphaned)} left by "
+            "an interrupted download (`aim-engine cache cleanup` removes those)"
+        )
     notes = [f"checked {result.checked_count} file(s) at commit {state['commit']}"]
     if skipped:
         notes.append(f"not downloaded by choice ({', '.join(patterns)}): {len(skipped)} file(s)")

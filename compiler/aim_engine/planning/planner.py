@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Iterable
 
-from .catalogue import Catalogue, Entry, Hardware, Model, Recipe
-from .engines import backends_for
-from .engines.base import Backend, settings_problems
-from .memory import MemoryEstimate, gib
-from .validate import analyse_entry
+from aim_engine.catalogue.records import Catalogue, Entry, Hardware, Model, Recipe
+from aim_engine.checks.rules import analyse_entry
+from aim_engine.engines import backends_for
+from aim_engine.engines.base import Backend, settings_problems
+from aim_engine.planning.memory import MemoryEstimate, gib
 
 COUNT_FALLBACK = (8, 4, 2, 1)
 PRECISION_FALLBACK = ("bf16", "fp16", "fp8")
@@ -134,7 +134,9 @@ class Decision:
     @cached_property
     def outside(self) -> tuple[Considered, ...]:
         """Entries the request never reached, with why (computed only when asked for)."""
-        return tuple(outside(self.request, list(self.precisions), list(self.backends), list(self.candidates), self.path))
+        return tuple(
+            outside(self.request, list(self.precisions), list(self.backends), list(self.candidates), self.path)
+        )
 
     @property
     def considered(self) -> tuple[Considered, ...]:
@@ -185,10 +187,14 @@ def model_stem(model: Model) -> str:
 
 
 def siblings(catalogue: Catalogue, hardware: Hardware) -> list[Hardware]:
-    return [h for name, h in sorted(catalogue.hardware.items()) if h.family == hardware.family and name != hardware.name]
+    return [
+        h for name, h in sorted(catalogue.hardware.items()) if h.family == hardware.family and name != hardware.name
+    ]
 
 
-def _judge(backend: Backend, recipe: Recipe, entry: Entry, model: Model, hardware: Hardware) -> tuple[Verdict, Reason, str, MemoryEstimate | None]:
+def _judge(
+    backend: Backend, recipe: Recipe, entry: Entry, model: Model, hardware: Hardware
+) -> tuple[Verdict, Reason, str, MemoryEstimate | None]:
     engine = backend.data
     if not entry.enabled:
         why = f": {entry.notes}" if entry.notes else ""
@@ -198,9 +204,19 @@ def _judge(backend: Backend, recipe: Recipe, entry: Entry, model: Model, hardwar
         return Verdict.REJECTED, Reason.DISABLED, f"{entry.key} is disabled in {recipe.recipe_id}{why}", memory
     support = hardware.precision_support(recipe.precision)
     if support is None:
-        return Verdict.REJECTED, Reason.PRECISION_UNSUPPORTED, f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}", None
+        return (
+            Verdict.REJECTED,
+            Reason.PRECISION_UNSUPPORTED,
+            f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}",
+            None,
+        )
     if engine.image_for(hardware) is None:
-        return Verdict.REJECTED, Reason.NO_IMAGE, f"{engine.title} {engine.version} has no ROCm image for {hardware.gfx_target}", None
+        return (
+            Verdict.REJECTED,
+            Reason.NO_IMAGE,
+            f"{engine.title} {engine.version} has no ROCm image for {hardware.gfx_target}",
+            None,
+        )
     problems = settings_problems(backend.settings(entry, model, hardware))
     if problems:
         return Verdict.REJECTED, Reason.INVALID, "; ".join(problems), None
@@ -212,16 +228,31 @@ def _judge(backend: Backend, recipe: Recipe, entry: Entry, model: Model, hardwar
     if not memory.fits:
         needs = f"needs {gib(memory.total_bytes_per_gpu)} per GPU, has {gib(memory.budget_bytes_per_gpu)}"
         if memory.max_model_len_that_fits:
-            return Verdict.LOW_MEMORY, Reason.DOES_NOT_FIT, f"does not fit: {needs}; fits with {flag} {memory.max_model_len_that_fits}", memory
+            return (
+                Verdict.LOW_MEMORY,
+                Reason.DOES_NOT_FIT,
+                f"does not fit: {needs}; fits with {flag} {memory.max_model_len_that_fits}",
+                memory,
+            )
         return Verdict.REJECTED, Reason.DOES_NOT_FIT, f"does not fit: {needs}; not even a short context fits", memory
     note = " (runs through software kernels on this GPU)" if support == "emulated" else ""
-    return Verdict.RUNNABLE, Reason.RUNNABLE, (
-        f"fits: {gib(memory.total_bytes_per_gpu)} of {gib(memory.budget_bytes_per_gpu)} per GPU at {flag} {memory.max_model_len}{note}"
-    ), memory
+    return (
+        Verdict.RUNNABLE,
+        Reason.RUNNABLE,
+        (
+            f"fits: {gib(memory.total_bytes_per_gpu)} of {gib(memory.budget_bytes_per_gpu)} per GPU at {flag} {memory.max_model_len}{note}"
+        ),
+        memory,
+    )
 
 
-def evaluate(catalogue: Catalogue, model: Model, hardware: Hardware, backends: dict[str, Backend] | None = None,
-             recipes: list[Recipe] | None = None) -> list[Candidate]:
+def evaluate(
+    catalogue: Catalogue,
+    model: Model,
+    hardware: Hardware,
+    backends: dict[str, Backend] | None = None,
+    recipes: list[Recipe] | None = None,
+) -> list[Candidate]:
     """Every entry of every recipe that could serve `model` on `hardware`, judged.
 
     `recipes` (the model's recipes) may be passed in by callers that indexed them.
@@ -231,7 +262,9 @@ def evaluate(catalogue: Catalogue, model: Model, hardware: Hardware, backends: d
     recipes = recipes if recipes is not None else catalogue.recipes_for(model.model_id)
     out: list[Candidate] = []
     for source, derived in sources:
-        mine = sorted((r for r in recipes if r.hardware == source.name), key=lambda r: (STATUS_RANK.get(r.status, 9), r.recipe_id))
+        mine = sorted(
+            (r for r in recipes if r.hardware == source.name), key=lambda r: (STATUS_RANK.get(r.status, 9), r.recipe_id)
+        )
         for recipe in mine:
             for entry in recipe.entries:
                 backend = backends.get(entry.backend)
@@ -240,19 +273,22 @@ def evaluate(catalogue: Catalogue, model: Model, hardware: Hardware, backends: d
                 verdict, reason, message, memory = _judge(backend, recipe, entry, model, hardware)
                 if derived:
                     message += f" (derived from the {source.name} recipe, not verified on {hardware.name})"
-                out.append(Candidate(
-                    candidate_id=f"{recipe.recipe_id}/{entry.backend}/{entry.key}" + (f"@{hardware.name}" if derived else ""),
-                    recipe=recipe,
-                    entry=entry,
-                    hardware=hardware,
-                    source_hardware=source.name,
-                    derived=derived,
-                    verdict=verdict,
-                    reason=reason,
-                    message=message,
-                    memory=memory,
-                    plan_id=None,
-                ))
+                out.append(
+                    Candidate(
+                        candidate_id=f"{recipe.recipe_id}/{entry.backend}/{entry.key}"
+                        + (f"@{hardware.name}" if derived else ""),
+                        recipe=recipe,
+                        entry=entry,
+                        hardware=hardware,
+                        source_hardware=source.name,
+                        derived=derived,
+                        verdict=verdict,
+                        reason=reason,
+                        message=message,
+                        memory=memory,
+                        plan_id=None,
+                    )
+                )
     return _assign_plan_ids(model, out)
 
 
@@ -274,7 +310,9 @@ def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidat
 # --- deciding one request ------------------------------------------------------------------
 
 
-def steps(model: Model, request: Request, backend_names: Iterable[str]) -> tuple[int, list[str], list[str], tuple[tuple[int, str, str, bool], ...]]:
+def steps(
+    model: Model, request: Request, backend_names: Iterable[str]
+) -> tuple[int, list[str], list[str], tuple[tuple[int, str, str, bool], ...]]:
     """The seed's fallback order as (gpus, precision, backend, derived) steps."""
     target = target_count(model, request.n, request.count_mode)
     precisions = precision_order(model, request.precision)
@@ -285,7 +323,9 @@ def steps(model: Model, request: Request, backend_names: Iterable[str]) -> tuple
 
 
 @lru_cache(maxsize=4096)
-def _order(counts: tuple[int, ...], precisions: tuple[str, ...], backends: tuple[str, ...]) -> tuple[tuple[int, str, str, bool], ...]:
+def _order(
+    counts: tuple[int, ...], precisions: tuple[str, ...], backends: tuple[str, ...]
+) -> tuple[tuple[int, str, str, bool], ...]:
     target = counts[0]
     order: list[tuple[int, str, str, bool]] = []
     for derived in (False, True):
@@ -304,14 +344,16 @@ class CandidateIndex:
     recipes_at: frozenset[tuple[str, str, bool]]  # (precision, backend, derived) with any recipe
 
     @classmethod
-    def of(cls, candidates: Iterable[Candidate]) -> "CandidateIndex":
+    def of(cls, candidates: Iterable[Candidate]) -> CandidateIndex:
         by_step: dict[tuple[int, str, str, bool], list[Candidate]] = {}
         for c in candidates:
             by_step.setdefault((c.gpus, c.precision, c.backend, c.derived), []).append(c)
         return cls(by_step, frozenset((p, b, d) for (_, p, b, d) in by_step))
 
 
-def walk(model: Model, hardware: Hardware, order: Iterable[tuple[int, str, str, bool]], index: CandidateIndex) -> tuple[Candidate | None, tuple[Considered, ...]]:
+def walk(
+    model: Model, hardware: Hardware, order: Iterable[tuple[int, str, str, bool]], index: CandidateIndex
+) -> tuple[Candidate | None, tuple[Considered, ...]]:
     """Follow the fallback steps; the first runnable candidate is chosen."""
     by_step, recipes_at = index.by_step, index.recipes_at
     considered: list[Considered] = []
@@ -327,11 +369,26 @@ def walk(model: Model, hardware: Hardware, order: Iterable[tuple[int, str, str, 
             if group not in recipes_at:
                 if group not in reported_missing and not derived:
                     reported_missing.add(group)
-                    considered.append(Considered(None, Verdict.REJECTED, Reason.NO_RECIPE,
-                                                 f"no {backend} recipe for {model.name} on {hardware.name} at {precision}", step))
+                    considered.append(
+                        Considered(
+                            None,
+                            Verdict.REJECTED,
+                            Reason.NO_RECIPE,
+                            f"no {backend} recipe for {model.name} on {hardware.name} at {precision}",
+                            step,
+                        )
+                    )
             else:
-                considered.append(Considered(None, Verdict.REJECTED, Reason.NO_ENTRY,
-                                             f"no {gpus}-GPU {backend} entry at {precision}" + (" in sibling-GPU recipes" if derived else ""), step))
+                considered.append(
+                    Considered(
+                        None,
+                        Verdict.REJECTED,
+                        Reason.NO_ENTRY,
+                        f"no {gpus}-GPU {backend} entry at {precision}"
+                        + (" in sibling-GPU recipes" if derived else ""),
+                        step,
+                    )
+                )
             continue
         for c in found:
             if c.verdict is Verdict.RUNNABLE and chosen is None:
@@ -342,7 +399,13 @@ def walk(model: Model, hardware: Hardware, order: Iterable[tuple[int, str, str, 
     return chosen, tuple(considered)
 
 
-def outside(request: Request, precisions: list[str], backends: list[str], candidates: list[Candidate], walked: tuple[Considered, ...]) -> list[Considered]:
+def outside(
+    request: Request,
+    precisions: list[str],
+    backends: list[str],
+    candidates: list[Candidate],
+    walked: tuple[Considered, ...],
+) -> list[Considered]:
     """Entries the request never reached, each with the reason, so listings cover all."""
     visited = {id(x.candidate) for x in walked if x.candidate is not None}
     out = []
@@ -351,16 +414,48 @@ def outside(request: Request, precisions: list[str], backends: list[str], candid
             continue
         step = (c.gpus, c.precision, c.backend, c.derived)
         if c.gpus > request.n:
-            out.append(Considered(c, Verdict.REJECTED, Reason.TOO_MANY_GPUS, f"needs {c.gpus} GPUs; the request allows {request.n}", step))
+            out.append(
+                Considered(
+                    c,
+                    Verdict.REJECTED,
+                    Reason.TOO_MANY_GPUS,
+                    f"needs {c.gpus} GPUs; the request allows {request.n}",
+                    step,
+                )
+            )
         elif c.backend not in backends:
-            out.append(Considered(c, Verdict.REJECTED, Reason.BACKEND_NOT_REQUESTED, f"{c.backend} entry; {request.backend} was requested", step))
+            out.append(
+                Considered(
+                    c,
+                    Verdict.REJECTED,
+                    Reason.BACKEND_NOT_REQUESTED,
+                    f"{c.backend} entry; {request.backend} was requested",
+                    step,
+                )
+            )
         else:
-            out.append(Considered(c, Verdict.REJECTED, Reason.PRECISION_NOT_REQUESTED, f"{c.precision} entry; {', '.join(precisions)} considered", step))
+            out.append(
+                Considered(
+                    c,
+                    Verdict.REJECTED,
+                    Reason.PRECISION_NOT_REQUESTED,
+                    f"{c.precision} entry; {', '.join(precisions)} considered",
+                    step,
+                )
+            )
     return out
 
 
-def decide(model: Model, hardware: Hardware, request: Request, candidates: Iterable[Candidate], backend_names: Iterable[str],
-           walks: dict | None = None, index: CandidateIndex | None = None, planned_steps: tuple | None = None) -> Decision:
+def decide(
+    model: Model,
+    hardware: Hardware,
+    request: Request,
+    candidates: Iterable[Candidate],
+    backend_names: Iterable[str],
+    walks: dict | None = None,
+    index: CandidateIndex | None = None,
+    planned_steps: tuple | None = None,
+) -> Decision:
     """One request. Callers answering many requests may pass caches: `walks` (fallback
     paths, shared by many requests), `index` (the candidates indexed) and
     `planned_steps` (this request's `steps`, the same on every GPU type)."""
@@ -370,8 +465,18 @@ def decide(model: Model, hardware: Hardware, request: Request, candidates: Itera
     if key not in walks:
         walks[key] = walk(model, hardware, order, index or CandidateIndex.of(candidates))
     chosen, walked = walks[key]
-    return Decision(model.model_id, hardware.name, request, target, precisions[0], tuple(backends), chosen, walked,
-                    tuple(candidates), tuple(precisions))
+    return Decision(
+        model.model_id,
+        hardware.name,
+        request,
+        target,
+        precisions[0],
+        tuple(backends),
+        chosen,
+        walked,
+        tuple(candidates),
+        tuple(precisions),
+    )
 
 
 @dataclass
@@ -380,7 +485,9 @@ class Planner:
 
     catalogue: Catalogue
     backends: dict[str, Backend] = field(init=False)
-    _cache: dict[tuple[str, str], tuple[tuple[Candidate, ...], "CandidateIndex"]] = field(init=False, default_factory=dict)
+    _cache: dict[tuple[str, str], tuple[tuple[Candidate, ...], CandidateIndex]] = field(
+        init=False, default_factory=dict
+    )
     _walks: dict[tuple, tuple[Candidate | None, tuple[Considered, ...]]] = field(init=False, default_factory=dict)
     _steps: dict[tuple, tuple] = field(init=False, default_factory=dict)
 
@@ -396,11 +503,21 @@ class Planner:
     def _evaluated(self, model: Model, hardware: Hardware) -> tuple[tuple[Candidate, ...], CandidateIndex]:
         key = (model.model_id, hardware.name)
         if key not in self._cache:
-            found = tuple(evaluate(self.catalogue, model, hardware, self.backends, self._recipes.get(model.model_id, [])))
+            found = tuple(
+                evaluate(self.catalogue, model, hardware, self.backends, self._recipes.get(model.model_id, []))
+            )
             self._cache[key] = (found, CandidateIndex.of(found))
         return self._cache[key]
 
-    def plan(self, model: Model, hardware: Hardware, n: int, count_mode: str = "auto", precision: str = "auto", backend: str = "auto") -> Decision:
+    def plan(
+        self,
+        model: Model,
+        hardware: Hardware,
+        n: int,
+        count_mode: str = "auto",
+        precision: str = "auto",
+        backend: str = "auto",
+    ) -> Decision:
         if not 1 <= n <= MAX_GPUS:
             raise ValueError(f"GPU count must be between 1 and {MAX_GPUS} (plans use at most {MAX_GPUS} GPUs), got {n}")
         if count_mode not in ("auto", "exact"):

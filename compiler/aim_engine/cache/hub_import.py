@@ -17,20 +17,43 @@ from pathlib import Path
 
 import yaml
 
-from .cache import CacheError, hub_error, offline
-from .fsutil import write_atomic
-from .load import schema_errors
+from aim_engine.cache.store import CacheError, hub_error, offline
+from aim_engine.catalogue.load import schema_errors
+from aim_engine.publish.fsutil import write_atomic
 
 SCHEMA_HEADER = "# yaml-language-server: $schema=../compiler/aim_engine/schemas/model.schema.json\n"
-FAMILIES = {"llama": "Llama", "mistral": "Mistral", "mixtral": "Mistral", "qwen2": "Qwen", "qwen2_moe": "Qwen",
-            "qwen3": "Qwen", "qwen3_moe": "Qwen", "gemma": "Gemma", "gemma2": "Gemma", "gemma3": "Gemma",
-            "gemma3_text": "Gemma", "deepseek_v2": "DeepSeek", "deepseek_v3": "DeepSeek", "gpt_oss": "gpt-oss",
-            "phi3": "Phi", "granite": "Granite", "olmo2": "OLMo"}
-REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-            "max_position_embeddings", "vocab_size")
+FAMILIES = {
+    "llama": "Llama",
+    "mistral": "Mistral",
+    "mixtral": "Mistral",
+    "qwen2": "Qwen",
+    "qwen2_moe": "Qwen",
+    "qwen3": "Qwen",
+    "qwen3_moe": "Qwen",
+    "gemma": "Gemma",
+    "gemma2": "Gemma",
+    "gemma3": "Gemma",
+    "gemma3_text": "Gemma",
+    "deepseek_v2": "DeepSeek",
+    "deepseek_v3": "DeepSeek",
+    "gpt_oss": "gpt-oss",
+    "phi3": "Phi",
+    "granite": "Granite",
+    "olmo2": "OLMo",
+}
+REQUIRED = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "vocab_size",
+)
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp16"}  # vLLM's --dtype auto serves fp32 as fp16
 # Quantization side tensors: scales, zero points, group indices - not model parameters.
-AUX_TENSOR = re.compile(r"(^|_)(scale|scales|scale_inv|zero_point|zeros|qzeros|g_idx|inv_freq)$|^(input|output|k|v)_scale$")
+AUX_TENSOR = re.compile(
+    r"(^|_)(scale|scales|scale_inv|zero_point|zeros|qzeros|g_idx|inv_freq)$|^(input|output|k|v)_scale$"
+)
 
 
 class Unsupported(CacheError):
@@ -53,8 +76,10 @@ def text_config(config: dict) -> tuple[str, dict]:
         return arch, config
     if arch.endswith("ForConditionalGeneration") and isinstance(config.get("text_config"), dict):
         return arch, {**config["text_config"], "quantization_config": config.get("quantization_config")}
-    raise Unsupported(f"{arch} is not a causal language model the planner can serve "
-                      "(expected *ForCausalLM, or *ForConditionalGeneration with a text_config)")
+    raise Unsupported(
+        f"{arch} is not a causal language model the planner can serve "
+        "(expected *ForCausalLM, or *ForConditionalGeneration with a text_config)"
+    )
 
 
 def _precision(cfg: dict, weight_dtypes: set[str]) -> tuple[str, int]:
@@ -68,8 +93,10 @@ def _precision(cfg: dict, weight_dtypes: set[str]) -> tuple[str, int]:
             return "mxfp4", 4
         if method in ("gptq", "awq") and bits in (4, 8):
             return ("int4" if bits == 4 else "int8"), bits
-        raise Unsupported(f"quantization {method!r}{f' ({bits}-bit)' if bits else ''} is not one the planner models "
-                          "(fp8, mxfp4, 4/8-bit gptq or awq)")
+        raise Unsupported(
+            f"quantization {method!r}{f' ({bits}-bit)' if bits else ''} is not one the planner models "
+            "(fp8, mxfp4, 4/8-bit gptq or awq)"
+        )
     dtype = cfg.get("torch_dtype") or cfg.get("dtype")
     if dtype in DTYPES:
         return DTYPES[dtype], 16
@@ -123,9 +150,13 @@ def _moe(cfg: dict, layers: int, intermediate: int) -> dict | None:
     if _int(step) and step > 1:  # only every step-th layer has experts
         dense += layers - layers // step
     shared = cfg.get("n_shared_experts") or (1 if _int(cfg.get("shared_expert_intermediate_size")) else 0)
-    return {"num_experts": experts, "experts_per_token": per_token,
-            "moe_intermediate_size": cfg.get("moe_intermediate_size") or intermediate,
-            "shared_experts": int(shared), "dense_layers": int(min(dense, layers))}
+    return {
+        "num_experts": experts,
+        "experts_per_token": per_token,
+        "moe_intermediate_size": cfg.get("moe_intermediate_size") or intermediate,
+        "shared_experts": int(shared),
+        "dense_layers": int(min(dense, layers)),
+    }
 
 
 def figures(config: dict, weight_names: set[str], weight_dtypes: set[str]) -> dict:
@@ -154,8 +185,14 @@ def figures(config: dict, weight_names: set[str], weight_dtypes: set[str]) -> di
     if _int(cfg.get("kv_lora_rank")):
         if not _int(cfg.get("qk_rope_head_dim")):
             raise Unsupported(f"{arch}: MLA attention without qk_rope_head_dim, which the memory model needs")
-        attention = {"kind": "mla", **{k: cfg[k] for k in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim",
-                                                           "qk_nope_head_dim", "v_head_dim") if _int(cfg.get(k))}}
+        attention = {
+            "kind": "mla",
+            **{
+                k: cfg[k]
+                for k in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+                if _int(cfg.get(k))
+            },
+        }
     attention.update(_sliding(cfg, cfg["num_hidden_layers"]))
     precision, bits = _precision(cfg, weight_dtypes)
     if not bits:
@@ -163,13 +200,21 @@ def figures(config: dict, weight_names: set[str], weight_dtypes: set[str]) -> di
         bits = 16
     rope = cfg.get("rope_scaling")
     return {
-        "architecture": arch, "model_type": cfg.get("model_type") or config.get("model_type"),
-        "native_precision": precision, "bits": bits, "derived": derived,
+        "architecture": arch,
+        "model_type": cfg.get("model_type") or config.get("model_type"),
+        "native_precision": precision,
+        "bits": bits,
+        "derived": derived,
         "architecture_config": {
-            "hidden_size": cfg["hidden_size"], "num_hidden_layers": cfg["num_hidden_layers"],
-            "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": head_dim,
-            "intermediate_size": cfg["intermediate_size"], "max_position_embeddings": cfg["max_position_embeddings"],
-            "vocab_size": cfg["vocab_size"], "tie_word_embeddings": tie,
+            "hidden_size": cfg["hidden_size"],
+            "num_hidden_layers": cfg["num_hidden_layers"],
+            "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads,
+            "head_dim": head_dim,
+            "intermediate_size": cfg["intermediate_size"],
+            "max_position_embeddings": cfg["max_position_embeddings"],
+            "vocab_size": cfg["vocab_size"],
+            "tie_word_embeddings": tie,
         },
         "attention": attention,
         "moe": _moe(cfg, cfg["num_hidden_layers"], cfg["intermediate_size"]),
@@ -227,31 +272,59 @@ def model_document(repo_id: str, commit: str, endpoint: str, info, config: dict,
     where = f"{repo_id} at commit {commit} (huggingface_hub, {endpoint})"
     provenance = [
         {"source": f"{where}: config.json", "kind": "config", "figures": read},
-        {"source": f"{where}: safetensors headers of {len(safetensors.files_metadata)} file(s), quantization scales "
-                   "left out and packed values unpacked", "kind": "parameter-count", "figures": ["parameters.total"]},
+        {
+            "source": f"{where}: safetensors headers of {len(safetensors.files_metadata)} file(s), quantization scales "
+            "left out and packed values unpacked",
+            "kind": "parameter-count",
+            "figures": ["parameters.total"],
+        },
     ]
     computed = fig["derived"] + (["parameters.active"] if active else [])
     if computed:
-        provenance.append({"source": "derived: KV heads = attention heads, head_dim = hidden / heads, tied "
-                                     "embeddings = no lm_head.weight tensor, precision = the weights' dtype, "
-                                     "active = total - idle experts' weights",
-                           "kind": "computed", "figures": computed})
-    provenance.append({"source": f"{where}: model card and repo settings", "kind": "model-card",
-                       "figures": ["license", "gated"] if from_hub else ["gated"]})
+        provenance.append(
+            {
+                "source": "derived: KV heads = attention heads, head_dim = hidden / heads, tied "
+                "embeddings = no lm_head.weight tensor, precision = the weights' dtype, "
+                "active = total - idle experts' weights",
+                "kind": "computed",
+                "figures": computed,
+            }
+        )
+    provenance.append(
+        {
+            "source": f"{where}: model card and repo settings",
+            "kind": "model-card",
+            "figures": ["license", "gated"] if from_hub else ["gated"],
+        }
+    )
     kind = "mixture-of-experts" if fig["moe"] else "dense"
     doc = {
-        "model_id": repo_id, "name": name, "family": FAMILIES.get(fig["model_type"] or "", repo_id.split("/")[0]),
-        "size": size_label(total, active), "readiness_level": "experimental",
+        "model_id": repo_id,
+        "name": name,
+        "family": FAMILIES.get(fig["model_type"] or "", repo_id.split("/")[0]),
+        "size": size_label(total, active),
+        "readiness_level": "experimental",
         "description": f"{name}: a {kind} {fig['architecture']} model of {total:,} parameters, imported from the "
-                       f"Hugging Face Hub ({repo_id} at commit {commit[:12]}); no recipes yet.",
-        "license": license, "gated": info.gated in ("auto", "manual", True), "architecture": fig["architecture"],
-        "native_precision": fig["native_precision"], "parameters": {"total": total, "active": active},
-        "architecture_config": fig["architecture_config"], "attention": fig["attention"],
+        f"Hugging Face Hub ({repo_id} at commit {commit[:12]}); no recipes yet.",
+        "license": license,
+        "gated": info.gated in ("auto", "manual", True),
+        "architecture": fig["architecture"],
+        "native_precision": fig["native_precision"],
+        "parameters": {"total": total, "active": active},
+        "architecture_config": fig["architecture_config"],
+        "attention": fig["attention"],
     }
     if fig["moe"]:
         doc["moe"] = fig["moe"]
-    doc.update({"rope_scaling": fig["rope_scaling"], "aim_recipes": [], "variants": [], "provenance": provenance,
-                "unverified": [] if from_hub else ["license"]})
+    doc.update(
+        {
+            "rope_scaling": fig["rope_scaling"],
+            "aim_recipes": [],
+            "variants": [],
+            "provenance": provenance,
+            "unverified": [] if from_hub else ["license"],
+        }
+    )
     return doc
 
 
@@ -277,13 +350,15 @@ def _existing_file(out_dir: Path, repo_id: str) -> Path | None:
 def import_model(repo_id: str, revision: str | None, out_dir: Path, force: bool = False) -> tuple[Path, dict, str]:
     """Write `<out_dir>/<name>.yaml` for `repo_id`; (path, document, commit)."""
     if offline():
-        raise CacheError(f"importing {repo_id} reads its metadata from the hub and needs the network, "
-                         "but HF_HUB_OFFLINE=1 is set")
+        raise CacheError(
+            f"importing {repo_id} reads its metadata from the hub and needs the network, but HF_HUB_OFFLINE=1 is set"
+        )
     existing = _existing_file(out_dir, repo_id) if out_dir.is_dir() else None
     target = existing or out_dir / f"{repo_id.split('/', 1)[1].lower()}.yaml"
     if target.exists() and not force:
-        raise CacheError(f"{target} already exists{f' and describes {repo_id}' if existing else ''}; "
-                         "pass --force to overwrite it")
+        raise CacheError(
+            f"{target} already exists{f' and describes {repo_id}' if existing else ''}; pass --force to overwrite it"
+        )
     from huggingface_hub import HfApi, constants, errors, hf_hub_download
 
     api = HfApi()
@@ -294,22 +369,26 @@ def import_model(repo_id: str, revision: str | None, out_dir: Path, force: bool 
             config = json.load(handle)
         safetensors = api.get_safetensors_metadata(repo_id, revision=commit)
     except errors.NotASafetensorsRepoError:
-        raise Unsupported(f"{repo_id} has no safetensors weights; parameter counts are read from safetensors "
-                          "headers") from None
+        raise Unsupported(
+            f"{repo_id} has no safetensors weights; parameter counts are read from safetensors headers"
+        ) from None
     except errors.RemoteEntryNotFoundError:
-        raise Unsupported(f"{repo_id} has no config.json at {revision or 'main'}, so it is not a model the "
-                          "planner can describe") from None
+        raise Unsupported(
+            f"{repo_id} has no config.json at {revision or 'main'}, so it is not a model the planner can describe"
+        ) from None
     except (ValueError, errors.SafetensorsParsingError) as exc:
         raise Unsupported(f"{repo_id}: unreadable metadata ({str(exc).splitlines()[0]})") from None
-    except Exception as exc:  # noqa: BLE001 - every hub failure becomes one sentence
+    except Exception as exc:
         raise hub_error(exc, repo_id, revision) from None
     if not isinstance(config, dict):
         raise Unsupported(f"{repo_id}: config.json is not a JSON object")
     doc = model_document(repo_id, commit, constants.ENDPOINT, info, config, safetensors)
     problems = schema_errors("model", doc)
     if problems:  # a bug here, not in the repo: never write a file the catalogue would reject
-        raise CacheError(f"the model file for {repo_id} would not pass the schema: "
-                         + "; ".join(f"{'.'.join(map(str, where)) or '(top)'}: {text}" for where, text in problems[:3]))
+        raise CacheError(
+            f"the model file for {repo_id} would not pass the schema: "
+            + "; ".join(f"{'.'.join(map(str, where)) or '(top)'}: {text}" for where, text in problems[:3])
+        )
     text = SCHEMA_HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
     write_atomic(target, text.encode("utf-8"))
     return target, doc, commit

@@ -12,14 +12,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
-from .diagnostics import Check, Report
-from .engines import backends_for
-from .engines.base import Backend, EntrySettings, FlagChoiceError, FlagValueError, parse_value, settings_problems
-from .load import Loaded
-from .memory import MemoryEstimate, estimate, gib
-from .parallelism import tp_problems
-from .precision import dtype_problem, served_precision, weight_format
+from aim_engine.catalogue.load import Loaded
+from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
+from aim_engine.checks.diagnostics import Check, Report
+from aim_engine.engines import backends_for
+from aim_engine.engines.base import (
+    Backend,
+    EntrySettings,
+    FlagChoiceError,
+    FlagValueError,
+    parse_value,
+    settings_problems,
+)
+from aim_engine.planning.memory import MemoryEstimate, estimate, gib
+from aim_engine.planning.parallelism import tp_problems
+from aim_engine.planning.precision import dtype_problem, served_precision, weight_format
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
@@ -94,14 +101,29 @@ class Validator:
                 if recipe is None:
                     close = difflib.get_close_matches(recipe_id, list(self.cat.recipes), n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    self.error(model.path, ("aim_recipes", index), Check.DANGLING_RECIPE, f"aim_recipes lists {recipe_id!r}, which no recipe file defines{hint}")
+                    self.error(
+                        model.path,
+                        ("aim_recipes", index),
+                        Check.DANGLING_RECIPE,
+                        f"aim_recipes lists {recipe_id!r}, which no recipe file defines{hint}",
+                    )
                 elif recipe.model_id != model.model_id:
-                    self.error(model.path, ("aim_recipes", index), Check.DANGLING_RECIPE, f"aim_recipes lists {recipe_id!r}, but that recipe serves {recipe.model_id}")
+                    self.error(
+                        model.path,
+                        ("aim_recipes", index),
+                        Check.DANGLING_RECIPE,
+                        f"aim_recipes lists {recipe_id!r}, but that recipe serves {recipe.model_id}",
+                    )
         for recipe in sorted(self.cat.recipes.values(), key=lambda r: r.recipe_id):
             model = self.cat.models.get(recipe.model_id)
             if model is None or recipe.recipe_id in model.aim_recipes or recipe.path in unlisted_ok:
                 continue
-            self.error(recipe.path, ("recipe_id",), Check.RECIPE_NOT_LISTED, f"recipe {recipe.recipe_id!r} is not listed in aim_recipes of {model.path}")
+            self.error(
+                recipe.path,
+                ("recipe_id",),
+                Check.RECIPE_NOT_LISTED,
+                f"recipe {recipe.recipe_id!r} is not listed in aim_recipes of {model.path}",
+            )
 
     def check_recipe(self, recipe: Recipe) -> None:
         path = recipe.path
@@ -109,30 +131,61 @@ class Validator:
         if model is None:
             close = difflib.get_close_matches(recipe.model_id, list(self.cat.models), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            self.error(path, ("model_id",), Check.UNKNOWN_MODEL, f"model {recipe.model_id} has no file under models/{hint}")
+            self.error(
+                path, ("model_id",), Check.UNKNOWN_MODEL, f"model {recipe.model_id} has no file under models/{hint}"
+            )
         hardware = self.cat.hardware.get(recipe.hardware)
         if hardware is None:
             by_case = {name.lower(): name for name in self.cat.hardware}
-            close = by_case.get(recipe.hardware.lower()) or next(iter(difflib.get_close_matches(recipe.hardware, list(self.cat.hardware), n=1)), None)
+            close = by_case.get(recipe.hardware.lower()) or next(
+                iter(difflib.get_close_matches(recipe.hardware, list(self.cat.hardware), n=1)), None
+            )
             hint = f" (did you mean {close}?)" if close else ""
-            self.error(path, ("hardware",), Check.UNKNOWN_HARDWARE, f"unknown GPU {recipe.hardware!r}; known: {', '.join(self.cat.hardware)}{hint}")
+            self.error(
+                path,
+                ("hardware",),
+                Check.UNKNOWN_HARDWARE,
+                f"unknown GPU {recipe.hardware!r}; known: {', '.join(self.cat.hardware)}{hint}",
+            )
         else:
             support = hardware.precision_support(recipe.precision)
             if support is None:
-                self.error(path, ("precision",), Check.PRECISION_UNSUPPORTED, f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; it supports {', '.join(sorted(hardware.precisions))}")
+                self.error(
+                    path,
+                    ("precision",),
+                    Check.PRECISION_UNSUPPORTED,
+                    f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; it supports {', '.join(sorted(hardware.precisions))}",
+                )
             elif support == "emulated":
-                self.warn(path, ("precision",), Check.PRECISION_EMULATED, f"{hardware.name} ({hardware.gfx_target}) has no native {recipe.precision}; the engine runs it in software kernels")
+                self.warn(
+                    path,
+                    ("precision",),
+                    Check.PRECISION_EMULATED,
+                    f"{hardware.name} ({hardware.gfx_target}) has no native {recipe.precision}; the engine runs it in software kernels",
+                )
 
         doc = self.loaded.documents.get(path)
         raw = doc.data if doc else {}
         serve_keys = [k for k in raw if isinstance(k, str) and k.endswith("_serve")]
         for key in serve_keys:
             if key not in self.by_recipe_key:
-                self.error(path, (key,), Check.UNKNOWN_BACKEND, f"{key!r} is not a known engine block (known: {', '.join(sorted(self.by_recipe_key))})", key=True)
+                self.error(
+                    path,
+                    (key,),
+                    Check.UNKNOWN_BACKEND,
+                    f"{key!r} is not a known engine block (known: {', '.join(sorted(self.by_recipe_key))})",
+                    key=True,
+                )
             else:
                 for entry_key in raw[key]:
                     if not ENTRY_KEY.match(str(entry_key)):
-                        self.error(path, (key, entry_key), Check.ENTRY_KEY, f"{key}.{entry_key}: GPU-count keys look like 1_gpu, 2_gpu, 4_gpu, 8_gpu", key=True)
+                        self.error(
+                            path,
+                            (key, entry_key),
+                            Check.ENTRY_KEY,
+                            f"{key}.{entry_key}: GPU-count keys look like 1_gpu, 2_gpu, 4_gpu, 8_gpu",
+                            key=True,
+                        )
         if not serve_keys:
             self.error(path, (), Check.NO_BACKEND, "the recipe has no vllm_serve or sglang_serve block")
 
@@ -145,15 +198,29 @@ class Validator:
         for name, value in env.items():
             at = where + (name,)
             if not ENV_NAME.match(name):
-                self.error(path, at, Check.ENV_NAME, f"environment name {name!r} must be upper-case letters, digits and underscores", key=True)
+                self.error(
+                    path,
+                    at,
+                    Check.ENV_NAME,
+                    f"environment name {name!r} must be upper-case letters, digits and underscores",
+                    key=True,
+                )
             if "\x00" in value:
                 self.error(path, at, Check.ENV_VALUE, f"{name}: an environment value cannot contain a NUL character")
             if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
-                self.error(path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe")
+                self.error(
+                    path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe"
+                )
             for backend in sorted(backends, key=lambda b: b.name):
                 why = backend.data.removed_env.get(name)
                 if why:
-                    self.error(path, at, Check.ENV_REMOVED, f"{name} has no effect in {backend.data.title} {backend.data.version}: {why}", key=True)
+                    self.error(
+                        path,
+                        at,
+                        Check.ENV_REMOVED,
+                        f"{name} has no effect in {backend.data.title} {backend.data.version}: {why}",
+                        key=True,
+                    )
 
     def check_entry(self, recipe: Recipe, entry: Entry, model: Model | None, hardware: Hardware | None) -> None:
         backend = self.backends[entry.backend]
@@ -163,7 +230,13 @@ class Validator:
             own = {k: v for k, v in entry.env.items() if recipe.env.get(k) != v}
             self.check_env(path, base + ("env",), own, {backend})
         if hardware is not None and entry.enabled and backend.data.image_for(hardware) is None:
-            self.error(path, base, Check.NO_IMAGE, f"{backend.data.title} {backend.data.version} has no ROCm image for {hardware.name} ({hardware.gfx_target})", key=True)
+            self.error(
+                path,
+                base,
+                Check.NO_IMAGE,
+                f"{backend.data.title} {backend.data.version} has no ROCm image for {hardware.name} ({hardware.gfx_target})",
+                key=True,
+            )
         if model is None or hardware is None:
             return
         arg_at = self._arg_locator(entry, backend, path, base)
@@ -176,15 +249,31 @@ class Validator:
         s = analysis.settings
 
         if s.gpus_used != entry.gpus:
-            self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), Check.GPU_COUNT_MISMATCH,
-                       f"{entry.key}: the args use {s.gpus_used} GPU(s) (TP {s.tp} x PP {s.pp} x DP {s.dp}), not {entry.gpus}")
+            self.error(
+                path,
+                arg_at("--tensor-parallel-size", "--tp-size"),
+                Check.GPU_COUNT_MISMATCH,
+                f"{entry.key}: the args use {s.gpus_used} GPU(s) (TP {s.tp} x PP {s.pp} x DP {s.dp}), not {entry.gpus}",
+            )
         if s.checkpoint != model.model_id and model.variant(s.checkpoint) is None:
             known = ", ".join([model.model_id, *(v.model_id for v in model.variants)])
-            self.error(path, arg_at(*backend.model_flags), Check.UNKNOWN_CHECKPOINT, f"checkpoint {s.checkpoint} is not {model.model_id} or a listed variant ({known})")
-        elif analysis.served_precision != recipe.precision and not {analysis.served_precision, recipe.precision} <= {"bf16", "fp16"}:
+            self.error(
+                path,
+                arg_at(*backend.model_flags),
+                Check.UNKNOWN_CHECKPOINT,
+                f"checkpoint {s.checkpoint} is not {model.model_id} or a listed variant ({known})",
+            )
+        elif analysis.served_precision != recipe.precision and not {analysis.served_precision, recipe.precision} <= {
+            "bf16",
+            "fp16",
+        }:
             # (bf16 vs fp16 is a --dtype question, reported as DTYPE_MISMATCH below)
-            self.error(path, arg_at(*backend.model_flags, "--quantization"), Check.CHECKPOINT_PRECISION,
-                       f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, but the recipe precision is {recipe.precision}")
+            self.error(
+                path,
+                arg_at(*backend.model_flags, "--quantization"),
+                Check.CHECKPOINT_PRECISION,
+                f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, but the recipe precision is {recipe.precision}",
+            )
         problem = dtype_problem(model, recipe.precision, s.dtype)
         if problem:
             self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {problem}")
@@ -194,11 +283,19 @@ class Validator:
             self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {sentence}")
         limit = model.config.max_position_embeddings
         if s.max_model_len_explicit and s.max_model_len > limit and not self._has_rope_override(entry):
-            self.error(path, arg_at(backend.context_flag), Check.CONTEXT_TOO_LONG,
-                       f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds {model.name}'s maximum of {limit} tokens")
+            self.error(
+                path,
+                arg_at(backend.context_flag),
+                Check.CONTEXT_TOO_LONG,
+                f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds {model.name}'s maximum of {limit} tokens",
+            )
         if not analysis.memory.fits:
-            self.error(path, arg_at(backend.context_flag, "--gpu-memory-utilization", "--mem-fraction-static"), Check.DOES_NOT_FIT,
-                       f"{entry.key} on {hardware.name}: {fit_sentence(analysis.memory, hardware, backend.context_flag)}")
+            self.error(
+                path,
+                arg_at(backend.context_flag, "--gpu-memory-utilization", "--mem-fraction-static"),
+                Check.DOES_NOT_FIT,
+                f"{entry.key} on {hardware.name}: {fit_sentence(analysis.memory, hardware, backend.context_flag)}",
+            )
 
     def _arg_locator(self, entry: Entry, backend: Backend, path: Path, base: tuple):
         """Find where in the file a flag is written (any spelling), else the entry."""
@@ -213,6 +310,7 @@ class Validator:
                 if flag in spelled:
                     return base + ("args", spelled[flag])
             return base
+
         return at
 
     @staticmethod
@@ -230,20 +328,44 @@ class Validator:
             if found is None and table.allow_abbrev:
                 matches = table.prefix_matches(name)
                 if len(matches) == 1:
-                    self.warn(path, at, Check.ABBREVIATED_FLAG, f"{spelling} is accepted only as an abbreviation of {matches[0].name}; write it in full", key=True)
+                    self.warn(
+                        path,
+                        at,
+                        Check.ABBREVIATED_FLAG,
+                        f"{spelling} is accepted only as an abbreviation of {matches[0].name}; write it in full",
+                        key=True,
+                    )
                     found = (matches[0], False)
                 elif len(matches) > 1 and name not in backend.data.removed_flags:
-                    self.error(path, at, Check.UNKNOWN_FLAG, f"{spelling} is ambiguous in {backend.data.title} {backend.data.version}: it abbreviates {', '.join(m.name for m in matches[:6])}", key=True)
+                    self.error(
+                        path,
+                        at,
+                        Check.UNKNOWN_FLAG,
+                        f"{spelling} is ambiguous in {backend.data.title} {backend.data.version}: it abbreviates {', '.join(m.name for m in matches[:6])}",
+                        key=True,
+                    )
                     continue
             if found is None:
                 self._unknown_flag(path, at, spelling, name, backend, others)
                 continue
             spec, negated = found
             if spec.name in backend.reserved_flags:
-                self.warn(path, at, Check.RESERVED_FLAG, f"{spec.name} is set when the command is rendered (host 0.0.0.0, the plan's port); this value is ignored", key=True)
+                self.warn(
+                    path,
+                    at,
+                    Check.RESERVED_FLAG,
+                    f"{spec.name} is set when the command is rendered (host 0.0.0.0, the plan's port); this value is ignored",
+                    key=True,
+                )
                 continue
             if spec.deprecated:
-                self.warn(path, at, Check.DEPRECATED_FLAG, f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: {spec.deprecation or 'see the engine docs'}", key=True)
+                self.warn(
+                    path,
+                    at,
+                    Check.DEPRECATED_FLAG,
+                    f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: {spec.deprecation or 'see the engine docs'}",
+                    key=True,
+                )
             if spec.name in SECRET_FLAGS and value not in (None, False, ""):
                 self.error(path, at, Check.SECRET, f"{spelling} carries a secret; pass it at run time instead")
             try:
@@ -253,26 +375,46 @@ class Validator:
             except FlagValueError as exc:
                 self.error(path, at, Check.FLAG_VALUE, str(exc))
             if negated and value is False:
-                self.error(path, at, Check.FLAG_VALUE, f"{spelling}: false on a --no- flag is a double negative; write {spec.name}: true")
+                self.error(
+                    path,
+                    at,
+                    Check.FLAG_VALUE,
+                    f"{spelling}: false on a --no- flag is a double negative; write {spec.name}: true",
+                )
 
-    def _unknown_flag(self, path: Path, at: tuple, spelling: str, name: str, backend: Backend, others: list[Backend]) -> None:
+    def _unknown_flag(
+        self, path: Path, at: tuple, spelling: str, name: str, backend: Backend, others: list[Backend]
+    ) -> None:
         data = backend.data
         removed = data.removed_flags.get(name)
         if removed:
             replacement = f"; use {removed['replacement']}" if removed.get("replacement") else ""
-            self.error(path, at, Check.REMOVED_FLAG, f"{spelling} is not accepted by {data.title} {data.version}: {removed['why']}{replacement}", key=True)
+            self.error(
+                path,
+                at,
+                Check.REMOVED_FLAG,
+                f"{spelling} is not accepted by {data.title} {data.version}: {removed['why']}{replacement}",
+                key=True,
+            )
             return
         for other in others:
             if other.flags.lookup(name) or name in other.data.removed_flags:
                 ours = backend.foreign_spellings.get(name)
                 fix = f"; {data.title} spells it {ours}" if ours else f"; {data.title} has no such flag"
-                self.error(path, at, Check.OTHER_BACKEND_FLAG, f"{spelling} is a {other.data.title} flag, not a {data.title} one{fix}", key=True)
+                self.error(
+                    path,
+                    at,
+                    Check.OTHER_BACKEND_FLAG,
+                    f"{spelling} is a {other.data.title} flag, not a {data.title} one{fix}",
+                    key=True,
+                )
                 return
         close = difflib.get_close_matches(name, list(backend.flags.spellings), n=2, cutoff=0.75)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-        self.error(path, at, Check.UNKNOWN_FLAG, f"{spelling} is not a {data.title} {data.version} flag{hint}", key=True)
+        self.error(
+            path, at, Check.UNKNOWN_FLAG, f"{spelling} is not a {data.title} {data.version} flag{hint}", key=True
+        )
 
 
 def validate(loaded: Loaded, report: Report, unlisted_ok: set[Path] | None = None) -> None:
     Validator(loaded, report).run(unlisted_ok or set())
-

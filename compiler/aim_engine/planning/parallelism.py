@@ -6,8 +6,8 @@ planner word it the same way.
 
 from __future__ import annotations
 
-from .catalogue import Model
-from .diagnostics import Check
+from aim_engine.catalogue.records import Model
+from aim_engine.checks.diagnostics import Check
 
 BLOCK_FP8 = 128  # block-FP8 checkpoints quantize weights in 128 x 128 tiles
 
@@ -18,13 +18,20 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
     if tp < 1:
         return [(Check.TP_HEADS, f"tensor-parallel size {tp} is not a positive number")]
     if cfg.num_attention_heads % tp:
-        problems.append((Check.TP_HEADS, f"TP {tp} does not divide {model.name}'s {cfg.num_attention_heads} attention heads"))
+        problems.append(
+            (Check.TP_HEADS, f"TP {tp} does not divide {model.name}'s {cfg.num_attention_heads} attention heads")
+        )
     kv = cfg.num_key_value_heads
     if model.attention.kind != "mla":
         if kv >= tp and kv % tp:
             problems.append((Check.TP_KV_HEADS, f"TP {tp} does not divide {model.name}'s {kv} KV heads"))
         elif kv < tp and tp % kv:
-            problems.append((Check.TP_KV_HEADS, f"TP {tp} is not a multiple of {model.name}'s {kv} KV heads, so they cannot be replicated evenly"))
+            problems.append(
+                (
+                    Check.TP_KV_HEADS,
+                    f"TP {tp} is not a multiple of {model.name}'s {kv} KV heads, so they cannot be replicated evenly",
+                )
+            )
     widths = [("intermediate size", cfg.intermediate_size)]
     if model.moe and not expert_parallel:
         widths = [("expert intermediate size", model.moe.moe_intermediate_size)]
@@ -34,10 +41,12 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
         if width % tp:
             problems.append((Check.TP_INTERMEDIATE, f"TP {tp} does not divide the {label} {width}"))
         elif weight_format == "fp8_block" and (width // tp) % BLOCK_FP8:
-            problems.append((
-                Check.TP_BLOCK_FP8,
-                f"block-FP8 weights need the per-rank {label} to be a multiple of {BLOCK_FP8}; {width} / TP {tp} = {width // tp}",
-            ))
+            problems.append(
+                (
+                    Check.TP_BLOCK_FP8,
+                    f"block-FP8 weights need the per-rank {label} to be a multiple of {BLOCK_FP8}; {width} / TP {tp} = {width // tp}",
+                )
+            )
     return problems
 
 

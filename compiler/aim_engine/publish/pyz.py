@@ -34,18 +34,30 @@ def _pyc(source: bytes, name: str) -> bytes:
     return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code)
 
 
+def shim_sources() -> list[tuple[str, bytes]]:
+    """(archive name, source) of every module of the aim_pick package, subpackages included."""
+    out = []
+
+    def walk(folder, prefix: str) -> None:
+        for item in sorted(folder.iterdir(), key=lambda p: p.name):
+            if item.is_dir() and (item / "__init__.py").is_file():
+                walk(item, f"{prefix}{item.name}/")
+            elif item.name.endswith(".py"):
+                out.append((f"{prefix}{item.name}", item.read_bytes()))
+
+    walk(resources.files("aim_pick"), "aim_pick/")
+    return out
+
+
 def build_pyz(api_files: dict[str, bytes]) -> bytes:
     """`api_files`: build-relative paths ('api/index.json', ...) -> content."""
     buffer = io.BytesIO()
     buffer.write(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "__main__.py", MAIN)
-        package = resources.files("aim_pick")
-        for source in sorted(package.iterdir(), key=lambda p: p.name):
-            if source.name.endswith(".py"):
-                code = source.read_bytes()
-                _add(archive, f"aim_pick/{source.name}", code)
-                _add(archive, f"aim_pick/{source.name}c", _pyc(code, f"aim_pick/{source.name}"))
+        for name, code in shim_sources():
+            _add(archive, name, code)
+            _add(archive, name + "c", _pyc(code, name))
         for path, data in sorted(embedded_api(api_files).items()):
             _add(archive, path, data)
     return buffer.getvalue()

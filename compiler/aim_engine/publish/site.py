@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,14 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
-from . import memory
-from .catalogue import PRECISIONS
-from .diagnostics import Check
-from .load import schema
-from .plan import Reason
+from aim_engine.catalogue.load import schema
+from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.checks.diagnostics import Check
+from aim_engine.planning import memory
+from aim_engine.planning.planner import Reason
 
-REPO = Path(__file__).resolve().parents[2]
-SITE_SOURCE = REPO / "site"
-TEMPLATES = REPO / "templates" / "site"
+SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
+TEMPLATES = Path(str(resources.files("aim_engine.publish") / "templates" / "site"))
 MATRIX_COUNTS = tuple(range(1, 9))
 STATUS_TEXT = {"verified": "verified", "derived": "derived", "does-not-fit": "does not fit", "no-recipe": "no recipe"}
 
@@ -100,7 +100,14 @@ def fallback_path(lookup: dict, key: str) -> list[dict]:
     steps = []
     for cid, verdict in decision["path"]:
         candidate = lookup["candidates"][cid]
-        steps.append({**candidate, "id": cid, "verdict": verdict, "reason": "chosen" if verdict == "chosen" else candidate["reason"]})
+        steps.append(
+            {
+                **candidate,
+                "id": cid,
+                "verdict": verdict,
+                "reason": "chosen" if verdict == "chosen" else candidate["reason"],
+            }
+        )
         if verdict == "chosen":
             break
     return steps
@@ -127,8 +134,14 @@ def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
             tabs.append({"n": n, "cell": cell, "plan": plan, "path": fallback_path(lookup, f"{n}/exact/auto/auto")})
         if tabs:
             sections.append({"hardware": hardware[hw], "name": hw, "tabs": tabs})
-    text = render("model.md.j2", model=model, matrix_hardware=sorted(model["support_matrix"]), counts=MATRIX_COUNTS,
-                  sections=sections, status_text=STATUS_TEXT)
+    text = render(
+        "model.md.j2",
+        model=model,
+        matrix_hardware=sorted(model["support_matrix"]),
+        counts=MATRIX_COUNTS,
+        sections=sections,
+        status_text=STATUS_TEXT,
+    )
     return text, artifacts
 
 
@@ -140,13 +153,15 @@ def catalogue_rows(api: ApiView) -> list[dict]:
         smallest: dict[str, int] = {}  # GPU type -> fewest GPUs any plan needs
         for plan in model["plans"]:
             smallest[plan["hardware"]] = min(plan["gpu_count"], smallest.get(plan["hardware"], plan["gpu_count"]))
-        rows.append({
-            "model": model,
-            "verified": sorted({p["hardware"] for p in model["plans"] if p["status"] == "verified"}),
-            "smallest": dict(sorted(smallest.items())),
-            "precisions": sorted({p["precision"] for p in model["plans"]}),
-            "backends": sorted({p["backend"] for p in model["plans"]}),
-        })
+        rows.append(
+            {
+                "model": model,
+                "verified": sorted({p["hardware"] for p in model["plans"] if p["status"] == "verified"}),
+                "smallest": dict(sorted(smallest.items())),
+                "precisions": sorted({p["precision"] for p in model["plans"]}),
+                "backends": sorted({p["backend"] for p in model["plans"]}),
+            }
+        )
     return rows
 
 
@@ -176,17 +191,33 @@ def schema_fields(name: str) -> list[dict]:
                 kind = "one of: " + ", ".join("null" if e is None else str(e) for e in resolved["enum"])
             else:
                 kind = resolved.get("type") or ""
-            rows.append({"field": full, "type": kind if isinstance(kind, str) else " | ".join(kind),
-                         "required": key in required, "description": sub.get("description") or resolved.get("description") or ""})
+            rows.append(
+                {
+                    "field": full,
+                    "type": kind if isinstance(kind, str) else " | ".join(kind),
+                    "required": key in required,
+                    "description": sub.get("description") or resolved.get("description") or "",
+                }
+            )
             if resolved.get("type") == "object" and "properties" in resolved:
                 walk(resolved, full + ".", set(resolved.get("required", [])))
         for pattern, sub in node.get("patternProperties", {}).items():
-            rows.append({"field": f"{prefix}<{pattern}>", "type": "object", "required": False,
-                         "description": sub.get("description", "")})
+            rows.append(
+                {
+                    "field": f"{prefix}<{pattern}>",
+                    "type": "object",
+                    "required": False,
+                    "description": sub.get("description", ""),
+                }
+            )
             target = root["$defs"][sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
             entry = target.get("additionalProperties")
             if isinstance(entry, dict) and "$ref" in entry:
-                walk(entry, f"{prefix}<backend>.<N_gpu>.", set(root["$defs"][entry["$ref"].split("/")[-1]].get("required", [])))
+                walk(
+                    entry,
+                    f"{prefix}<backend>.<N_gpu>.",
+                    set(root["$defs"][entry["$ref"].split("/")[-1]].get("required", [])),
+                )
 
     walk(root, "", set(root.get("required", [])))
     return rows
@@ -200,12 +231,18 @@ def generated_pages(api: ApiView) -> dict[str, bytes]:
         pages.update(artifacts)
     for name in api.index["hardware"]:
         pages[f"hardware/{name}.md"] = hardware_page(api, name).encode("utf-8")
-    pages["catalogue.md"] = render("catalogue.md.j2", rows=catalogue_rows(api), hardware=sorted(api.index["hardware"]),
-                                   precisions=PRECISIONS, families=sorted({m["family"] for m in api.index["models"]}),
-                                   backends=sorted(api.index["engines"])).encode("utf-8")
+    pages["catalogue.md"] = render(
+        "catalogue.md.j2",
+        rows=catalogue_rows(api),
+        hardware=sorted(api.index["hardware"]),
+        precisions=PRECISIONS,
+        families=sorted({m["family"] for m in api.index["models"]}),
+        backends=sorted(api.index["engines"]),
+    ).encode("utf-8")
     pages["selection.md"] = render("selection.md.j2", reasons=list(Reason), checks=list(Check)).encode("utf-8")
-    pages["recipes.md"] = render("recipes.md.j2", recipe_fields=schema_fields("recipe"), model_fields=schema_fields("model"),
-                                 checks=list(Check)).encode("utf-8")
+    pages["recipes.md"] = render(
+        "recipes.md.j2", recipe_fields=schema_fields("recipe"), model_fields=schema_fields("model"), checks=list(Check)
+    ).encode("utf-8")
     return pages
 
 

@@ -7,9 +7,10 @@ dataclasses; reading files lives in `load.py`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PRECISIONS = ("bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
@@ -80,7 +81,7 @@ class FlagTable:
     spellings: Mapping[str, tuple[FlagSpec, bool]]
 
     @classmethod
-    def from_snapshot(cls, data: Mapping[str, Any]) -> "FlagTable":
+    def from_snapshot(cls, data: Mapping[str, Any]) -> FlagTable:
         options: dict[str, FlagSpec] = {}
         spellings: dict[str, tuple[FlagSpec, bool]] = {}
         for name, raw in sorted(data["options"].items()):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from aim_pick import files
+from aim_pick.contract import files
 
 BUILD_MARKER = ".aim-engine-build"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Atomic write (aim_pick.files), creating the folder first."""
+    """Atomic write (aim_pick.contract.files), creating the folder first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     files.write_atomic(path, data)
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .catalogue import (
+from aim_engine.catalogue.records import (
     ENTRY_KEY,
     ArchConfig,
     Attention,
@@ -31,19 +31,19 @@ from .catalogue import (
     Recipe,
     Variant,
 )
-from .diagnostics import Check, Report
-from .yamlsource import YamlDocument, YamlError, load_yaml
+from aim_engine.catalogue.yamlsource import YamlDocument, YamlError, load_yaml
+from aim_engine.checks.diagnostics import Check, Report
 
-DATA = resources.files("aim_engine") / "data"
-SCHEMAS = resources.files("aim_engine") / "schemas"
+DATA = resources.files("aim_engine.catalogue") / "data"
+SCHEMAS = resources.files("aim_engine.catalogue") / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMAS / f"{name}.schema.json").read_text("utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
     spec = schema(name)
     cls = jsonschema.validators.validator_for(spec)
@@ -66,10 +66,9 @@ def _extra_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
         return ()
     allowed = set(error.schema.get("properties", {}))
     patterns = error.schema.get("patternProperties", {})
-    return tuple(sorted(
-        str(k) for k in error.instance
-        if k not in allowed and not any(re.search(p, str(k)) for p in patterns)
-    ))
+    return tuple(
+        sorted(str(k) for k in error.instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns))
+    )
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -99,12 +98,21 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
 
 def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
     if not isinstance(doc.data, dict):
-        report.add(doc.path, doc.line_of(()), Check.SCHEMA, f"expected a mapping of fields at the top level, got {type(doc.data).__name__}")
+        report.add(
+            doc.path,
+            doc.line_of(()),
+            Check.SCHEMA,
+            f"expected a mapping of fields at the top level, got {type(doc.data).__name__}",
+        )
         return False
     bad_keys = list(_non_string_keys(doc.data, ()))
     for where, key in bad_keys:
-        report.add(doc.path, doc.key_line(where + (key,)) or doc.line_of(where), Check.SCHEMA,
-                   f"{'.'.join(map(str, where)) or '(top level)'}: key {key!r} must be text, not {type(key).__name__}")
+        report.add(
+            doc.path,
+            doc.key_line(where + (key,)) or doc.line_of(where),
+            Check.SCHEMA,
+            f"{'.'.join(map(str, where)) or '(top level)'}: key {key!r} must be text, not {type(key).__name__}",
+        )
     if bad_keys:
         return False
     errors = schema_errors(name, doc.data)
@@ -264,15 +272,17 @@ def recipe_from(data: dict[str, Any], path: Path, backends: dict[str, str]) -> R
             match = ENTRY_KEY.match(entry_key)
             if not match:
                 continue
-            entries.append(Entry(
-                backend=engine,
-                key=entry_key,
-                gpus=int(match.group(1)),
-                enabled=raw["enabled"],
-                args=dict(raw.get("args") or {}),
-                env={**recipe_env, **_env(raw.get("env"))},
-                notes=raw.get("notes"),
-            ))
+            entries.append(
+                Entry(
+                    backend=engine,
+                    key=entry_key,
+                    gpus=int(match.group(1)),
+                    enabled=raw["enabled"],
+                    args=dict(raw.get("args") or {}),
+                    env={**recipe_env, **_env(raw.get("env"))},
+                    notes=raw.get("notes"),
+                )
+            )
     return Recipe(
         recipe_id=data["recipe_id"],
         model_id=data["model_id"],
@@ -320,7 +330,12 @@ def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> L
             model = model_from(doc.data, path)
             if model.model_id in catalogue.models:
                 other = catalogue.models[model.model_id].path
-                report.add(path, doc.line_of(("model_id",)), Check.DUPLICATE_MODEL_ID, f"model {model.model_id} is also described in {other}")
+                report.add(
+                    path,
+                    doc.line_of(("model_id",)),
+                    Check.DUPLICATE_MODEL_ID,
+                    f"model {model.model_id} is also described in {other}",
+                )
                 continue
             catalogue.models[model.model_id] = model
     backends = {e.recipe_key: e.name for e in catalogue.engines.values()}
@@ -333,7 +348,12 @@ def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> L
             recipe = recipe_from(doc.data, path, backends)
             if recipe.recipe_id in catalogue.recipes:
                 other = catalogue.recipes[recipe.recipe_id].path
-                report.add(path, doc.line_of(("recipe_id",)), Check.DUPLICATE_RECIPE_ID, f"recipe_id {recipe.recipe_id!r} is already used by {other}")
+                report.add(
+                    path,
+                    doc.line_of(("recipe_id",)),
+                    Check.DUPLICATE_RECIPE_ID,
+                    f"recipe_id {recipe.recipe_id!r} is already used by {other}",
+                )
                 continue
             catalogue.recipes[recipe.recipe_id] = recipe
     return loaded

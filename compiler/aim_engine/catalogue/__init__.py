@@ -1,0 +1,2 @@
+"""The catalogue: YAML models and recipes, built-in hardware and engine data, their schemas,
+and the frozen records everything downstream works on."""

@@ -1,0 +1,1 @@
+"""Validation: the semantic rules over a loaded catalogue, each finding one `Check` code."""
