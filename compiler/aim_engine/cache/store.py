@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aim_engine.errors import AimError
 from aim_engine.publish.fsutil import write_atomic
 from aim_pick.contract import cache_state
 from aim_pick.contract.cache_state import HUB_DIR, INDEX_NAME, repo_folder, snapshot_state
@@ -42,12 +43,15 @@ CORRUPT_COPY = INDEX_NAME + ".corrupt"
 OTHER_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack", "*.gguf", "*.onnx", "*.onnx_data")
 
 
-class CacheError(Exception):
-    """A failure to report as one sentence; `code` is the exit status (2 = bad input)."""
+class CacheError(AimError):
+    """A cache or hub failure, as one sentence; `code` is the exit status (2 = bad input)."""
 
     def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code)
+
+    @property
+    def code(self) -> int:
+        return self.exit_code
 
 
 def warn(message: str) -> None:
