@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aim_engine.build import build
-from aim_engine.catalogue.load import catalogue_files, load
+from aim_engine.build import build, check
+from aim_engine.catalogue.load import catalogue_files
 from aim_engine.checks.diagnostics import Report
-from aim_engine.cli import run_validate
+from aim_engine.checks.loading import load
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,8 @@ def validate_text(tmp_path: Path, text: str, name: str = "recipe.yaml") -> list:
     """Validate one recipe/model text against the shipped catalogue; its diagnostics."""
     path = tmp_path / name
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    report, shown = run_validate(REPO, [path])
+    checked = check(REPO, [path])
+    report, shown = checked.report, checked.shown
     return [d for d in report.sorted() if d.path.resolve() == path.resolve()]
 
 

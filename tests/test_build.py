@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from aim_engine.build import BuildError, build
-from aim_engine.catalogue.records import PRECISIONS, slug
+from aim_engine.build import CatalogueInvalid, build
+from aim_engine.catalogue.records import PRECISIONS
 from aim_engine.cli import main
 from aim_engine.publish.fsutil import OutputDirError
+from aim_pick.contract.layout import slug
 
 from .conftest import REPO
 
@@ -131,7 +132,7 @@ def test_build_refuses_a_folder_it_did_not_make(tmp_path):
 def test_build_stops_on_validation_errors(copy_catalogue, tmp_path):
     recipe = copy_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
     recipe.write_text(recipe.read_text().replace("--max-model-len", "--max-modle-len", 1))
-    with pytest.raises(BuildError) as err:
+    with pytest.raises(CatalogueInvalid) as err:
         build(copy_catalogue, tmp_path / "out")
     assert err.value.report.errors
     assert not (tmp_path / "out").exists()

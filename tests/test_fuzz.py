@@ -11,7 +11,7 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aim_engine.cli import run_validate
+from aim_engine.build import check
 
 from .conftest import REPO
 
@@ -87,7 +87,8 @@ def check_file(root, path, text):
     path.write_text(text, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(
         text.encode("utf-8", "replace")
     )
-    report, shown = run_validate(root, [path])  # must not raise
+    checked = check(root, [path])  # must not raise
+    report, shown = checked.report, checked.shown
     for diagnostic in report.items:
         if diagnostic.path in shown:
             assert diagnostic.path.name == path.name
@@ -130,7 +131,8 @@ def test_binary_and_non_utf8_files(tmp_path):
     ]:
         path = tmp_path / name
         path.write_bytes(data)
-        report, shown = run_validate(REPO, [path])
+        checked = check(REPO, [path])
+        report, shown = checked.report, checked.shown
         assert report.errors and all(d.path.name == name for d in report.errors if d.path in shown), name
 
 

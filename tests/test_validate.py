@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from aim_engine.build import check
 from aim_engine.checks.diagnostics import Check, Severity
-from aim_engine.cli import run_validate
 
 from .conftest import REPO, validate_text
 
@@ -439,12 +439,13 @@ def test_seed_example_recipe_is_accepted_as_is(tmp_path):
 
 
 def run(root, *paths):
-    report, shown = run_validate(root, list(paths))
+    checked = check(root, list(paths))
+    report, shown = checked.report, checked.shown
     return [d for d in report.sorted() if d.path in shown or not paths]
 
 
 def test_shipped_catalogue_is_clean():
-    report, _ = run_validate(REPO, [])
+    report = check(REPO, []).report
     assert report.errors == [], [d.format_text() for d in report.errors[:5]]
 
 

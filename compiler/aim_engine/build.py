@@ -1,14 +1,24 @@
-"""`aim-engine build`: load -> validate -> plan every grid cell -> publish the API."""
+"""The pipeline spine and the library's public entry points:
+
+    check(root)     load -> validate                       (aim-engine validate, plan)
+    compile(root)   check -> plan every grid cell -> publish, in memory
+    build(root)     compile -> write build/ in one rename, with the site
+
+Each step is one call into its package (catalogue, checks, planning, publish).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aim_engine.catalogue.load import catalogue_files, load
+from aim_engine.catalogue.load import select
+from aim_engine.checks import validate
 from aim_engine.checks.diagnostics import Report
-from aim_engine.checks.rules import validate
+from aim_engine.checks.loading import Loaded, load
+from aim_engine.errors import AimError
 from aim_engine.planning.planner import Planner
 from aim_engine.publish.api import Api, build_api
 from aim_engine.publish.fsutil import replace_tree
@@ -16,13 +26,28 @@ from aim_engine.publish.pyz import build_pyz
 from aim_engine.publish.site import build_site
 
 
-class BuildError(Exception):
+class CatalogueInvalid(AimError):
+    """The catalogue has validation errors; nothing was planned or written."""
+
     def __init__(self, report: Report):
-        super().__init__(f"{len(report.errors)} validation error(s)")
+        super().__init__(f"the catalogue has {len(report.errors)} validation error(s); run aim-engine validate")
         self.report = report
 
 
-@dataclass
+@dataclass(frozen=True)
+class Checked:
+    """A loaded, validated catalogue and the files the caller asked about."""
+
+    loaded: Loaded
+    report: Report
+    shown: frozenset[Path]
+
+    @property
+    def findings(self) -> list:
+        return [d for d in self.report.sorted() if d.path in self.shown]
+
+
+@dataclass(frozen=True)
 class BuildResult:
     out: Path
     files: int
@@ -32,16 +57,29 @@ class BuildResult:
     seconds: float
 
 
+def check(root: Path, paths: Sequence[Path] = ()) -> Checked:
+    """Validate the catalogue at `root`, or only `paths` checked against it."""
+    selection = select(root, paths)
+    report = Report()
+    loaded = load(list(selection.models), list(selection.recipes), report)
+    validate(loaded, report, set(selection.unlisted_ok))
+    return Checked(loaded, report, selection.shown)
+
+
+def checked_catalogue(root: Path) -> Loaded:
+    """The catalogue at `root`; raises CatalogueInvalid when it has errors."""
+    checked = check(root)
+    if checked.report.errors:
+        raise CatalogueInvalid(checked.report)
+    return checked.loaded
+
+
 def compile_catalogue(root: Path) -> Api:
     """Validate and plan the catalogue at `root`; the files of the build, in memory."""
-    models, recipes = catalogue_files(root)
-    report = Report()
-    loaded = load(models, recipes, report)
-    validate(loaded, report)
-    if report.errors:
-        raise BuildError(report)
-    planner = Planner(loaded.catalogue)
-    api = build_api(loaded.catalogue, planner, {p.relative_to(root).as_posix(): p for p in [*models, *recipes]})
+    loaded = checked_catalogue(root)
+    base = root.resolve()
+    inputs = {p.resolve().relative_to(base).as_posix(): p for p in [*loaded.model_files, *loaded.recipe_files]}
+    api = build_api(loaded.catalogue, Planner(loaded.catalogue), inputs)
     api.files["aim-pick.pyz"] = build_pyz(api.files)
     return api
 

@@ -8,8 +8,10 @@ checks never see half-formed data.
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +23,6 @@ from aim_engine.catalogue.records import (
     ENTRY_KEY,
     ArchConfig,
     Attention,
-    Catalogue,
     EngineData,
     Entry,
     FlagTable,
@@ -31,8 +32,7 @@ from aim_engine.catalogue.records import (
     Recipe,
     Variant,
 )
-from aim_engine.catalogue.yamlsource import YamlDocument, YamlError, load_yaml
-from aim_engine.checks.diagnostics import Check, Report
+from aim_engine.errors import UsageError
 
 DATA = resources.files("aim_engine.catalogue") / "data"
 SCHEMAS = resources.files("aim_engine.catalogue") / "schemas"
@@ -94,55 +94,6 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{where}: {_short(error.instance)} is out of range ({v} {error.validator_value})"
     return f"{where}: {error.message if len(error.message) < 200 else error.message[:197] + '...'}"
-
-
-def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
-    if not isinstance(doc.data, dict):
-        report.add(
-            doc.path,
-            doc.line_of(()),
-            Check.SCHEMA,
-            f"expected a mapping of fields at the top level, got {type(doc.data).__name__}",
-        )
-        return False
-    bad_keys = list(_non_string_keys(doc.data, ()))
-    for where, key in bad_keys:
-        report.add(
-            doc.path,
-            doc.key_line(where + (key,)) or doc.line_of(where),
-            Check.SCHEMA,
-            f"{'.'.join(map(str, where)) or '(top level)'}: key {key!r} must be text, not {type(key).__name__}",
-        )
-    if bad_keys:
-        return False
-    errors = schema_errors(name, doc.data)
-    for where, message in errors:
-        report.add(doc.path, doc.key_line(where), Check.SCHEMA, message)
-    return not errors
-
-
-def _non_string_keys(data: Any, where: tuple):
-    """YAML allows numbers, dates or null as keys; JSON (and our schemas) do not."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if not isinstance(key, str):
-                yield where, key
-            else:
-                yield from _non_string_keys(value, where + (key,))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _non_string_keys(value, where + (index,))
-
-
-def _read(path: Path, report: Report) -> YamlDocument | None:
-    try:
-        doc = load_yaml(path)
-    except YamlError as exc:
-        report.add(path, exc.line, Check.YAML_SYNTAX, exc.message)
-        return None
-    for key, line in doc.duplicate_keys:
-        report.add(path, line, Check.DUPLICATE_KEY, f"key {key!r} appears more than once in this mapping")
-    return doc
 
 
 # --- hardware and engines (package data) -------------------------------------------------
@@ -302,66 +253,67 @@ def _entry_order(key: str) -> tuple[int, str]:
     return (int(match.group(1)) if match else 0, key)
 
 
-@dataclass
-class Loaded:
-    """The catalogue plus the parsed documents, so checks can name file:line."""
-
-    catalogue: Catalogue
-    documents: dict[Path, YamlDocument] = field(default_factory=dict)
-    model_files: list[Path] = field(default_factory=list)
-    recipe_files: list[Path] = field(default_factory=list)
-
-
 def yaml_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> Loaded:
-    catalogue = Catalogue(hardware=dict(load_hardware()), engines=dict(load_engines()))
-    loaded = Loaded(catalogue, model_files=list(model_files), recipe_files=list(recipe_files))
-    for path in model_files:
-        doc = _read(path, report)
-        if doc is None:
-            continue
-        loaded.documents[path] = doc
-        if _schema_ok(doc, "model", report):
-            model = model_from(doc.data, path)
-            if model.model_id in catalogue.models:
-                other = catalogue.models[model.model_id].path
-                report.add(
-                    path,
-                    doc.line_of(("model_id",)),
-                    Check.DUPLICATE_MODEL_ID,
-                    f"model {model.model_id} is also described in {other}",
-                )
-                continue
-            catalogue.models[model.model_id] = model
-    backends = {e.recipe_key: e.name for e in catalogue.engines.values()}
-    for path in recipe_files:
-        doc = _read(path, report)
-        if doc is None:
-            continue
-        loaded.documents[path] = doc
-        if _schema_ok(doc, "recipe", report):
-            recipe = recipe_from(doc.data, path, backends)
-            if recipe.recipe_id in catalogue.recipes:
-                other = catalogue.recipes[recipe.recipe_id].path
-                report.add(
-                    path,
-                    doc.line_of(("recipe_id",)),
-                    Check.DUPLICATE_RECIPE_ID,
-                    f"recipe_id {recipe.recipe_id!r} is already used by {other}",
-                )
-                continue
-            catalogue.recipes[recipe.recipe_id] = recipe
-    return loaded
-
-
 def catalogue_files(root: Path) -> tuple[list[Path], list[Path]]:
     """(model files, recipe files) of the catalogue rooted at `root`."""
     return yaml_files(root / "models"), yaml_files(root / "recipes")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which files to load and which of them a caller asked about.
+
+    `models`/`recipes`: every file to load (the whole catalogue, plus files named on
+    the command line that live elsewhere); `shown`: the files whose findings matter;
+    `unlisted_ok`: named recipes that need not be in their model's aim_recipes yet.
+    """
+
+    models: tuple[Path, ...]
+    recipes: tuple[Path, ...]
+    shown: frozenset[Path]
+    unlisted_ok: frozenset[Path]
+
+
+def _display(path: Path) -> Path:
+    """Paths as the user would type them: relative to the current folder when possible."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
+
+
+def select(root: Path, paths: Sequence[Path] = ()) -> Selection:
+    """The catalogue at `root`, or only `paths` (files or folders) checked against it."""
+    if not (root / "models").is_dir():
+        raise UsageError(
+            f"{root.resolve()} has no models/ folder; run from the catalogue root (the folder holding models/) "
+            "or pass --root"
+        )
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    models, recipes = catalogue_files(root)
+    shown: set[Path] = set()
+    unlisted_ok: set[Path] = set()
+    in_catalogue = {p.resolve() for p in models + recipes}
+    for path in paths:
+        for file in yaml_files(path) if path.is_dir() else [path]:
+            file = _display(file.resolve())
+            shown.add(file)
+            if file.resolve() in in_catalogue:
+                continue
+            (models if classify(file) == "model" else recipes).append(file)
+            unlisted_ok.add(file)
+    if paths and not shown:
+        raise UsageError(f"no .yaml or .yml files in {', '.join(map(str, paths))}")
+    models = [_display(p) for p in models]
+    recipes = [_display(p) for p in recipes]
+    return Selection(tuple(models), tuple(recipes), frozenset(shown if paths else models + recipes), frozenset(unlisted_ok))
 
 
 def classify(path: Path) -> str:

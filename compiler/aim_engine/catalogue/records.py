@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aim_engine.errors import UsageError
+from aim_pick.contract import layout
+
 PRECISIONS = ("bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
 
@@ -23,9 +26,6 @@ def normalise(spelling: str) -> str:
     return spelling
 
 
-def slug(model_id: str) -> str:
-    """Hugging Face id -> file-safe slug (seed convention: '/' becomes '--')."""
-    return model_id.replace("/", "--")
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class Model:
 
     @property
     def slug(self) -> str:
-        return slug(self.model_id)
+        return layout.slug(self.model_id)
 
     def variant(self, checkpoint: str) -> Variant | None:
         for variant in self.variants:
@@ -264,6 +264,19 @@ class Catalogue:
     recipes: dict[str, Recipe] = field(default_factory=dict)
     hardware: dict[str, Hardware] = field(default_factory=dict)
     engines: dict[str, EngineData] = field(default_factory=dict)
+
+    def find_model(self, text: str) -> Model:
+        """The model named by its HF id, slug, name or file name; UsageError if none."""
+        for model in self.models.values():
+            if layout.matches(text, model.model_id, model.slug, model.name, model.path.stem):
+                return model
+        raise UsageError(f"unknown model {text!r}; known: {', '.join(sorted(self.models))}")
+
+    def find_hardware(self, text: str) -> Hardware:
+        for name, hardware in self.hardware.items():
+            if layout.matches(text, name):
+                return hardware
+        raise UsageError(f"unknown GPU {text!r}; known: {', '.join(self.hardware)}")
 
     def recipes_for(self, model_id: str) -> list[Recipe]:
         return sorted((r for r in self.recipes.values() if r.model_id == model_id), key=lambda r: r.recipe_id)

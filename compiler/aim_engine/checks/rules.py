@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aim_engine.catalogue.load import Loaded
 from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
 from aim_engine.checks.diagnostics import Check, Report
+from aim_engine.checks.loading import Loaded
 from aim_engine.engines import backends_for
 from aim_engine.engines.base import (
     Backend,

@@ -1,6 +1,6 @@
-"""`aim-engine cache …` and `aim-engine models import`: argparse wiring and printing.
+"""`aim-engine cache …`: argparse wiring and printing.
 
-The work is in `cache.py` and `hub_import.py`; this module turns arguments into calls and
+The work is in `aim_engine.cache`; this module turns arguments into calls and
 results into lines. Exit status: 0 done, 1 failed or problems found, 2 bad input.
 """
 
@@ -16,20 +16,6 @@ from aim_engine.cache import store as cache
 from aim_engine.cache.store import CacheError, human_size
 
 DEFAULT_AGE = "30d"  # the seed's cleanup_old_models(days_old=30)
-
-
-def _handler(func):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except CacheError as exc:
-            print(f"aim-engine: {exc}", file=sys.stderr)
-            return exc.code
-        except OSError as exc:  # permissions, full disks: say which file
-            print(f"aim-engine: {exc.filename or 'cache'}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-
-    return run
 
 
 def _target(args: argparse.Namespace) -> tuple[Path, str]:
@@ -232,21 +218,8 @@ def cmd_volumes(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from aim_engine.cache.hub_import import import_model  # jsonschema and yaml only when importing
-
-    model = cache.model_id(args.model)
-    path, doc, commit = import_model(model, cache.revision_name(args.revision), Path(args.out), args.force)
-    print(
-        f"wrote {path}: {doc['architecture']}, {doc['size']} ({doc['parameters']['total']:,} parameters), "
-        f"{doc['native_precision']}, license {doc['license']}{', gated' if doc['gated'] else ''}, commit {commit}"
-    )
-    print("next: write recipes for it, list them in aim_recipes, then run `aim-engine validate`")
-    return 0
-
-
-def add_parsers(subparsers) -> None:
-    """Add `cache` and `models` to the `aim-engine` command line."""
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add `cache` to the `aim-engine` command line."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cache-dir", help=f"cache root (default: ${cache.ENV_ROOT}, else {cache.CACHE_ROOT})")
     one = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -268,7 +241,7 @@ def add_parsers(subparsers) -> None:
         action="store_true",
         help="also fetch .bin/.pth/... weights that the engines skip when safetensors exist",
     )
-    p.set_defaults(func=_handler(cmd_download))
+    p.set_defaults(func=(cmd_download))
 
     for name, func, text in (
         ("list", cmd_list, "cached models and whether each is complete"),
@@ -276,14 +249,14 @@ def add_parsers(subparsers) -> None:
     ):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--json", action="store_true", help="print JSON")
-        p.set_defaults(func=_handler(func))
+        p.set_defaults(func=(func))
 
     p = sub.add_parser("verify", parents=[one], help="check files against the hub's sizes and checksums (network)")
     p.add_argument("--revision", help="branch, tag or commit (default: main)")
-    p.set_defaults(func=_handler(cmd_verify))
+    p.set_defaults(func=(cmd_verify))
 
     p = sub.add_parser("remove", parents=[one], help="delete a model from the cache")
-    p.set_defaults(func=_handler(cmd_remove))
+    p.set_defaults(func=(cmd_remove))
 
     p = sub.add_parser("cleanup", parents=[common], help="remove models by age, then least recently used to fit a size")
     p.add_argument(
@@ -305,26 +278,17 @@ def add_parsers(subparsers) -> None:
         help="never remove pinned models (default; --no-keep-pinned lets cleanup remove them)",
     )
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
-    p.set_defaults(func=_handler(cmd_cleanup))
+    p.set_defaults(func=(cmd_cleanup))
 
     for name, pinned in (("pin", True), ("unpin", False)):
         p = sub.add_parser(name, parents=[one], help=f"{name} a model (pinned models survive cleanup)")
-        p.set_defaults(func=_handler(cmd_pin), pinned=pinned)
+        p.set_defaults(func=(cmd_pin), pinned=pinned)
 
     p = sub.add_parser("env", parents=[one], help="the environment an engine container needs for this model")
     p.add_argument("--host", action="store_true", help="for an engine run on the host: HF_HOME is the cache root")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_handler(cmd_env))
+    p.set_defaults(func=(cmd_env))
 
     p = sub.add_parser("volumes", parents=[one], help="the volume that mounts the cache into an engine container")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_handler(cmd_volumes))
-
-    m = subparsers.add_parser("models", help="catalogue models: import one from the Hugging Face Hub")
-    msub = m.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
-    p = msub.add_parser("import", help="write models/<name>.yaml from a hub repo's config and safetensors headers")
-    p.add_argument("model", help="Hugging Face id (org/name)")
-    p.add_argument("--revision", help="branch, tag or commit (default: main)")
-    p.add_argument("--out", default="models", help="folder of model files (default: models/)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file for this model")
-    p.set_defaults(func=_handler(cmd_import))
+    p.set_defaults(func=(cmd_volumes))

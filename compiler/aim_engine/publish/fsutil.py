@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from aim_engine.errors import UsageError
 from aim_pick.contract import files
 
 BUILD_MARKER = ".aim-engine-build"
@@ -19,8 +20,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     files.write_atomic(path, data)
 
 
-class OutputDirError(Exception):
-    pass
+class OutputDirError(UsageError):
+    """The output folder cannot be (re)placed; nothing was written."""
 
 
 def replace_tree(out: Path, files: dict[str, bytes], populate: Callable[[Path], None] | None = None) -> None:
