@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from aim_engine.checks.diagnostics import Check
-from aim_engine.planning.parallelism import legal_tp_sizes, tp_problems
+from aim_engine.planning.parallelism import TpRule, legal_tp_sizes, tp_problems
 
 
 def codes(problems):
-    return {check for check, _ in problems}
+    return {problem.rule for problem in problems}
 
 
 def test_powers_of_two_are_legal_for_dense_models(catalogue):
@@ -14,23 +13,23 @@ def test_powers_of_two_are_legal_for_dense_models(catalogue):
 
 
 def test_tp_must_divide_heads(catalogue):
-    assert Check.TP_HEADS in codes(tp_problems(catalogue.models["Qwen/Qwen3-8B"], 3, "bf16"))
+    assert TpRule.HEADS in codes(tp_problems(catalogue.models["Qwen/Qwen3-8B"], 3, "bf16"))
 
 
 def test_kv_heads_rule(catalogue):
     qwen14 = catalogue.models["Qwen/Qwen3-14B"]  # 40 heads, 8 KV heads
     found = codes(tp_problems(qwen14, 5, "bf16"))
-    assert Check.TP_HEADS not in found and Check.TP_KV_HEADS in found
+    assert TpRule.HEADS not in found and TpRule.KV_HEADS in found
     # TP above the KV-head count must be a multiple of it
     qwen235 = catalogue.models["Qwen/Qwen3-235B-A22B"]  # 4 KV heads
-    assert Check.TP_KV_HEADS not in codes(tp_problems(qwen235, 8, "bf16"))
+    assert TpRule.KV_HEADS not in codes(tp_problems(qwen235, 8, "bf16"))
 
 
 def test_block_fp8_intermediate_rule(catalogue):
     # reference §2: Qwen3-30B-A3B-FP8 at TP4 (768/4 = 192) and Qwen3-235B-A22B-FP8 at TP8 (1536/8 = 192) fail
-    assert Check.TP_BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-30B-A3B"], 4, "fp8_block"))
+    assert TpRule.BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-30B-A3B"], 4, "fp8_block"))
     assert not tp_problems(catalogue.models["Qwen/Qwen3-30B-A3B"], 2, "fp8_block")
-    assert Check.TP_BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-235B-A22B"], 8, "fp8_block"))
+    assert TpRule.BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-235B-A22B"], 8, "fp8_block"))
     assert not tp_problems(catalogue.models["Qwen/Qwen3-235B-A22B"], 4, "fp8_block")
     # expert parallelism splits experts whole, so the rule no longer binds
     assert not tp_problems(catalogue.models["Qwen/Qwen3-235B-A22B"], 8, "fp8_block", expert_parallel=True)

@@ -313,7 +313,9 @@ def select(root: Path, paths: Sequence[Path] = ()) -> Selection:
         raise UsageError(f"no .yaml or .yml files in {', '.join(map(str, paths))}")
     models = [_display(p) for p in models]
     recipes = [_display(p) for p in recipes]
-    return Selection(tuple(models), tuple(recipes), frozenset(shown if paths else models + recipes), frozenset(unlisted_ok))
+    return Selection(
+        tuple(models), tuple(recipes), frozenset(shown if paths else models + recipes), frozenset(unlisted_ok)
+    )
 
 
 def classify(path: Path) -> str:

@@ -26,8 +26,6 @@ def normalise(spelling: str) -> str:
     return spelling
 
 
-
-
 @dataclass(frozen=True)
 class Hardware:
     name: str

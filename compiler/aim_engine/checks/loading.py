@@ -112,5 +112,3 @@ def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> L
                 continue
             catalogue.recipes[recipe.recipe_id] = recipe
     return loaded
-
-

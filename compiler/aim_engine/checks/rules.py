@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
@@ -18,52 +17,28 @@ from aim_engine.checks.loading import Loaded
 from aim_engine.engines import backends_for
 from aim_engine.engines.base import (
     Backend,
-    EntrySettings,
     FlagChoiceError,
     FlagValueError,
     parse_value,
     settings_problems,
 )
-from aim_engine.planning.memory import MemoryEstimate, estimate, gib
-from aim_engine.planning.parallelism import tp_problems
-from aim_engine.planning.precision import dtype_problem, served_precision, weight_format
+from aim_engine.planning.entry import analyse_entry, fit_sentence
+from aim_engine.planning.parallelism import TpRule
+from aim_engine.planning.precision import dtype_problem
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 SECRET_VALUE = re.compile(
     r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-[A-Za-z0-9-]{10,})"
 )
+# The planner's tensor-parallel rules, as finding codes.
+TP_CHECKS = {
+    TpRule.HEADS: Check.TP_HEADS,
+    TpRule.KV_HEADS: Check.TP_KV_HEADS,
+    TpRule.INTERMEDIATE: Check.TP_INTERMEDIATE,
+    TpRule.BLOCK_FP8: Check.TP_BLOCK_FP8,
+}
 SECRET_FLAGS = ("--api-key", "--hf-token", "--admin-api-key")
-
-
-@dataclass(frozen=True)
-class EntryAnalysis:
-    """Everything AIM Engine derives from one enabled entry on one GPU type."""
-
-    settings: EntrySettings
-    weight_format: str
-    served_precision: str
-    tp_problems: tuple[tuple[Check, str], ...]
-    memory: MemoryEstimate
-
-
-def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, hardware: Hardware) -> EntryAnalysis:
-    settings = backend.settings(entry, model, hardware)
-    fmt = weight_format(model, settings.checkpoint, settings.quantization, recipe.precision, settings.dtype)
-    problems = tuple(tp_problems(model, settings.tp, fmt, settings.expert_parallel))
-    memory = estimate(model, hardware.memory_bytes, backend.memory_shape(settings, fmt))
-    return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory)
-
-
-def fit_sentence(memory: MemoryEstimate, hardware: Hardware, context_flag: str) -> str:
-    needed, budget = memory.total_bytes_per_gpu, memory.budget_bytes_per_gpu
-    text = (
-        f"needs {gib(needed)} per GPU at {context_flag} {memory.max_model_len}, "
-        f"has {gib(budget)} ({hardware.name} {gib(hardware.memory_bytes)} x utilization)"
-    )
-    if memory.max_model_len_that_fits:
-        return text + f"; fits with {context_flag} {memory.max_model_len_that_fits}"
-    return text + "; the weights and runtime alone leave no room for the KV cache"
 
 
 class Validator:
@@ -279,8 +254,9 @@ class Validator:
             self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {problem}")
         if not entry.enabled:
             return  # disabled entries document what does not work; only their flags must be real
-        for check, sentence in analysis.tp_problems:
-            self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {sentence}")
+        for problem in analysis.tp_problems:
+            check = TP_CHECKS[problem.rule]
+            self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {problem.sentence}")
         limit = model.config.max_position_embeddings
         if s.max_model_len_explicit and s.max_model_len > limit and not self._has_rope_override(entry):
             self.error(

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
-from aim_engine.planning.memory import ServingShape
 
 _HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
 # vLLM's human_readable_int: lower-case suffixes are decimal, upper-case binary.
@@ -251,20 +250,6 @@ class Backend:
     def kv_bytes(self, settings: EntrySettings) -> float:
         size = KV_DTYPE_BYTES.get(settings.kv_cache_dtype, 2)
         return 2.0 if size is None else float(size)
-
-    def memory_shape(self, settings: EntrySettings, weight_format: str) -> ServingShape:
-        return ServingShape(
-            tp=settings.tp,
-            pp=settings.pp,
-            weight_format=weight_format,
-            kv_bytes=self.kv_bytes(settings),
-            utilization=settings.utilization,
-            max_num_batched_tokens=settings.max_num_batched_tokens,
-            max_num_seqs=settings.max_num_seqs,
-            max_model_len=settings.max_model_len,
-            cuda_graphs=settings.cuda_graphs,
-            overhead_in_budget=self.overhead_in_budget(),
-        )
 
 
 def _render_value(value: Any) -> str:

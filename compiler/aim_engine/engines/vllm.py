@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aim_engine.catalogue.records import Entry, Hardware, Model
 from aim_engine.engines.base import Backend, EntrySettings, canonical_args
-from aim_engine.planning.memory import GIB
+from aim_pick.contract.units import GIB
 
 # EngineArgs gives GPUs with at least 70 GiB bigger batches than smaller ones.
 LARGE_GPU_BYTES = 70 * GIB

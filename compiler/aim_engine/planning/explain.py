@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from aim_engine.catalogue.records import Hardware, Model
-from aim_engine.planning.memory import gib
 from aim_engine.planning.planner import Considered, Decision, Verdict
+from aim_pick.contract.units import gib
 
 
 def considered_dict(x: Considered, intrinsic: bool = False) -> dict[str, Any]:

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass
 
 from aim_engine.catalogue.records import Model
+from aim_pick.contract.units import GIB
 
-GIB = 1024**3
 KV_BLOCK = 16  # vLLM's default block size; KV is allocated in whole blocks
 
 # Bytes per parameter of quantized linear weights, scales included (§1.3).
@@ -224,7 +224,3 @@ def max_model_len_that_fits(model: Model, shape: ServingShape, kv_budget: int) -
         else:
             high = mid
     return low
-
-
-def gib(value: float) -> str:
-    return f"{value / GIB:.1f} GiB"

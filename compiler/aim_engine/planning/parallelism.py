@@ -1,34 +1,49 @@
 """Tensor-parallel legality for a model (reference: model-memory-and-flags.md §2).
 
-Pure rules; each problem comes back as (check, sentence) so the validator and the
-planner word it the same way.
+Pure rules; each problem comes back as a `TpProblem` (which rule, one sentence) so the
+validator (which maps rules to its finding codes) and the planner word it the same way.
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+
 from aim_engine.catalogue.records import Model
-from aim_engine.checks.diagnostics import Check
 
 BLOCK_FP8 = 128  # block-FP8 checkpoints quantize weights in 128 x 128 tiles
 
 
-def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool = False) -> list[tuple[Check, str]]:
+class TpRule(enum.StrEnum):
+    HEADS = "heads"
+    KV_HEADS = "kv-heads"
+    INTERMEDIATE = "intermediate"
+    BLOCK_FP8 = "block-fp8"
+
+
+@dataclass(frozen=True)
+class TpProblem:
+    rule: TpRule
+    sentence: str
+
+
+def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool = False) -> list[TpProblem]:
     cfg = model.config
-    problems: list[tuple[Check, str]] = []
+    problems: list[TpProblem] = []
     if tp < 1:
-        return [(Check.TP_HEADS, f"tensor-parallel size {tp} is not a positive number")]
+        return [TpProblem(TpRule.HEADS, f"tensor-parallel size {tp} is not a positive number")]
     if cfg.num_attention_heads % tp:
         problems.append(
-            (Check.TP_HEADS, f"TP {tp} does not divide {model.name}'s {cfg.num_attention_heads} attention heads")
+            TpProblem(TpRule.HEADS, f"TP {tp} does not divide {model.name}'s {cfg.num_attention_heads} attention heads")
         )
     kv = cfg.num_key_value_heads
     if model.attention.kind != "mla":
         if kv >= tp and kv % tp:
-            problems.append((Check.TP_KV_HEADS, f"TP {tp} does not divide {model.name}'s {kv} KV heads"))
+            problems.append(TpProblem(TpRule.KV_HEADS, f"TP {tp} does not divide {model.name}'s {kv} KV heads"))
         elif kv < tp and tp % kv:
             problems.append(
-                (
-                    Check.TP_KV_HEADS,
+                TpProblem(
+                    TpRule.KV_HEADS,
                     f"TP {tp} is not a multiple of {model.name}'s {kv} KV heads, so they cannot be replicated evenly",
                 )
             )
@@ -39,12 +54,13 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
             widths.insert(0, ("intermediate size", cfg.intermediate_size))
     for label, width in widths:
         if width % tp:
-            problems.append((Check.TP_INTERMEDIATE, f"TP {tp} does not divide the {label} {width}"))
+            problems.append(TpProblem(TpRule.INTERMEDIATE, f"TP {tp} does not divide the {label} {width}"))
         elif weight_format == "fp8_block" and (width // tp) % BLOCK_FP8:
             problems.append(
-                (
-                    Check.TP_BLOCK_FP8,
-                    f"block-FP8 weights need the per-rank {label} to be a multiple of {BLOCK_FP8}; {width} / TP {tp} = {width // tp}",
+                TpProblem(
+                    TpRule.BLOCK_FP8,
+                    f"block-FP8 weights need the per-rank {label} to be a multiple of {BLOCK_FP8}; "
+                    f"{width} / TP {tp} = {width // tp}",
                 )
             )
     return problems

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 
 from aim_engine.catalogue.records import Catalogue, Entry, Hardware, Model, Recipe
-from aim_engine.checks.rules import analyse_entry
 from aim_engine.engines import backends_for
 from aim_engine.engines.base import Backend, settings_problems
-from aim_engine.planning.memory import MemoryEstimate, gib
+from aim_engine.planning.entry import analyse_entry
+from aim_engine.planning.memory import MemoryEstimate
+from aim_pick.contract.units import gib
 
 COUNT_FALLBACK = (8, 4, 2, 1)
 PRECISION_FALLBACK = ("bf16", "fp16", "fp8")
@@ -222,7 +223,7 @@ def _judge(
         return Verdict.REJECTED, Reason.INVALID, "; ".join(problems), None
     analysis = analyse_entry(backend, entry, recipe, model, hardware)
     if analysis.tp_problems:
-        return Verdict.REJECTED, Reason.TP_ILLEGAL, analysis.tp_problems[0][1], analysis.memory
+        return Verdict.REJECTED, Reason.TP_ILLEGAL, analysis.tp_problems[0].sentence, analysis.memory
     memory = analysis.memory
     flag = backend.context_flag
     if not memory.fits:

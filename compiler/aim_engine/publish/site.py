@@ -26,8 +26,8 @@ from markupsafe import Markup
 from aim_engine.catalogue.load import schema
 from aim_engine.catalogue.records import PRECISIONS
 from aim_engine.checks.diagnostics import Check
-from aim_engine.planning import memory
 from aim_engine.planning.planner import Reason
+from aim_pick.contract.units import gib
 
 SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
 TEMPLATES = Path(str(resources.files("aim_engine.publish") / "templates" / "site"))
@@ -50,10 +50,6 @@ def fence(text: str) -> str:
     """A backtick fence longer than any run of backticks inside `text`."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
-
-
-def gib(value: Any) -> str:
-    return memory.gib(value) if isinstance(value, (int, float)) else "-"
 
 
 @lru_cache(maxsize=1)

@@ -34,7 +34,7 @@ def lookup_path(hardware: str, model_slug: str) -> str:
 
 
 def lookup_key(n: int, count_mode: str, precision: str, backend: str) -> str:
-    """"<n>/<auto|exact>/<precision|auto>/<backend|auto>", e.g. "8/auto/auto/auto"."""
+    """ "<n>/<auto|exact>/<precision|auto>/<backend|auto>", e.g. "8/auto/auto/auto"."""
     return f"{n}/{count_mode}/{precision}/{backend}"
 
 

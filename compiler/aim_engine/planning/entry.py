@@ -1,0 +1,61 @@
+"""What AIM Engine derives from one recipe entry on one GPU type: the settings the engine
+would run with, the weight format and precision it serves, its tensor-parallel problems and
+its memory estimate. The validator and the planner both call `analyse_entry`, so they
+reason about an entry in exactly one way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aim_engine.catalogue.records import Entry, Hardware, Model, Recipe
+from aim_engine.engines.base import Backend, EntrySettings
+from aim_engine.planning.memory import MemoryEstimate, ServingShape, estimate
+from aim_engine.planning.parallelism import TpProblem, tp_problems
+from aim_engine.planning.precision import served_precision, weight_format
+from aim_pick.contract.units import gib
+
+
+def serving_shape(backend: Backend, settings: EntrySettings, fmt: str) -> ServingShape:
+    """How the entry runs, as far as memory is concerned."""
+    return ServingShape(
+        tp=settings.tp,
+        pp=settings.pp,
+        weight_format=fmt,
+        kv_bytes=backend.kv_bytes(settings),
+        utilization=settings.utilization,
+        max_num_batched_tokens=settings.max_num_batched_tokens,
+        max_num_seqs=settings.max_num_seqs,
+        max_model_len=settings.max_model_len,
+        cuda_graphs=settings.cuda_graphs,
+        overhead_in_budget=backend.overhead_in_budget(),
+    )
+
+
+@dataclass(frozen=True)
+class EntryAnalysis:
+    """Everything AIM Engine derives from one enabled entry on one GPU type."""
+
+    settings: EntrySettings
+    weight_format: str
+    served_precision: str
+    tp_problems: tuple[TpProblem, ...]
+    memory: MemoryEstimate
+
+
+def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, hardware: Hardware) -> EntryAnalysis:
+    settings = backend.settings(entry, model, hardware)
+    fmt = weight_format(model, settings.checkpoint, settings.quantization, recipe.precision, settings.dtype)
+    problems = tuple(tp_problems(model, settings.tp, fmt, settings.expert_parallel))
+    memory = estimate(model, hardware.memory_bytes, serving_shape(backend, settings, fmt))
+    return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory)
+
+
+def fit_sentence(memory: MemoryEstimate, hardware: Hardware, context_flag: str) -> str:
+    needed, budget = memory.total_bytes_per_gpu, memory.budget_bytes_per_gpu
+    text = (
+        f"needs {gib(needed)} per GPU at {context_flag} {memory.max_model_len}, "
+        f"has {gib(budget)} ({hardware.name} {gib(hardware.memory_bytes)} x utilization)"
+    )
+    if memory.max_model_len_that_fits:
+        return text + f"; fits with {context_flag} {memory.max_model_len_that_fits}"
+    return text + "; the weights and runtime alone leave no room for the KV cache"
