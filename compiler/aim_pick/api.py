@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 
-
-class ApiError(Exception):
-    """The catalogue is missing or corrupt (exit status 5)."""
-
+from aim_pick.contract import layout
+from aim_pick.errors import ApiError
 
 EMBEDDED_PREFIX = "api/"
 
@@ -61,7 +59,7 @@ class Api:
         """One plan. The zipapp keeps plans bundled per GPU type and model (see
         aim_engine/shim.py); a folder or URL has one file per plan."""
         if self.embedded is None:
-            return self.read(f"plans/{plan_id}.json")
+            return self.read(layout.plan_path(plan_id))
         where = f"{hardware}/{slug}" if hardware and slug else None
         bundle = self.read(f"plan-bundles/{where}.json") if where else {}
         if plan_id not in bundle:

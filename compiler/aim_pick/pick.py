@@ -9,7 +9,25 @@ published fallback path are taken only if they fit that part.
 
 from __future__ import annotations
 
+import re
+from collections import namedtuple
+
+from aim_pick.contract import deploy, layout
+from aim_pick.errors import Usage
+
 MAX_KEY_GPUS = 8  # the published grid covers n = 1..8
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # what the docker daemon accepts
+
+# Records (namedtuples, not dataclasses: importing dataclasses, and with it inspect, would
+# cost aim-pick's start-up more than everything it does on a GPU host).
+Host = namedtuple("Host", "gpu count group simulated partition device_bytes apu")
+Host.__doc__ = """The GPUs a plan may use: GPU type, usable count, device indices of the chosen group,
+whether AIM_GPU_MODEL/AIM_GPU_COUNT made it up, partition mode, per-device memory when
+partitioned (else None) and whether it is an APU."""
+Request = namedtuple("Request", "model gpus count_mode precision backend profile key")
+Request.__doc__ = "What is asked of the catalogue: the published lookup key and its parts."
+Settings = namedtuple("Settings", "precision backend profile gpus port name cache_dir k8s_cache")
+Settings.__doc__ = "The user's choices, from the command line and the AIM_* environment."
 PARTITION_FACTOR = {"SPX": 1, "DPX": 2, "TPX": 3, "QPX": 4}
 
 
@@ -69,7 +87,7 @@ def choose_group(devices: list[dict], usable: list[int]) -> tuple[str | None, li
 
 
 def request_key(n: int, exact: bool, precision: str, backend: str) -> str:
-    return f"{max(1, min(n, MAX_KEY_GPUS))}/{'exact' if exact else 'auto'}/{precision}/{backend}"
+    return layout.lookup_key(max(1, min(n, MAX_KEY_GPUS)), "exact" if exact else "auto", precision, backend)
 
 
 def fits_device(candidate: dict, device_bytes: int | None, catalogue_bytes: int) -> bool:
@@ -141,3 +159,151 @@ def resolve(
             }
         )
     return chosen, listing
+
+
+# --- the user's request -------------------------------------------------------------------------
+
+
+def settings(args, env: dict) -> Settings:
+    """Command line over environment; checks what can be checked before detection."""
+    precision = (args.precision or env.get("AIM_PRECISION") or "auto").lower()
+    backend = (args.backend or env.get("AIM_BACKEND") or "auto").lower()
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise Usage(f"--port {args.port} is not a TCP port (1-65535)")
+    if args.name is not None and not CONTAINER_NAME.match(args.name):
+        raise Usage(f"--name {args.name!r} is not a valid container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)")
+    if args.gpus is not None and args.gpus < 1:
+        raise Usage("--gpus must be at least 1")
+    return Settings(
+        precision,
+        backend,
+        args.profile or env.get("AIM_PROFILE_ID"),
+        args.gpus,
+        args.port,
+        args.name,
+        args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
+        args.k8s_cache,
+    )
+
+
+def check_choices(chosen: Settings, index: dict) -> None:
+    """Precision and backend must be ones the catalogue publishes."""
+    precisions = ("auto", *index.get("precisions", ()))
+    if chosen.precision not in precisions:
+        raise Usage(f"precision {chosen.precision!r} is not one of {', '.join(precisions)}")
+    if chosen.backend != "auto" and chosen.backend not in index["engines"]:
+        raise Usage(f"backend {chosen.backend!r} is not one of auto, {', '.join(sorted(index['engines']))}")
+
+
+def find_model(index: dict, text: str) -> dict:
+    for model in index["models"]:
+        if layout.matches(text, model["model_id"], model["slug"], model["name"]):
+            return model
+    raise Usage(f"unknown model {text!r}; the catalogue has: {', '.join(m['model_id'] for m in index['models'])}")
+
+
+def resolve_hardware(found: dict, hardware: dict, env: dict) -> Host:
+    """Name the GPUs, apply AIM_GPU_MODEL / AIM_GPU_COUNT, pick the group to use."""
+    devices = found["devices"]
+    identify(devices, hardware)
+    forced = env.get("AIM_GPU_MODEL")
+    match = None
+    if forced:
+        match = next((name for name in hardware if layout.matches(forced, name)), None)
+        if match is None:
+            raise Usage(f"AIM_GPU_MODEL={forced!r} is not a known GPU ({', '.join(hardware)})")
+        for d in devices:
+            d["gpu"] = match
+    gpu, group = choose_group(devices, found["process"])
+    simulated = False
+    if forced and not group:
+        gpu, group, simulated = match, [], True
+    count = len(group)
+    if env.get("AIM_GPU_COUNT"):
+        try:
+            count = int(env["AIM_GPU_COUNT"])
+        except ValueError:
+            raise Usage(f"AIM_GPU_COUNT={env['AIM_GPU_COUNT']!r} is not a number") from None
+        if count < 1:
+            raise Usage("AIM_GPU_COUNT must be at least 1")
+        simulated = simulated or count > len(group)
+    elif simulated:
+        count = 1
+    first = devices[group[0]] if group else {}
+    # Partition modes are set per GPU: if any GPU of the group is partitioned, the plan
+    # must fit the smallest device of the group, not the first one's.
+    modes = [devices[i]["partition"] for i in group if devices[i].get("partition") not in (None, "SPX")]
+    partition = (modes[0] if modes else first.get("partition")) if group else None
+    smallest = min((devices[i]["vram_bytes"] for i in group if devices[i].get("vram_bytes")), default=None)
+    return Host(
+        gpu, count, group, simulated, partition, smallest if modes else None, bool(gpu and hardware[gpu].get("apu"))
+    )
+
+
+def no_gpu_reason(found: dict) -> str:
+    """Why detection found devices but no supported, usable GPU among them."""
+    if found["devices"] and not found["container"]:
+        return f"no GPU usable in this container ({found['container_note']})"
+    if found["devices"] and not found["process"]:
+        return "no usable GPU left after visibility settings"
+    kinds = sorted({f"{d['device_id'] or d['name']} ({d['gfx']})" for d in found["devices"]})
+    return f"no supported GPU among {', '.join(kinds) or 'none'}"
+
+
+def request(chosen: Settings, model: dict, host: Host) -> tuple[Request, list[str]]:
+    """The lookup request for this host, and warnings about what was adjusted."""
+    exact = chosen.gpus is not None
+    n = min(chosen.gpus, host.count) if exact else host.count
+    warnings = []
+    if exact and chosen.gpus > host.count:
+        warnings.append(
+            f"--gpus {chosen.gpus} asked for more GPUs than the {host.count} usable here; planning for {host.count}"
+        )
+    if n > MAX_KEY_GPUS:
+        warnings.append(f"{n} GPUs usable; plans use at most {MAX_KEY_GPUS}")
+    key = request_key(n, exact, chosen.precision, chosen.backend)
+    return Request(
+        model["model_id"], n, "exact" if exact else "auto", chosen.precision, chosen.backend, chosen.profile, key
+    ), warnings
+
+
+def profile_problem(plan: dict, model: dict, host: Host, n: int, catalogue_bytes: int) -> str | None:
+    """Why an explicitly requested plan cannot run here (None when it can)."""
+    if plan["model"] != model["model_id"]:
+        return f"plan {plan['plan_id']} serves {plan['model']}, not {model['model_id']}"
+    if plan["hardware"] != host.gpu:
+        return f"plan {plan['plan_id']} is for {plan['hardware']}; this host has {host.gpu}"
+    if plan["gpu_count"] > n:  # --gpus N is a ceiling for a profile too
+        return f"plan {plan['plan_id']} needs {plan['gpu_count']} GPUs; {n} usable here" + (
+            " (--gpus)" if n < host.count else ""
+        )
+    memory = plan.get("memory") or {}
+    wanted = {
+        "total_bytes_per_gpu": memory.get("total_bytes_per_gpu"),
+        "budget_bytes_per_gpu": memory.get("budget_bytes_per_gpu"),
+    }
+    if not fits_device(wanted, host.device_bytes, catalogue_bytes):
+        return f"plan {plan['plan_id']} needs more memory than one {host.partition} partition has"
+    return None
+
+
+def deploy_options(chosen: Settings, plan: dict, host: Host, host_devices: int) -> deploy.DeployOptions:
+    """The host's settings for the artifacts, pinning GPUs when the plan uses part of the host."""
+    chosen_devices = host.group[: plan["gpu_count"]]
+    pin = None
+    # Host ordinals: the new container sees every GPU of the host (--device=/dev/dri), not
+    # only those this process sees. Never pin fewer GPUs than the plan needs (a forced
+    # AIM_GPU_COUNT above what is here): the engine would see too few.
+    if (
+        chosen_devices
+        and len(chosen_devices) == plan["gpu_count"]
+        and sorted(chosen_devices) != list(range(host_devices))
+    ):
+        pin = tuple(str(i) for i in chosen_devices)
+    return deploy.DeployOptions(
+        host_port=chosen.port or deploy.DEFAULT_HOST_PORT,
+        cache_dir=chosen.cache_dir,
+        container_name=chosen.name,
+        visible_devices=pin,
+        k8s_cache=chosen.k8s_cache,
+    )

@@ -369,6 +369,7 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
             "decisions": decision_count,
         },
         "lookup_key_format": "<n>/<auto|exact>/<auto|precision>/<auto|backend>",
+        "precisions": list(PRECISIONS),
     }
     files["api/index.json"] = dumps(index)
     return Api(files, plan_count, decision_count, lookups)

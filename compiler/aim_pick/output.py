@@ -1,0 +1,173 @@
+"""What aim-pick prints: the detection summary, the plan in each --format, and the
+`explain` listing. Presentation only; every decision was made in pick.py."""
+
+from __future__ import annotations
+
+import json
+
+from aim_pick.contract import deploy
+from aim_pick.contract.files import write_atomic
+from aim_pick.contract.units import gib
+from aim_pick.errors import EXIT_NO_PLAN, EXIT_OK, Usage
+
+
+def detected_summary(found: dict, host) -> dict:
+    devices = found["devices"]
+    return {
+        "gpu": host.gpu,
+        "count": host.count,
+        "partition": host.partition,
+        "source": found["source"] or ("simulated" if host.simulated else None),
+        "simulated": host.simulated,
+        "apu": host.apu,
+        "memory_bytes_per_device": (
+            host.device_bytes or devices[host.group[0]].get("vram_bytes") if host.group else None
+        ),
+        "levels": {
+            "host": len(devices),
+            "container": len(found["container"]),
+            "process": len(found["process"]),
+            "usable": host.count,
+        },
+        "container_note": found["container_note"],
+        "devices": [
+            {
+                "index": i,
+                "gpu": d.get("gpu"),
+                "device_id": d.get("device_id"),
+                "gfx": d.get("gfx"),
+                "vram_bytes": d.get("vram_bytes"),
+                "partition": d.get("partition"),
+                "physical": d.get("physical"),
+            }
+            for i, d in enumerate(devices)
+        ],
+        "group": host.group,
+        "sources_tried": found["tried"],
+    }
+
+
+def _json(body: dict) -> str:
+    return json.dumps(body, indent=2, sort_keys=True)
+
+
+def no_gpu_json(detected: dict) -> str:
+    return _json({"detected": detected, "request": None, "plan": None, "candidates": []})
+
+
+def without_plan(fmt: str, detected, request, candidates, warnings, out, err) -> int:
+    if fmt == "json":
+        body = {
+            "detected": detected,
+            "request": request_dict(request),
+            "plan": None,
+            "candidates": candidates,
+            "warnings": warnings,
+        }
+        print(_json(body), file=out)
+    else:
+        stream = out if fmt == "explain" else err
+        print(explain_text(detected, request, None, candidates, None, warnings, None), file=stream)
+    return EXIT_NO_PLAN
+
+
+def request_dict(request) -> dict | None:
+    return dict(request._asdict()) if request is not None else None
+
+
+def plan_text(fmt: str, plan: dict, options: deploy.DeployOptions) -> str:
+    """The plan as a compose file, Kubernetes list or env file (compose and k8s as JSON, which is YAML)."""
+    if fmt == "compose":
+        return _json(deploy.compose_document(plan, options))
+    if fmt == "k8s":
+        return _json({"apiVersion": "v1", "kind": "List", "items": deploy.k8s_objects(plan, options)})
+    import shlex
+
+    lines = [f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options)]
+    lines += [
+        f"# {plan['model']} is gated: also export {name} (never stored here)" for name in deploy.passthrough_env(plan)
+    ]
+    return "\n".join(lines)
+
+
+def with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err) -> int:
+    if fmt == "docker":
+        for warning in warnings:
+            print(f"aim-pick: warning: {warning}", file=err)
+        print(deploy.shell_command(deploy.docker_argv(plan, options)), file=out)
+        return EXIT_OK
+    if fmt == "json":
+        argv = deploy.docker_argv(plan, options)
+        body = {
+            "detected": detected,
+            "request": request_dict(request),
+            "plan": {**plan, "docker_argv": argv, "docker_command": deploy.shell_command(argv)},
+            "candidates": candidates,
+            "cache": cache,
+            "warnings": warnings,
+        }
+        print(_json(body), file=out)
+        return EXIT_OK
+    if fmt == "explain":
+        print(explain_text(detected, request, plan, candidates, cache, warnings, options), file=out)
+        return EXIT_OK
+    text = plan_text(fmt, plan, options)
+    if output:
+        try:
+            write_atomic(output, (text + "\n").encode("utf-8"))
+        except OSError as exc:
+            raise Usage(f"cannot write {output}: {exc}") from None
+        print(f"aim-pick: wrote {output} ({plan['plan_id']})", file=err)
+    else:
+        print(text, file=out)
+    return EXIT_OK
+
+
+def explain_text(detected, request, plan, candidates, cache, warnings, options) -> str:
+    lv = detected["levels"]
+    memory = detected["memory_bytes_per_device"]
+    lines = [
+        f"Detected: {detected['count']} x {detected['gpu'] or 'no supported GPU'}"
+        + (f", {detected['partition']} partitions" if detected["partition"] not in (None, "SPX") else "")
+        + (f", {gib(memory)} per device" if memory else "")
+        + f" (source: {detected['source']})"
+    ]
+    if detected["simulated"]:
+        lines.append("  simulated or forced by AIM_GPU_MODEL / AIM_GPU_COUNT")
+    if detected["apu"]:
+        lines.append("  this is an APU (MI300A): GPU memory is shared with the CPU cores")
+    lines.append(
+        f"  levels: host {lv['host']}, container {lv['container']} ({detected['container_note']}), "
+        f"process {lv['process']} -> usable {lv['usable']}"
+    )
+    for warning in warnings:
+        lines.append(f"  warning: {warning}")
+    if request:
+        lines.append(
+            f"Request: {request.model}, {request.gpus} GPU(s) {request.count_mode}, precision {request.precision}, "
+            f"backend {request.backend} (lookup key {request.key})"
+        )
+    if cache is not None and plan is not None:
+        if cache.get("complete"):
+            lines.append(
+                f"Cache: {plan['checkpoint']} is complete in {options.cache_dir} (commit {cache.get('commit')}): "
+                "HF_HUB_OFFLINE=1"
+            )
+        else:
+            lines.append(
+                f"Cache: {plan['checkpoint']} is not complete in {options.cache_dir} ({cache.get('reason')}); "
+                "the cache is mounted writable so the engine's download fills it"
+            )
+    lines.append("Candidates:")
+    for verdict in ("chosen", "runnable", "low-memory", "rejected"):
+        for c in candidates:
+            if c["verdict"] == verdict:
+                label = c.get("plan") or c.get("candidate") or "-"
+                lines.append(f"  {verdict.upper():<10} {label}  [{c['reason']}] {c['message']}")
+    if plan is None:
+        lines.append("No plan fits: every candidate is listed above with its reason.")
+    else:
+        lines.append(f"Plan: {plan['plan_id']} ({plan['status']}, recipe {plan['recipe_id']})")
+        lines.append("Command:")
+        lines.append("  " + deploy.shell_command(deploy.docker_argv(plan, options)))
+    return "\n".join(lines)
