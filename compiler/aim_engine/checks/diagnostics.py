@@ -11,123 +11,174 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from aim_pick.contract.text import printable
 
-class Severity(str, enum.Enum):
+
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
 
-class Check(enum.Enum):
-    """Validation finding codes. Value: (sentence, fix hint)."""
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
-    YAML_SYNTAX = ("The file is not valid YAML.", "fix the YAML syntax at the line shown")
+
+class Check(enum.Enum):
+    """Validation finding codes. Value: (severity, sentence, fix hint); the severity is the
+    code's, so a kind of finding is always an error or always a warning."""
+
+    YAML_SYNTAX = (ERROR, "The file is not valid YAML.", "fix the YAML syntax at the line shown")
     DUPLICATE_KEY = (
+        ERROR,
         "A key appears twice in one mapping; YAML would silently keep the last.",
         "remove one of the two keys",
     )
-    SCHEMA = ("The file does not match its JSON Schema.", "see the field reference in the 'Writing recipes' page")
-    UNKNOWN_MODEL = ("The recipe names a model that has no file under models/.", "add the model file or fix model_id")
-    UNKNOWN_HARDWARE = ("The recipe names a GPU that is not in the hardware data.", "use one of the listed GPU names")
-    DUPLICATE_RECIPE_ID = ("Two recipes share one recipe_id.", "give each recipe a unique recipe_id")
-    DUPLICATE_MODEL_ID = ("Two model files describe the same model_id.", "keep one file per model")
+    SCHEMA = (
+        ERROR,
+        "The file does not match its JSON Schema.",
+        "see the field reference in the 'Writing recipes' page",
+    )
+    UNKNOWN_MODEL = (
+        ERROR,
+        "The recipe names a model that has no file under models/.",
+        "add the model file or fix model_id",
+    )
+    UNKNOWN_HARDWARE = (
+        ERROR,
+        "The recipe names a GPU that is not in the hardware data.",
+        "use one of the listed GPU names",
+    )
+    DUPLICATE_RECIPE_ID = (ERROR, "Two recipes share one recipe_id.", "give each recipe a unique recipe_id")
+    DUPLICATE_MODEL_ID = (ERROR, "Two model files describe the same model_id.", "keep one file per model")
     RECIPE_NOT_LISTED = (
+        ERROR,
         "A recipe for this model is missing from the model's aim_recipes.",
         "add the recipe id to aim_recipes",
     )
     DANGLING_RECIPE = (
+        ERROR,
         "aim_recipes names a recipe that does not exist or belongs to another model.",
         "remove it or fix the id",
     )
-    PRECISION_UNSUPPORTED = ("The GPU cannot run this precision.", "use a precision the GPU supports")
+    PRECISION_UNSUPPORTED = (ERROR, "The GPU cannot run this precision.", "use a precision the GPU supports")
     PRECISION_EMULATED = (
+        WARNING,
         "The GPU runs this precision only through the engine's software kernels.",
         "expect lower speed, or use a GPU with native support",
     )
-    NO_IMAGE = ("The engine publishes no ROCm image for this GPU's architecture.", "disable the backend for this GPU")
+    NO_IMAGE = (
+        ERROR,
+        "The engine publishes no ROCm image for this GPU's architecture.",
+        "disable the backend for this GPU",
+    )
     UNKNOWN_FLAG = (
+        ERROR,
         "The flag does not exist in the pinned engine version.",
         "check the spelling against the engine's flag list",
     )
     OTHER_BACKEND_FLAG = (
+        ERROR,
         "The flag belongs to the other engine, not the one this block configures.",
         "use this engine's spelling",
     )
     REMOVED_FLAG = (
+        ERROR,
         "The flag was removed or renamed in the pinned engine version.",
         "use the replacement named in the message",
     )
     DEPRECATED_FLAG = (
+        WARNING,
         "The flag still works but the engine has deprecated it.",
         "switch to the replacement before it is removed",
     )
     ABBREVIATED_FLAG = (
+        WARNING,
         "The flag is an abbreviation the engine's parser happens to accept.",
         "write the full flag name",
     )
-    FLAG_VALUE = ("The flag's value has the wrong type for the engine.", "give a value of the type shown")
-    FLAG_CHOICE = ("The flag's value is not one the engine accepts.", "pick one of the listed values")
-    RESERVED_FLAG = ("The flag is set by AIM Engine when it renders the command.", "remove it from the recipe")
-    DTYPE_MISMATCH = ("--dtype contradicts the recipe's precision.", "make --dtype match the precision, or drop it")
+    FLAG_VALUE = (ERROR, "The flag's value has the wrong type for the engine.", "give a value of the type shown")
+    FLAG_CHOICE = (ERROR, "The flag's value is not one the engine accepts.", "pick one of the listed values")
+    RESERVED_FLAG = (WARNING, "The flag is set by AIM Engine when it renders the command.", "remove it from the recipe")
+    DTYPE_MISMATCH = (
+        ERROR,
+        "--dtype contradicts the recipe's precision.",
+        "make --dtype match the precision, or drop it",
+    )
     GPU_COUNT_MISMATCH = (
+        ERROR,
         "The parallel sizes in the args do not use exactly the entry's GPU count.",
         "make TP x PP x DP equal N of N_gpu",
     )
     TP_HEADS = (
+        ERROR,
         "The tensor-parallel size does not divide the attention heads.",
         "use a TP size that divides the head count",
     )
     TP_KV_HEADS = (
+        ERROR,
         "The tensor-parallel size breaks the KV-head rule.",
         "use a TP size that divides, or is a multiple of, the KV heads",
     )
     TP_INTERMEDIATE = (
+        ERROR,
         "The tensor-parallel size does not divide the MLP intermediate size.",
         "use a TP size that divides it, or enable expert parallelism for MoE models",
     )
     TP_BLOCK_FP8 = (
+        ERROR,
         "With block-FP8 weights, the per-rank intermediate size must be a multiple of 128.",
         "use a smaller TP size or enable expert parallelism",
     )
     CONTEXT_TOO_LONG = (
+        ERROR,
         "The context length exceeds the model's maximum.",
         "lower it to the model's max_position_embeddings or add rope scaling",
     )
     DOES_NOT_FIT = (
+        ERROR,
         "The entry does not fit in GPU memory at its settings.",
         "lower the context length, use fp8 KV cache, or use more GPUs",
     )
     UNKNOWN_CHECKPOINT = (
+        ERROR,
         "--model names neither the model nor one of its listed variants.",
         "list the checkpoint under the model's variants",
     )
     CHECKPOINT_PRECISION = (
+        ERROR,
         "The checkpoint's precision does not match the recipe's precision.",
         "serve the matching variant or fix the precision",
     )
-    ENV_NAME = ("The environment variable name is not valid.", "use upper-case letters, digits and underscores")
-    ENV_VALUE = ("The environment value cannot be passed to a process.", "remove NUL characters from the value")
+    ENV_NAME = (ERROR, "The environment variable name is not valid.", "use upper-case letters, digits and underscores")
+    ENV_VALUE = (ERROR, "The environment value cannot be passed to a process.", "remove NUL characters from the value")
     SECRET = (
+        ERROR,
         "A value looks like a secret (token, key, password); recipes are published.",
         "pass secrets at run time (e.g. HF_TOKEN by name only)",
     )
     ENV_REMOVED = (
+        ERROR,
         "The environment variable is not read by the pinned engine.",
         "remove it or use the replacement named",
     )
     UNKNOWN_BACKEND = (
+        ERROR,
         "The recipe has a *_serve block for an engine AIM Engine does not know.",
         "use vllm_serve or sglang_serve",
     )
-    NO_BACKEND = ("The recipe has no backend block.", "add a vllm_serve or sglang_serve block")
-    ENTRY_KEY = ("The GPU-count key must look like N_gpu with N >= 1.", "rename the key, e.g. 4_gpu")
+    NO_BACKEND = (ERROR, "The recipe has no backend block.", "add a vllm_serve or sglang_serve block")
+    ENTRY_KEY = (ERROR, "The GPU-count key must look like N_gpu with N >= 1.", "rename the key, e.g. 4_gpu")
 
     @property
-    def sentence(self) -> str:
+    def severity(self) -> Severity:
         return self.value[0]
 
     @property
-    def hint(self) -> str:
+    def sentence(self) -> str:
         return self.value[1]
+
+    @property
+    def hint(self) -> str:
+        return self.value[2]
 
     @property
     def slug(self) -> str:
@@ -146,8 +197,9 @@ class Diagnostic:
         return (str(self.path), self.line or 0, self.severity.value, self.check.slug, self.message)
 
     def format_text(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
-        return f"{where}: {self.severity.value}: {self.message} [{self.check.slug}] (fix: {self.check.hint})"
+        """One line: data in paths and messages never adds a line or a terminal escape."""
+        where = printable(f"{self.path}:{self.line}" if self.line else f"{self.path}")
+        return f"{where}: {self.severity.value}: {printable(self.message)} [{self.check.slug}] (fix: {self.check.hint})"
 
     def format_github(self) -> str:
         # GitHub workflow commands: properties escape ',' ':' and message escapes newlines.
@@ -177,13 +229,9 @@ class Report:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def add(
-        self, path: Path, line: int | None, check: Check, message: str, severity: Severity = Severity.ERROR
-    ) -> None:
-        self.items.append(Diagnostic(path, line, severity, check, message))
-
-    def warn(self, path: Path, line: int | None, check: Check, message: str) -> None:
-        self.add(path, line, check, message, Severity.WARNING)
+    def add(self, path: Path, line: int | None, check: Check, message: str) -> None:
+        """Record one finding; its severity is the check's."""
+        self.items.append(Diagnostic(path, line, check.severity, check, message))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -57,10 +57,8 @@ class Validator:
         return doc.key_line(where) if key else doc.line_of(where)
 
     def error(self, path: Path, where: tuple, check: Check, message: str, key: bool = False) -> None:
+        """Report a finding at `where` (the key's line with `key`); its severity is the check's."""
         self.report.add(path, self.line(path, where, key), check, message)
-
-    def warn(self, path: Path, where: tuple, check: Check, message: str, key: bool = False) -> None:
-        self.report.warn(path, self.line(path, where, key), check, message)
 
     # --- entry points ----------------------------------------------------------------------
     def run(self, unlisted_ok: set[Path]) -> None:
@@ -132,7 +130,7 @@ class Validator:
                     f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; it supports {', '.join(sorted(hardware.precisions))}",
                 )
             elif support == "emulated":
-                self.warn(
+                self.error(
                     path,
                     ("precision",),
                     Check.PRECISION_EMULATED,
@@ -304,7 +302,7 @@ class Validator:
             if found is None and table.allow_abbrev:
                 matches = table.prefix_matches(name)
                 if len(matches) == 1:
-                    self.warn(
+                    self.error(
                         path,
                         at,
                         Check.ABBREVIATED_FLAG,
@@ -326,7 +324,7 @@ class Validator:
                 continue
             spec, negated = found
             if spec.name in backend.reserved_flags:
-                self.warn(
+                self.error(
                     path,
                     at,
                     Check.RESERVED_FLAG,
@@ -335,7 +333,7 @@ class Validator:
                 )
                 continue
             if spec.deprecated:
-                self.warn(
+                self.error(
                     path,
                     at,
                     Check.DEPRECATED_FLAG,
