@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aim_engine.build import CatalogueInvalid, build
-from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.cli import main
 from aim_engine.publish.fsutil import OutputDirError
 from aim_pick.contract.layout import slug

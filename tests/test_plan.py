@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.planning.planner import Planner, Reason, Verdict, default_precision, target_count
 
 

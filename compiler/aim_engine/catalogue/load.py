@@ -26,11 +26,13 @@ from aim_engine.catalogue.records import (
     EngineData,
     Entry,
     FlagTable,
+    Formats,
     Hardware,
     Model,
     Moe,
     Recipe,
     Variant,
+    WeightFormat,
 )
 from aim_engine.errors import UsageError
 
@@ -96,7 +98,26 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
     return f"{where}: {error.message if len(error.message) < 200 else error.message[:197] + '...'}"
 
 
-# --- hardware and engines (package data) -------------------------------------------------
+# --- hardware, engines and formats (package data) -----------------------------------------
+
+
+@cache
+def load_formats() -> Formats:
+    data = json.loads((DATA / "formats.json").read_text("utf-8"))
+    return Formats(
+        precisions=tuple(data["precisions"]),
+        weight_formats={
+            k: WeightFormat(v["bytes_per_param"], v["precision"]) for k, v in data["weight_formats"].items()
+        },
+        variant_quantizations=dict(data["variant_quantizations"]),
+        dtypes=dict(data["dtypes"]),
+        online_quantization=dict(data["online_quantization"]),
+        kv_cache_dtypes=dict(data["kv_cache_dtypes"]),
+    )
+
+
+# The precision names, in the catalogue's order (data/formats.json).
+PRECISIONS: tuple[str, ...] = load_formats().precisions
 
 
 @lru_cache(maxsize=1)

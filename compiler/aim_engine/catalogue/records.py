@@ -15,7 +15,6 @@ from typing import Any
 from aim_engine.errors import UsageError
 from aim_pick.contract import layout
 
-PRECISIONS = ("bf16", "fp16", "fp8", "mxfp4", "int8", "int4")
 ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
 
 
@@ -24,6 +23,24 @@ def normalise(spelling: str) -> str:
     if spelling.startswith("--"):
         return "--" + spelling[2:].replace("_", "-")
     return spelling
+
+
+@dataclass(frozen=True)
+class WeightFormat:
+    bytes_per_param: float
+    precision: str
+
+
+@dataclass(frozen=True)
+class Formats:
+    """Precisions, weight formats and dtype spellings (data/formats.json)."""
+
+    precisions: tuple[str, ...]
+    weight_formats: Mapping[str, WeightFormat]
+    variant_quantizations: Mapping[str, str]  # variant `quantization` -> weight format
+    dtypes: Mapping[str, str]  # --dtype spelling -> precision (fp32 included)
+    online_quantization: Mapping[str, str]  # --quantization that quantizes 16-bit weights -> weight format
+    kv_cache_dtypes: Mapping[str, float | None]  # --kv-cache-dtype -> bytes per element (None: activation dtype)
 
 
 @dataclass(frozen=True)

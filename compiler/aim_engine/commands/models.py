@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aim_engine.cache import store as cache
+from aim_engine.cache.names import model_id, printable, revision_name
 
 
 def run(args: argparse.Namespace) -> int:
     from aim_engine.cache.hub_import import import_model  # jsonschema and yaml only when importing
 
-    model = cache.model_id(args.model)
-    path, doc, commit = import_model(model, cache.revision_name(args.revision), Path(args.out), args.force)
+    model = model_id(args.model)
+    path, doc, commit = import_model(model, revision_name(args.revision), Path(args.out), args.force)
     print(
-        f"wrote {path}: {doc['architecture']}, {doc['size']} ({doc['parameters']['total']:,} parameters), "
-        f"{doc['native_precision']}, license {doc['license']}{', gated' if doc['gated'] else ''}, commit {commit}"
+        f"wrote {printable(str(path))}: {doc['architecture']}, {doc['size']} "
+        f"({doc['parameters']['total']:,} parameters), {doc['native_precision']}, license {doc['license']}"
+        f"{', gated' if doc['gated'] else ''}, commit {commit}"
     )
     print("next: write recipes for it, list them in aim_recipes, then run `aim-engine validate`")
     return 0

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from aim_engine.build import checked_catalogue
-from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.errors import EXIT_NO_PLAN, EXIT_OK
 from aim_engine.planning import explain
 from aim_engine.planning.planner import Planner

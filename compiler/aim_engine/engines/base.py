@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aim_engine.catalogue.load import load_formats
 from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
 
 _HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
@@ -147,26 +148,6 @@ def settings_problems(settings: EntrySettings) -> list[str]:
     return problems
 
 
-# Bytes per KV element by --kv-cache-dtype; None means "the model's activation dtype".
-KV_DTYPE_BYTES = {
-    "auto": None,
-    "bfloat16": 2,
-    "bf16": 2,
-    "float16": 2,
-    "half": 2,
-    "fp8": 1,
-    "fp8_e4m3": 1,
-    "fp8_e5m2": 1,
-    "fp8_inc": 1,
-    "mxfp8": 1 + 1 / 32,
-    "fp8_per_token_head": 1,
-    "int8_per_token_head": 1,
-    "fp8_ds_mla": 656 / 576,
-    "nvfp4": 0.5 + 1 / 16,
-    "fp4_mx_block16": 0.5 + 1 / 16,
-}
-
-
 class Backend:
     """Base for one engine. Subclasses set the flag names and defaults."""
 
@@ -248,7 +229,7 @@ class Backend:
         return model.model_id
 
     def kv_bytes(self, settings: EntrySettings) -> float:
-        size = KV_DTYPE_BYTES.get(settings.kv_cache_dtype, 2)
+        size = load_formats().kv_cache_dtypes.get(settings.kv_cache_dtype, 2)
         return 2.0 if size is None else float(size)
 
 

@@ -22,21 +22,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from aim_engine.catalogue.load import load_formats
 from aim_engine.catalogue.records import Model
 from aim_pick.contract.units import GIB
 
 KV_BLOCK = 16  # vLLM's default block size; KV is allocated in whole blocks
 
-# Bytes per parameter of quantized linear weights, scales included (§1.3).
-WEIGHT_BYTES = {
-    "bf16": 2.0,
-    "fp16": 2.0,
-    "fp8": 1.0,
-    "fp8_block": 1.0 + 4 / (128 * 128),
-    "int8": 1.0,
-    "int4": 0.5 + 2 / 128,
-    "mxfp4": 0.5 + 1 / 32,
-}
+# Bytes per parameter of quantized linear weights, scales included (data/formats.json).
+WEIGHT_BYTES = {name: f.bytes_per_param for name, f in load_formats().weight_formats.items()}
 EMBEDDING_BYTES = 2.0  # embeddings and lm_head stay 16-bit in every quantized checkpoint here
 
 # Runtime pieces outside weights and KV (§1.4): HIP context, collective buffers and

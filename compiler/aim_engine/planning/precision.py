@@ -7,38 +7,14 @@ rules turn that into a weight format for the memory model and catch contradictio
 
 from __future__ import annotations
 
+from aim_engine.catalogue.load import load_formats
 from aim_engine.catalogue.records import Model
 
-# Variant `quantization` -> weight format (memory.WEIGHT_BYTES key).
-VARIANT_FORMAT = {
-    "fp8": "fp8",
-    "fp8_block": "fp8_block",
-    "mxfp4": "mxfp4",
-    "int8": "int8",
-    "int4_awq": "int4",
-    "int4_gptq": "int4",
-}
-FORMAT_PRECISION = {
-    "bf16": "bf16",
-    "fp16": "fp16",
-    "fp8": "fp8",
-    "fp8_block": "fp8",
-    "int8": "int8",
-    "int4": "int4",
-    "mxfp4": "mxfp4",
-}
-# --quantization values that quantize 16-bit weights while loading (vLLM and SGLang names).
-ONLINE_FORMAT = {
-    "fp8": "fp8",
-    "ptpc_fp8": "fp8",
-    "fp8_per_tensor": "fp8",
-    "fp8_per_channel": "fp8",
-    "fp8_per_block": "fp8",
-    "w8a8_fp8": "fp8",
-    "int8_per_channel_weight_only": "int8",
-    "w8a8_int8": "int8",
-}
-DTYPE_PRECISION = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float": "fp32", "float32": "fp32"}
+_FORMATS = load_formats()
+VARIANT_FORMAT = _FORMATS.variant_quantizations  # variant `quantization` -> weight format
+FORMAT_PRECISION = {name: f.precision for name, f in _FORMATS.weight_formats.items()}
+ONLINE_FORMAT = _FORMATS.online_quantization  # --quantization values that quantize 16-bit weights at load
+DTYPE_PRECISION = _FORMATS.dtypes  # --dtype spellings -> precision
 
 
 def weight_format(model: Model, checkpoint: str, quantization: str | None, precision: str, dtype: str = "auto") -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from aim_engine import __version__
-from aim_engine.catalogue.records import PRECISIONS, Catalogue, Hardware, Model
+from aim_engine.catalogue.load import PRECISIONS
+from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
 from aim_engine.planning.planner import MAX_GPUS, Candidate, Considered, Decision, Planner
 from aim_engine.publish import artifacts as render

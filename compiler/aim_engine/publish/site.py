@@ -23,8 +23,7 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
-from aim_engine.catalogue.load import schema
-from aim_engine.catalogue.records import PRECISIONS
+from aim_engine.catalogue.load import PRECISIONS, schema
 from aim_engine.checks.diagnostics import Check
 from aim_engine.planning.planner import Reason
 from aim_pick.contract.units import gib
