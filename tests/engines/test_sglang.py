@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from aim_engine.catalogue.load import load_engines
 from aim_engine.catalogue.records import Entry
 from aim_engine.engines import backends_for
-from aim_engine.engines.sglang import default_chunked_prefill, default_mem_fraction_static
+from aim_engine.engines.sglang import by_memory, default_mem_fraction_static
+
+DEFAULTS = load_engines()["sglang"].defaults
 
 
 def entry(args, gpus=1):
@@ -13,12 +16,19 @@ def entry(args, gpus=1):
 
 def test_auto_mem_fraction_matches_reference_example():
     # reference §1.4: MI300X (about 192 GiB), TP=8, chunk 16384, max_bs 512 -> about 0.862
-    assert default_mem_fraction_static(192 * 1024**3, 16384, 8, 1) == pytest.approx(0.862, abs=0.002)
+    assert default_mem_fraction_static(
+        192 * 1024**3, 16384, 8, 1, by_memory(DEFAULTS["cuda_graph_max_bs"], 192 * 1024**3)
+    ) == pytest.approx(0.862, abs=0.002)
 
 
 def test_chunked_prefill_defaults_by_memory():
     gib = 1024**3
-    assert [default_chunked_prefill(x * gib) for x in (192, 100, 48, 16)] == [16384, 8192, 4096, 2048]
+    assert [by_memory(DEFAULTS["chunked_prefill_size"], x * gib) for x in (192, 100, 48, 16)] == [
+        16384,
+        8192,
+        4096,
+        2048,
+    ]
 
 
 def test_settings_read_sglang_names(catalogue):

@@ -174,6 +174,8 @@ def load_engines() -> dict[str, EngineData]:
             removed_flags=data["removed_flags"],
             removed_env=data["removed_env"],
             family_env=data["family_env"],
+            foreign_spellings=dict(data["foreign_spellings"]),
+            defaults=dict(data["defaults"]),
             flags=FlagTable.from_snapshot(snapshot),
         )
     return engines

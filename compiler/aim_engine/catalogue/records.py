@@ -157,6 +157,8 @@ class EngineData:
     removed_flags: Mapping[str, Mapping[str, str | None]]
     removed_env: Mapping[str, str]
     family_env: Mapping[str, Mapping[str, str]]
+    foreign_spellings: Mapping[str, str]  # other engines' flags -> this engine's spelling
+    defaults: Mapping[str, Any]  # what the engine fills in when a recipe leaves a setting out
     flags: FlagTable
 
     def image_for(self, hardware: Hardware) -> str | None:

@@ -155,8 +155,6 @@ class Backend:
     model_flags: tuple[str, ...] = ()
     context_flag: str = ""
     reserved_flags: tuple[str, ...] = ("--host", "--port")
-    # Flags owned by the other engine that users often carry over, with our spelling.
-    foreign_spellings: Mapping[str, str] = {}
 
     def __init__(self, data: EngineData):
         self.data = data
@@ -164,6 +162,11 @@ class Backend:
     @property
     def flags(self) -> FlagTable:
         return self.data.flags
+
+    @property
+    def foreign_spellings(self) -> Mapping[str, str]:
+        """Flags owned by the other engine that users often carry over, with our spelling."""
+        return self.data.foreign_spellings
 
     def default(self, flag: str, fallback: Any = None) -> Any:
         spec = self.flags.options.get(flag)

@@ -10,20 +10,15 @@ from aim_pick.contract.units import GIB
 MIB = 1024**2
 
 
-def default_chunked_prefill(memory_bytes: int) -> int:
-    gib = memory_bytes / GIB
-    if gib >= 160:
-        return 16384
-    if gib >= 60:
-        return 8192
-    if gib >= 20:
-        return 4096
-    return 2048
+def by_memory(tiers: list[list[int]], memory_bytes: int) -> int:
+    """The value of the first (threshold bytes, value) tier the GPU's memory reaches."""
+    return next(value for threshold, value in tiers if memory_bytes >= threshold)
 
 
-def default_mem_fraction_static(memory_bytes: int, chunk: int, tp: int, pp: int) -> float:
-    """SGLang's automatic --mem-fraction-static: reserve room for activations and graphs."""
-    decode_graph_max_bs = 512 if memory_bytes >= 160 * GIB else 256
+def default_mem_fraction_static(memory_bytes: int, chunk: int, tp: int, pp: int, decode_graph_max_bs: int) -> float:
+    """SGLang's automatic --mem-fraction-static: reserve room for activations and graphs
+    (its memory hook: 512 MiB, 1.5 x the prefill chunk, TP x PP / 8 GiB of collectives and
+    2 MiB per decode graph batch slot, at least 10 GiB on GPUs above 60 GiB)."""
     reserved = (512 + 1.5 * max(chunk, 2048) + tp * pp / 8 * 1024 + 2 * decode_graph_max_bs) * MIB
     if memory_bytes > 60 * GIB:
         reserved = max(reserved, 10 * GIB)
@@ -34,14 +29,6 @@ class SGLang(Backend):
     name = "sglang"
     model_flags = ("--model-path",)
     context_flag = "--context-length"
-    foreign_spellings = {
-        "--max-model-len": "--context-length",
-        "--gpu-memory-utilization": "--mem-fraction-static",
-        "--max-num-batched-tokens": "--chunked-prefill-size",
-        "--max-num-seqs": "--max-running-requests",
-        "--enable-expert-parallel": "--ep-size",
-        "--enforce-eager": "--disable-cuda-graph",
-    }
 
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         # The launch always names the checkpoint and the TP size explicitly.
@@ -59,7 +46,10 @@ class SGLang(Backend):
         pp = int(args.get("--pp-size", 1))
         dp = int(args.get("--dp-size", 1))
         attention_dp = bool(args.get("--enable-dp-attention")) or int(args.get("--attn-dp-size") or 1) > 1
-        chunk = int(args.get("--chunked-prefill-size") or default_chunked_prefill(hardware.memory_bytes))
+        defaults = self.data.defaults
+        chunk = int(
+            args.get("--chunked-prefill-size") or by_memory(defaults["chunked_prefill_size"], hardware.memory_bytes)
+        )
         explicit_len = args.get("--context-length")
         fraction = args.get("--mem-fraction-static")
         return EntrySettings(
@@ -74,9 +64,15 @@ class SGLang(Backend):
             max_model_len_explicit=bool(explicit_len),
             utilization=float(fraction)
             if fraction
-            else default_mem_fraction_static(hardware.memory_bytes, max(chunk, 0), tp, pp),
+            else default_mem_fraction_static(
+                hardware.memory_bytes,
+                max(chunk, 0),
+                tp,
+                pp,
+                by_memory(defaults["cuda_graph_max_bs"], hardware.memory_bytes),
+            ),
             max_num_batched_tokens=max(chunk, 1),
-            max_num_seqs=int(args.get("--max-running-requests") or 1024),
+            max_num_seqs=int(args.get("--max-running-requests") or defaults["max_running_requests"]),
             kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),
             dtype=str(args.get("--dtype", "auto")),
             quantization=args.get("--quantization"),

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 from aim_engine.catalogue.records import Entry, Hardware, Model
 from aim_engine.engines.base import Backend, EntrySettings, canonical_args
-from aim_pick.contract.units import GIB
-
-# EngineArgs gives GPUs with at least 70 GiB bigger batches than smaller ones.
-LARGE_GPU_BYTES = 70 * GIB
 
 
 class VLLM(Backend):
     name = "vllm"
     model_flags = ("--model",)
     context_flag = "--max-model-len"
-    foreign_spellings = {
-        "--tp-size": "--tensor-parallel-size",
-        "--tp": "--tensor-parallel-size",
-        "--model-path": "--model",
-        "--context-length": "--max-model-len",
-        "--mem-fraction-static": "--gpu-memory-utilization",
-        "--chunked-prefill-size": "--max-num-batched-tokens",
-        "--max-running-requests": "--max-num-seqs",
-    }
 
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         return [] if "--model" in self.written(entry) else ["--model", settings.checkpoint]
@@ -33,7 +20,9 @@ class VLLM(Backend):
         tp = int(args.get("--tensor-parallel-size", 1))
         pp = int(args.get("--pipeline-parallel-size", 1))
         dp = int(args.get("--data-parallel-size", 1))
-        large = hardware.memory_bytes >= LARGE_GPU_BYTES
+        defaults = self.data.defaults
+        # EngineArgs gives GPUs with more memory bigger batches (engine data: defaults).
+        size = "large_gpu" if hardware.memory_bytes >= defaults["large_gpu_bytes"] else "small_gpu"
         explicit_len = args.get("--max-model-len")
         return EntrySettings(
             checkpoint=str(args.get("--model") or model.model_id),
@@ -45,8 +34,10 @@ class VLLM(Backend):
             max_model_len=int(explicit_len) if explicit_len else model.config.max_position_embeddings,
             max_model_len_explicit=bool(explicit_len),
             utilization=float(args.get("--gpu-memory-utilization", self.default("--gpu-memory-utilization", 0.9))),
-            max_num_batched_tokens=int(args.get("--max-num-batched-tokens") or (8192 if large else 2048)),
-            max_num_seqs=int(args.get("--max-num-seqs") or (1024 if large else 256)),
+            max_num_batched_tokens=int(
+                args.get("--max-num-batched-tokens") or defaults["max_num_batched_tokens"][size]
+            ),
+            max_num_seqs=int(args.get("--max-num-seqs") or defaults["max_num_seqs"][size]),
             kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),
             dtype=str(args.get("--dtype", "auto")),
             quantization=args.get("--quantization"),
