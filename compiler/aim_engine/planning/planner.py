@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
+from typing import Literal, NamedTuple
 
 from aim_engine.catalogue.records import Catalogue, Entry, Hardware, Model, Recipe
 from aim_engine.engines import backends_for
@@ -66,11 +67,24 @@ class Reason(enum.Enum):
         return self.value[1]
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     CHOSEN = "chosen"
     RUNNABLE = "runnable"
     LOW_MEMORY = "low-memory"  # would fit with a shorter context
     REJECTED = "rejected"
+
+
+CountMode = Literal["auto", "exact"]  # auto: the size tiers pick the count; exact: the user asked for n
+
+
+class Step(NamedTuple):
+    """One step of the fallback walk: entries for this many GPUs, precision, backend, and
+    whether they come from a sibling GPU's recipes."""
+
+    gpus: int
+    precision: str
+    backend: str
+    derived: bool
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,10 @@ class Candidate:
     def gpus(self) -> int:
         return self.entry.gpus
 
+    @property
+    def step(self) -> Step:
+        return Step(self.gpus, self.precision, self.backend, self.derived)
+
 
 @dataclass(frozen=True)
 class Considered:
@@ -108,15 +126,15 @@ class Considered:
     verdict: Verdict
     reason: Reason
     message: str
-    step: tuple[int, str, str, bool]  # (gpus, precision, backend, derived) the fallback step
+    step: Step  # the fallback step it was considered at
 
 
 @dataclass(frozen=True)
 class Request:
-    n: int
-    count_mode: str  # auto | exact
-    precision: str  # auto | one of PRECISIONS
-    backend: str  # auto | engine name
+    n: int  # GPUs the plan may use (a ceiling)
+    count_mode: CountMode
+    precision: str  # "auto" or one of the catalogue's precisions
+    backend: str  # "auto" or an engine name
 
 
 @dataclass(frozen=True)
@@ -313,7 +331,7 @@ def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidat
 
 def steps(
     model: Model, request: Request, backend_names: Iterable[str]
-) -> tuple[int, list[str], list[str], tuple[tuple[int, str, str, bool], ...]]:
+) -> tuple[int, list[str], list[str], tuple[Step, ...]]:
     """The seed's fallback order as (gpus, precision, backend, derived) steps."""
     target = target_count(model, request.n, request.count_mode)
     precisions = precision_order(model, request.precision)
@@ -324,36 +342,34 @@ def steps(
 
 
 @lru_cache(maxsize=4096)
-def _order(
-    counts: tuple[int, ...], precisions: tuple[str, ...], backends: tuple[str, ...]
-) -> tuple[tuple[int, str, str, bool], ...]:
+def _order(counts: tuple[int, ...], precisions: tuple[str, ...], backends: tuple[str, ...]) -> tuple[Step, ...]:
     target = counts[0]
-    order: list[tuple[int, str, str, bool]] = []
+    order: list[Step] = []
     for derived in (False, True):
         for backend in backends:
-            order.append((target, precisions[0], backend, derived))
-            order.extend((c, precisions[0], backend, derived) for c in counts[1:])
+            order.append(Step(target, precisions[0], backend, derived))
+            order.extend(Step(c, precisions[0], backend, derived) for c in counts[1:])
             for precision in precisions[1:]:
-                order.extend((c, precision, backend, derived) for c in counts)
+                order.extend(Step(c, precision, backend, derived) for c in counts)
     seen: set = set()
     return tuple(s for s in order if not (s in seen or seen.add(s)))
 
 
 @dataclass(frozen=True)
 class CandidateIndex:
-    by_step: dict[tuple[int, str, str, bool], list[Candidate]]
+    by_step: dict[Step, list[Candidate]]
     recipes_at: frozenset[tuple[str, str, bool]]  # (precision, backend, derived) with any recipe
 
     @classmethod
     def of(cls, candidates: Iterable[Candidate]) -> CandidateIndex:
-        by_step: dict[tuple[int, str, str, bool], list[Candidate]] = {}
+        by_step: dict[Step, list[Candidate]] = {}
         for c in candidates:
-            by_step.setdefault((c.gpus, c.precision, c.backend, c.derived), []).append(c)
+            by_step.setdefault(c.step, []).append(c)
         return cls(by_step, frozenset((p, b, d) for (_, p, b, d) in by_step))
 
 
 def walk(
-    model: Model, hardware: Hardware, order: Iterable[tuple[int, str, str, bool]], index: CandidateIndex
+    model: Model, hardware: Hardware, order: Iterable[Step], index: CandidateIndex
 ) -> tuple[Candidate | None, tuple[Considered, ...]]:
     """Follow the fallback steps; the first runnable candidate is chosen."""
     by_step, recipes_at = index.by_step, index.recipes_at
@@ -413,7 +429,7 @@ def outside(
     for c in candidates:
         if id(c) in visited:
             continue
-        step = (c.gpus, c.precision, c.backend, c.derived)
+        step = c.step
         if c.gpus > request.n:
             out.append(
                 Considered(

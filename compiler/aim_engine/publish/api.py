@@ -163,7 +163,7 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
                 candidate.verdict,
                 candidate.reason,
                 candidate.message,
-                (candidate.gpus, candidate.precision, candidate.backend, candidate.derived),
+                candidate.step,
             )
         )
     for n in range(1, MAX_GPUS + 1):
