@@ -22,6 +22,8 @@ def _embedded_loader():
 
 
 class Api:
+    index: dict  # set by open_api once index.json is read
+
     def __init__(self, location: str | None):
         self.embedded = None
         if location is None:

@@ -22,7 +22,7 @@ def help_formatter(prog: str) -> argparse.HelpFormatter:
     """argparse's default formatter imports shutil (and with it bz2, lzma, zlib) on every
     run, only to measure the terminal; os can tell as much (start-up matters here)."""
     try:
-        width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+        width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
     except (ValueError, OSError, AttributeError):
         width = 80
     return argparse.HelpFormatter(prog, width=max(width - 2, 20))

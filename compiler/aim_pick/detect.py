@@ -231,11 +231,11 @@ def _mb(value) -> int | None:
     else:
         number, unit = value, "MB"
     try:
-        number = float(number)
+        size = float(number)  # type: ignore[arg-type]  # anything a tool printed; bad values fall through
     except (TypeError, ValueError):
         return None
     scale = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}.get(unit, 1024**2)
-    return int(number * scale)
+    return int(size * scale)
 
 
 def from_amd_smi() -> list[dict]:

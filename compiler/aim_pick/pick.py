@@ -13,6 +13,7 @@ import re
 from collections import namedtuple
 
 from aim_pick.contract import deploy, layout
+from aim_pick.contract.units import gib
 from aim_pick.errors import Usage
 
 MAX_KEY_GPUS = 8  # the published grid covers n = 1..8
@@ -127,8 +128,7 @@ def resolve(
                 item.update(
                     verdict="rejected",
                     reason="partition-too-small",
-                    message=f"needs {c['total_bytes_per_gpu'] / 1024**3:.1f} GiB per GPU; a partition here has "
-                    f"{device_bytes / 1024**3:.1f} GiB",
+                    message=f"needs {gib(c['total_bytes_per_gpu'])} per GPU; a partition here has {gib(device_bytes)}",
                 )
             elif chosen is None:
                 chosen = c["plan"]

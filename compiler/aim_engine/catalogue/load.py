@@ -66,8 +66,9 @@ def schema_errors(name: str, data: Any) -> list[tuple[tuple, str]]:
 def _extra_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
     if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
         return ()
-    allowed = set(error.schema.get("properties", {}))
-    patterns = error.schema.get("patternProperties", {})
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    allowed = set(schema.get("properties", {}))
+    patterns = schema.get("patternProperties", {})
     return tuple(
         sorted(str(k) for k in error.instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns))
     )
@@ -82,7 +83,7 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     v = error.validator
     if v == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(error.schema.get("properties", {}) if isinstance(error.schema, dict) else {})
         known = f" (allowed: {', '.join(allowed)})" if allowed and len(allowed) <= 25 else ""
         return f"{where}: unknown key {', '.join(repr(k) for k in extra)}{known}"
     if v == "required":
@@ -90,7 +91,8 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
     if v == "type":
         return f"{where}: expected {error.validator_value}, got {_short(error.instance)}"
     if v == "enum":
-        return f"{where}: {_short(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
+        values = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{where}: {_short(error.instance)} is not one of {', '.join(map(str, values))}"
     if v == "pattern":
         return f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}"
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
@@ -88,14 +89,14 @@ class Validator:
                         f"aim_recipes lists {recipe_id!r}, but that recipe serves {recipe.model_id}",
                     )
         for recipe in sorted(self.cat.recipes.values(), key=lambda r: r.recipe_id):
-            model = self.cat.models.get(recipe.model_id)
-            if model is None or recipe.recipe_id in model.aim_recipes or recipe.path in unlisted_ok:
+            owner = self.cat.models.get(recipe.model_id)
+            if owner is None or recipe.recipe_id in owner.aim_recipes or recipe.path in unlisted_ok:
                 continue
             self.error(
                 recipe.path,
                 ("recipe_id",),
                 Check.RECIPE_NOT_LISTED,
-                f"recipe {recipe.recipe_id!r} is not listed in aim_recipes of {model.path}",
+                f"recipe {recipe.recipe_id!r} is not listed in aim_recipes of {owner.path}",
             )
 
     def check_recipe(self, recipe: Recipe) -> None:
@@ -110,10 +111,10 @@ class Validator:
         hardware = self.cat.hardware.get(recipe.hardware)
         if hardware is None:
             by_case = {name.lower(): name for name in self.cat.hardware}
-            close = by_case.get(recipe.hardware.lower()) or next(
+            guess = by_case.get(recipe.hardware.lower()) or next(
                 iter(difflib.get_close_matches(recipe.hardware, list(self.cat.hardware), n=1)), None
             )
-            hint = f" (did you mean {close}?)" if close else ""
+            hint = f" (did you mean {guess}?)" if guess else ""
             self.error(
                 path,
                 ("hardware",),
@@ -167,7 +168,7 @@ class Validator:
         for entry in recipe.entries:
             self.check_entry(recipe, entry, model, hardware)
 
-    def check_env(self, path: Path, where: tuple, env: dict[str, str], backends: set[Backend]) -> None:
+    def check_env(self, path: Path, where: tuple, env: Mapping[str, str], backends: set[Backend]) -> None:
         for name, value in env.items():
             at = where + (name,)
             if not ENV_NAME.match(name):
@@ -247,9 +248,9 @@ class Validator:
                 Check.CHECKPOINT_PRECISION,
                 f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, but the recipe precision is {recipe.precision}",
             )
-        problem = dtype_problem(model, recipe.precision, s.dtype)
-        if problem:
-            self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {problem}")
+        dtype_mismatch = dtype_problem(model, recipe.precision, s.dtype)
+        if dtype_mismatch:
+            self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {dtype_mismatch}")
         if not entry.enabled:
             return  # disabled entries document what does not work; only their flags must be real
         for problem in analysis.tp_problems:
@@ -273,7 +274,7 @@ class Validator:
 
     def _arg_locator(self, entry: Entry, backend: Backend, path: Path, base: tuple):
         """Find where in the file a flag is written (any spelling), else the entry."""
-        spelled = {}
+        spelled: dict[str, str] = {}
         for spelling in entry.args:
             found = backend.flags.resolve(spelling)
             if found:

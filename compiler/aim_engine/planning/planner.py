@@ -26,11 +26,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from aim_engine.catalogue.records import Catalogue, Entry, Hardware, Model, Recipe
 from aim_engine.engines import backends_for
 from aim_engine.engines.base import Backend, settings_problems
+from aim_engine.errors import UsageError
 from aim_engine.planning.entry import analyse_entry
 from aim_engine.planning.memory import MemoryEstimate
 from aim_pick.contract.units import gib
@@ -351,8 +352,7 @@ def _order(counts: tuple[int, ...], precisions: tuple[str, ...], backends: tuple
             order.extend(Step(c, precisions[0], backend, derived) for c in counts[1:])
             for precision in precisions[1:]:
                 order.extend(Step(c, precision, backend, derived) for c in counts)
-    seen: set = set()
-    return tuple(s for s in order if not (s in seen or seen.add(s)))
+    return tuple(dict.fromkeys(order))  # first occurrence of each step, in order
 
 
 @dataclass(frozen=True)
@@ -536,12 +536,12 @@ class Planner:
         backend: str = "auto",
     ) -> Decision:
         if not 1 <= n <= MAX_GPUS:
-            raise ValueError(f"GPU count must be between 1 and {MAX_GPUS} (plans use at most {MAX_GPUS} GPUs), got {n}")
+            raise UsageError(f"GPU count must be between 1 and {MAX_GPUS} (plans use at most {MAX_GPUS} GPUs), got {n}")
         if count_mode not in ("auto", "exact"):
-            raise ValueError(f"count mode must be auto or exact, got {count_mode!r}")
+            raise UsageError(f"count mode must be auto or exact, got {count_mode!r}")
         if backend != "auto" and backend not in self.backends:
-            raise ValueError(f"unknown backend {backend!r}; known: {', '.join(self.backends)}")
-        request = Request(n, count_mode, precision, backend)
+            raise UsageError(f"unknown backend {backend!r}; known: {', '.join(self.backends)}")
+        request = Request(n, cast(CountMode, count_mode), precision, backend)
         candidates, index = self._evaluated(model, hardware)
         key = (model.model_id, request)
         if key not in self._steps:

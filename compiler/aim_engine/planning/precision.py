@@ -25,7 +25,7 @@ def weight_format(model: Model, checkpoint: str, quantization: str | None, preci
         return "fp8_block"  # natively FP8 checkpoints here (DeepSeek) use 128x128 block scales
     if model.native_precision in ("mxfp4", "int4", "int8"):
         return model.native_precision
-    if quantization in ONLINE_FORMAT:
+    if quantization is not None and quantization in ONLINE_FORMAT:
         return ONLINE_FORMAT[quantization]
     return activation_precision(model, dtype)
 
