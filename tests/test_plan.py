@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from aim_engine.catalogue.load import PRECISIONS
+from aim_engine.errors import UsageError
 from aim_engine.planning.planner import Planner, Reason, Verdict, default_precision, target_count
 
 
@@ -169,5 +170,5 @@ def test_low_memory_candidates_say_what_context_fits(catalogue):
 def test_bad_requests_raise(planner, catalogue):
     model, hw = catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"]
     for bad in (dict(n=0), dict(n=1, count_mode="sometimes"), dict(n=1, backend="trtllm")):
-        with pytest.raises(ValueError):
+        with pytest.raises(UsageError):
             planner.plan(model, hw, **bad)
