@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import textwrap
 from pathlib import Path
@@ -30,12 +31,17 @@ def catalogue(loaded):
     return loaded.catalogue
 
 
+@functools.cache
+def shipped_load():
+    """The shipped catalogue loaded once per test run; later checks reuse its parsed files."""
+    return check(REPO).loaded
+
+
 def validate_text(tmp_path: Path, text: str, name: str = "recipe.yaml") -> list:
     """Validate one recipe/model text against the shipped catalogue; its diagnostics."""
     path = tmp_path / name
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    checked = check(REPO, [path])
-    report, shown = checked.report, checked.shown
+    report = check(REPO, [path], reuse=shipped_load()).report
     return [d for d in report.sorted() if d.path.resolve() == path.resolve()]
 
 
@@ -50,7 +56,8 @@ def copy_catalogue(tmp_path):
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """One build of the shipped catalogue, shared by every test that reads build output."""
+    """One build of the shipped catalogue (API, artifacts, aim-pick.pyz; no site), shared by
+    every test that reads build output. The site tests build their own catalogue."""
     out = tmp_path_factory.mktemp("b") / "build"
-    build(REPO, out)
+    build(REPO, out, site=False)
     return out

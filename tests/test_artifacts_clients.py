@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+pytestmark = [pytest.mark.clients]
+
 K8S_VERSION = "1.32.0"
 CONNECT_FAILURE = (
     "Cannot connect to the Docker daemon",

@@ -111,6 +111,7 @@ def test_support_matrix(built):
     assert big["MI300X"]["8"]["status"] == "verified"
 
 
+@pytest.mark.slow
 def test_two_builds_are_byte_identical(built, tmp_path):
     again = tmp_path / "again"
     build(REPO, again)
@@ -138,6 +139,7 @@ def test_build_stops_on_validation_errors(copy_catalogue, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_rebuild_replaces_previous_output(tmp_path):
     out = tmp_path / "out"
     build(REPO, out)
@@ -146,6 +148,7 @@ def test_rebuild_replaces_previous_output(tmp_path):
     assert not (out / "api" / "plans" / "stale.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["build", "--out", str(tmp_path / "o")]) == 0

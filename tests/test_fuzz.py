@@ -8,12 +8,15 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aim_engine.build import check
 
 from .conftest import REPO
+
+pytestmark = [pytest.mark.slow]
 
 RECIPE = (REPO / "recipes" / "qwen3-32b-mi300x-bf16.yaml").read_text()
 MODEL = (REPO / "models" / "deepseek-r1.yaml").read_text()

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -201,6 +202,7 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     assert not os.path.exists(sentinel)
 
 
+@pytest.mark.clients
 def test_adversarial_compose_through_the_real_client(built, tmp_path):
     plan = base_plan(built)
     evil = "a$b $(touch /tmp/x) ${HF_TOKEN} `id` 'q' \"dq\" ; é 😀"

@@ -21,6 +21,8 @@ from aim_engine.publish.site import inert
 
 from .conftest import REPO
 
+pytestmark = [pytest.mark.slow]
+
 CHROMIUM = "/usr/bin/chromium"
 EVIL = '<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) <img src=x onerror="window.__aimPwned = 2"> `code` | pipe'
 
@@ -107,6 +109,7 @@ def search(page, server, text):
     page.locator(".md-search-result__item").first.wait_for(timeout=30000)
 
 
+@pytest.mark.browser
 def test_search_finds_a_model_page(page, server):
     search(page, server, "Qwen3-32B")
     link = page.locator(".md-search-result__item a[href*='Qwen--Qwen3-32B']").first
@@ -125,11 +128,13 @@ def test_search_finds_a_model_page(page, server):
         ("mxfp4", "models/openai--gpt-oss-20b.html"),  # precision
     ],
 )
+@pytest.mark.browser
 def test_search_by_id_family_gpu_precision(page, server, text, expected):
     search(page, server, text)
     page.locator(f".md-search-result__item a[href*='{expected}']").first.wait_for(timeout=30000)
 
 
+@pytest.mark.browser
 def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
     index = json.loads((site_build / "api" / "index.json").read_text())
     has_mi355x = set()
@@ -158,6 +163,7 @@ def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
     assert "Qwen/Qwen3-8B" in [m for m, _ in rows]
 
 
+@pytest.mark.browser
 def test_model_page_command_is_the_published_one_and_copies(page, server, site_build):
     expected = plan(site_build, "qwen3-32b-mi300x-bf16-vllm-tp1")["docker_command"]
     page.goto(f"{server}/models/Qwen--Qwen3-32B.html")
@@ -169,6 +175,7 @@ def test_model_page_command_is_the_published_one_and_copies(page, server, site_b
     assert page.evaluate("navigator.clipboard.readText()").rstrip("\n") == expected
 
 
+@pytest.mark.browser
 def test_injected_script_stays_text(page, server, site_build):
     page.goto(f"{server}/models/test-org--Evil-8B.html")
     assert page.evaluate("typeof window.__aimPwned") == "undefined"
@@ -190,6 +197,7 @@ def site_pages(site_build):
     return sorted(p for p in (site_build / "site").rglob("*.html") if p.name != "404.html")
 
 
+@pytest.mark.browser
 def test_no_console_errors_on_any_page(browser, server, site_build):
     context = browser.new_context()
     page = context.new_page()

@@ -57,12 +57,13 @@ class BuildResult:
     seconds: float
 
 
-def check(root: Path, paths: Sequence[Path] = ()) -> Checked:
-    """Validate the catalogue at `root`, or only `paths` checked against it."""
+def check(root: Path, paths: Sequence[Path] = (), reuse: Loaded | None = None) -> Checked:
+    """Validate the catalogue at `root`, or only `paths` checked against it. `reuse`: an
+    earlier load of the same catalogue whose unchanged files need not be parsed again."""
     selection = select(root, paths)
     report = Report()
-    loaded = load(list(selection.models), list(selection.recipes), report)
-    validate(loaded, report, set(selection.unlisted_ok))
+    loaded = load(list(selection.models), list(selection.recipes), report, reuse)
+    validate(loaded, report, set(selection.unlisted_ok), selection.shown if paths else None)
     return Checked(loaded, report, selection.shown)
 
 

@@ -155,11 +155,16 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
     return YamlDocument(path, data, root, duplicates)
 
 
-def load_yaml(path: Path) -> YamlDocument:
+def read_source(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise YamlError(f"cannot read file: {exc.strerror}") from None
+
+
+def load_yaml(path: Path, raw: bytes | None = None) -> YamlDocument:
+    """Parse the file at `path` (or its bytes `raw`, already read)."""
+    raw = read_source(path) if raw is None else raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

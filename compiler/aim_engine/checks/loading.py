@@ -4,14 +4,26 @@ reported and left out, so later checks never see half-formed data."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aim_engine.catalogue.load import load_engines, load_hardware, model_from, recipe_from, schema_errors
-from aim_engine.catalogue.records import Catalogue
-from aim_engine.catalogue.yamlsource import YamlDocument, YamlError, load_yaml
-from aim_engine.checks.diagnostics import Check, Report
+from aim_engine.catalogue.records import Catalogue, Model, Recipe
+from aim_engine.catalogue.yamlsource import YamlDocument, YamlError, load_yaml, read_source
+from aim_engine.checks.diagnostics import Check, Diagnostic, Report
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """One file read, parsed and schema-checked: a pure function of its bytes, so a later
+    load may reuse it when the bytes are the same (`digest`)."""
+
+    digest: bytes
+    doc: YamlDocument | None
+    record: Model | Recipe | None
+    findings: tuple[Diagnostic, ...]
 
 
 @dataclass
@@ -22,6 +34,7 @@ class Loaded:
     documents: dict[Path, YamlDocument] = field(default_factory=dict)
     model_files: list[Path] = field(default_factory=list)
     recipe_files: list[Path] = field(default_factory=list)
+    parsed: dict[Path, ParsedFile] = field(default_factory=dict)
 
 
 def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
@@ -62,9 +75,9 @@ def _non_string_keys(data: Any, where: tuple):
             yield from _non_string_keys(value, where + (index,))
 
 
-def _read(path: Path, report: Report) -> YamlDocument | None:
+def _read(path: Path, report: Report, raw: bytes) -> YamlDocument | None:
     try:
-        doc = load_yaml(path)
+        doc = load_yaml(path, raw)
     except YamlError as exc:
         report.add(path, exc.line, Check.YAML_SYNTAX, exc.message)
         return None
@@ -73,42 +86,67 @@ def _read(path: Path, report: Report) -> YamlDocument | None:
     return doc
 
 
-def load(model_files: list[Path], recipe_files: list[Path], report: Report) -> Loaded:
+def parse_file(path: Path, kind: str, backends: dict[str, str]) -> ParsedFile:
+    """Read, parse and schema-check one model or recipe file; its findings are kept with it."""
+    report = Report()
+    try:
+        raw = read_source(path)
+    except YamlError as exc:
+        report.add(path, exc.line, Check.YAML_SYNTAX, exc.message)
+        return ParsedFile(b"", None, None, tuple(report.items))
+    digest = hashlib.sha256(raw).digest()
+    doc = _read(path, report, raw)
+    record: Model | Recipe | None = None
+    if doc is not None and _schema_ok(doc, kind, report):
+        record = model_from(doc.data, path) if kind == "model" else recipe_from(doc.data, path, backends)
+    return ParsedFile(digest, doc, record, tuple(report.items))
+
+
+def load(model_files: list[Path], recipe_files: list[Path], report: Report, reuse: Loaded | None = None) -> Loaded:
+    """Load the given files into one catalogue. `reuse`: an earlier load whose parsed files
+    are taken again when a file's bytes have not changed (tests and repeated validations)."""
     catalogue = Catalogue(hardware=dict(load_hardware()), engines=dict(load_engines()))
     loaded = Loaded(catalogue, model_files=list(model_files), recipe_files=list(recipe_files))
-    for path in model_files:
-        doc = _read(path, report)
-        if doc is None:
-            continue
-        loaded.documents[path] = doc
-        if _schema_ok(doc, "model", report):
-            model = model_from(doc.data, path)
-            if model.model_id in catalogue.models:
-                other = catalogue.models[model.model_id].path
-                report.add(
-                    path,
-                    doc.line_of(("model_id",)),
-                    Check.DUPLICATE_MODEL_ID,
-                    f"model {model.model_id} is also described in {other}",
-                )
-                continue
-            catalogue.models[model.model_id] = model
     backends = {e.recipe_key: e.name for e in catalogue.engines.values()}
-    for path in recipe_files:
-        doc = _read(path, report)
-        if doc is None:
-            continue
-        loaded.documents[path] = doc
-        if _schema_ok(doc, "recipe", report):
-            recipe = recipe_from(doc.data, path, backends)
-            if recipe.recipe_id in catalogue.recipes:
-                other = catalogue.recipes[recipe.recipe_id].path
-                report.add(
-                    path,
-                    doc.line_of(("recipe_id",)),
-                    Check.DUPLICATE_RECIPE_ID,
-                    f"recipe_id {recipe.recipe_id!r} is already used by {other}",
-                )
-                continue
-            catalogue.recipes[recipe.recipe_id] = recipe
+    for kind, files in (("model", model_files), ("recipe", recipe_files)):
+        for path in files:
+            parsed = _reused(reuse, path) or parse_file(path, kind, backends)
+            loaded.parsed[path] = parsed
+            report.items.extend(parsed.findings)
+            if parsed.doc is not None:
+                loaded.documents[path] = parsed.doc
+            if isinstance(parsed.record, Model):
+                _add_model(catalogue, parsed.record, parsed.doc, report)
+            elif isinstance(parsed.record, Recipe):
+                _add_recipe(catalogue, parsed.record, parsed.doc, report)
     return loaded
+
+
+def _reused(reuse: Loaded | None, path: Path) -> ParsedFile | None:
+    earlier = reuse.parsed.get(path) if reuse is not None else None
+    if earlier is None:
+        return None
+    try:
+        same = hashlib.sha256(path.read_bytes()).digest() == earlier.digest
+    except OSError:
+        return None
+    return earlier if same else None
+
+
+def _add_model(catalogue: Catalogue, model: Model, doc: YamlDocument | None, report: Report) -> None:
+    if model.model_id in catalogue.models:
+        other = catalogue.models[model.model_id].path
+        line = doc.line_of(("model_id",)) if doc else None
+        report.add(model.path, line, Check.DUPLICATE_MODEL_ID, f"model {model.model_id} is also described in {other}")
+        return
+    catalogue.models[model.model_id] = model
+
+
+def _add_recipe(catalogue: Catalogue, recipe: Recipe, doc: YamlDocument | None, report: Report) -> None:
+    if recipe.recipe_id in catalogue.recipes:
+        other = catalogue.recipes[recipe.recipe_id].path
+        line = doc.line_of(("recipe_id",)) if doc else None
+        message = f"recipe_id {recipe.recipe_id!r} is already used by {other}"
+        report.add(recipe.path, line, Check.DUPLICATE_RECIPE_ID, message)
+        return
+    catalogue.recipes[recipe.recipe_id] = recipe

@@ -62,9 +62,10 @@ class Validator:
         self.report.add(path, self.line(path, where, key), check, message)
 
     # --- entry points ----------------------------------------------------------------------
-    def run(self, unlisted_ok: set[Path]) -> None:
+    def run(self, unlisted_ok: set[Path], only: frozenset[Path] | None) -> None:
         for recipe in sorted(self.cat.recipes.values(), key=lambda r: str(r.path)):
-            self.check_recipe(recipe)
+            if only is None or recipe.path in only:
+                self.check_recipe(recipe)
         self.check_listing(unlisted_ok)
 
     def check_listing(self, unlisted_ok: set[Path]) -> None:
@@ -391,5 +392,9 @@ class Validator:
         )
 
 
-def validate(loaded: Loaded, report: Report, unlisted_ok: set[Path] | None = None) -> None:
-    Validator(loaded, report).run(unlisted_ok or set())
+def validate(
+    loaded: Loaded, report: Report, unlisted_ok: set[Path] | None = None, only: frozenset[Path] | None = None
+) -> None:
+    """Check the loaded catalogue. `only`: check the recipes of just these files (the files a
+    user named); the listing checks always cover the whole catalogue."""
+    Validator(loaded, report).run(unlisted_ok or set(), only)
