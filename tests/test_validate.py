@@ -356,16 +356,6 @@ def test_each_check_trips_at_the_right_line(tmp_path, case_id, text, check, mark
         assert all(d.line is None or d.line >= 1 for d in hits)
 
 
-def test_every_check_has_a_case_or_a_dedicated_test():
-    covered = {c[2] for c in CASES} | {
-        Check.RECIPE_NOT_LISTED,
-        Check.DANGLING_RECIPE,
-        Check.DUPLICATE_MODEL_ID,
-        Check.PRECISION_EMULATED,
-    }
-    assert set(Check) == covered
-
-
 def test_disabled_entries_skip_fit_but_not_flags(tmp_path):
     text = GOOD_VLLM.replace("Qwen3-8B", "Qwen3-235B-A22B").replace("enabled: true", "enabled: false")
     assert errors(validate_text(tmp_path, text)) == []
@@ -387,18 +377,21 @@ def test_does_not_fit_message_names_the_fix(tmp_path):
     assert "needs" in message and "GiB per GPU" in message and "fits with --max-model-len" in message
 
 
+MXFP4_ON_MI300X = """
+recipe_id: t-gpt-oss
+model_id: openai/gpt-oss-20b
+hardware: MI300X
+precision: mxfp4
+vllm_serve:
+  1_gpu:
+    enabled: true
+    args:
+      --max-model-len: 32768
+"""
+
+
 def test_mxfp4_on_gfx942_is_a_warning(tmp_path):
-    text = textwrap.dedent("""
-    recipe_id: t-gpt-oss
-    model_id: openai/gpt-oss-20b
-    hardware: MI300X
-    precision: mxfp4
-    vllm_serve:
-      1_gpu:
-        enabled: true
-        args:
-          --max-model-len: 32768
-    """)
+    text = textwrap.dedent(MXFP4_ON_MI300X)
     found = validate_text(tmp_path, text)
     assert [d.check for d in found] == [Check.PRECISION_EMULATED]
     assert found[0].severity is Severity.WARNING
@@ -517,3 +510,47 @@ def test_abbreviated_parallel_flags_count_as_the_full_flag(tmp_path):
     assert "--tp: 2" in text
     found = validate_text(tmp_path, text)
     assert [d.check for d in found] == [Check.ABBREVIATED_FLAG]
+
+
+# Catalogue-level cases: (id, change to a writable catalogue copy, check, file that gets it).
+def _unlist(root):
+    model = root / "models" / "qwen3-8b.yaml"
+    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", ""))
+
+
+def _dangle(root):
+    model = root / "models" / "qwen3-8b.yaml"
+    model.write_text(
+        model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-8b-mi999x-bf16\n")
+    )
+
+
+def _duplicate(root):
+    (root / "models" / "zz-copy.yaml").write_text((root / "models" / "qwen3-8b.yaml").read_text())
+
+
+def _emulated(root):
+    (root / "recipes" / "zz-gpt-oss.yaml").write_text(textwrap.dedent(MXFP4_ON_MI300X))
+    model = root / "models" / "gpt-oss-20b.yaml"
+    model.write_text(model.read_text().replace("aim_recipes:\n", "aim_recipes:\n- t-gpt-oss\n"))
+
+
+CATALOGUE_CASES = [
+    ("not-listed", _unlist, Check.RECIPE_NOT_LISTED, "qwen3-8b-mi300x-bf16.yaml"),
+    ("dangling", _dangle, Check.DANGLING_RECIPE, "qwen3-8b.yaml"),
+    ("duplicate-model", _duplicate, Check.DUPLICATE_MODEL_ID, "zz-copy.yaml"),
+    ("emulated", _emulated, Check.PRECISION_EMULATED, "zz-gpt-oss.yaml"),
+]
+
+
+@pytest.mark.parametrize("case_id, change, check_code, file_name", CATALOGUE_CASES, ids=[c[0] for c in CATALOGUE_CASES])
+def test_each_catalogue_check_trips(copy_catalogue, case_id, change, check_code, file_name):
+    change(copy_catalogue)
+    found = [d for d in run(copy_catalogue) if d.check is check_code and d.path.name == file_name]
+    assert len(found) == 1, [d.format_text() for d in run(copy_catalogue) if d.check is check_code]
+    assert found[0].severity is check_code.severity
+
+
+def test_every_check_has_a_case():
+    """Both case tables together trip every finding code (each case is a test above)."""
+    assert set(Check) == {c[2] for c in CASES} | {c[2] for c in CATALOGUE_CASES}
