@@ -10,11 +10,22 @@ import random
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from aim_engine.cache.index import update_index
+from aim_engine.cache.names import iso
+from aim_engine.cli import main
+
 from .fakehub import FakeHub, Repo, sha256
+
+
+def pytest_configure(config) -> None:
+    # Until pyproject.toml registers it for the whole suite.
+    config.addinivalue_line("markers", "slow: takes more than about 2 s (real processes, the loopback hub)")
+
 
 DTYPE_BYTES = {"BF16": 2, "F16": 2, "F32": 4, "F8_E4M3": 1, "U8": 1, "I32": 4}
 
@@ -318,3 +329,50 @@ def build_repo(root: Path, repo_id: str, files: dict[str, bytes], commit: str, r
         (folder / "refs").mkdir(exist_ok=True)
         (folder / "refs" / ref).write_text(commit)
     return folder
+
+
+DAY = 86400
+
+
+def files(size: int) -> dict[str, bytes]:
+    """A tiny model: a config and `size` bytes of weights."""
+    return {"config.json": b'{"a": %d}' % size, "model.safetensors": os.urandom(size)}
+
+
+def age(root: Path, repo_id: str, days: float, **entry) -> None:
+    """Make a model look last used `days` ago (blob times and the index agree)."""
+    then = time.time() - days * DAY
+    blobs = root / "hub" / ("models--" + repo_id.replace("/", "--")) / "blobs"
+    for blob in blobs.iterdir():
+        if not blob.is_symlink():
+            os.utime(blob, (then, then))
+    stamp = iso(then)
+    update_index(
+        root, lambda e: e.update({repo_id: {**e.get(repo_id, {}), "cached_at": stamp, "last_used": stamp, **entry}})
+    )
+
+
+def tree(folder: Path) -> dict[str, tuple]:
+    """Names, sizes and times (not contents: reading a blob counts as using the model)."""
+    return {
+        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns, os.path.islink(p))
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """`aim-engine ARGS` in this process: (status, stdout, stderr)."""
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def root(tmp_path):
+    return tmp_path / "cache"
+
+
+def offline_env(**extra: str) -> dict:
+    """Environment for a CLI subprocess that never talks to a hub."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "AIM_"))}
+    return {**env, "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1", **extra}

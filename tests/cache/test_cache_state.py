@@ -157,3 +157,32 @@ def test_cache_list_agrees_with_aim_pick(tmp_path):
     assert rows["org/broken"]["status"] == "corrupt" and rows["org/partial"]["status"] == "partial"
     assert rows["org/gone"]["status"] == "missing" and rows["org/short"]["pinned"]
     assert rows["org/complete-v1"]["revisions"] == [{"commit": C2, "complete": True, "refs": ["v1"]}]
+
+
+def test_one_index_reader_for_aim_pick_and_the_cache(tmp_path):
+    assert cache_state.read_index_file(str(tmp_path)) == ({}, "missing")
+    index = tmp_path / "cache_index.json"
+    index.write_text(json.dumps({"org/ok": {"pinned": True}, "../x": {}, "org/list": []}))
+    assert cache_state.read_index_file(str(tmp_path)) == ({"org/ok": {"pinned": True}}, "ok")
+    assert cache_state.read_index(str(tmp_path)) == {"org/ok": {"pinned": True}}
+    for corrupt in (b"[" * 100_000, b"{not json", b"[1]", b"\xff", b'{"org/ok": ' + b"[" * 20 + b"]" * 20 + b"}"):
+        index.write_bytes(corrupt)
+        assert cache_state.read_index_file(str(tmp_path)) == ({}, "corrupt")
+        assert cache_state.read_index(str(tmp_path)) == {}
+    index.unlink()
+    index.mkdir()  # unreadable: the strict reader says so, aim-pick's answers without it
+    with pytest.raises(OSError):
+        cache_state.read_index_file(str(tmp_path))
+    assert cache_state.read_index(str(tmp_path)) == {}
+
+
+def test_odd_refs_and_weight_indexes_are_reasons_not_crashes(tmp_path):
+    repo = build_repo(tmp_path, "org/model", FILES, C1)
+    (repo / "refs" / "main").write_bytes(b"\xff\xfe" + C1.encode())
+    assert "does not hold a commit hash" in snapshot_state(str(tmp_path), "org/model")["reason"]
+    states = []
+    for n, weight_index in enumerate((b"[" * 100_000, b'{"weight_map": {"a": ["x"], "b": {}}}')):
+        build_repo(tmp_path / f"w{n}", "org/moe", {**FILES, "model.safetensors.index.json": weight_index}, C1)
+        states.append(snapshot_state(str(tmp_path / f"w{n}"), "org/moe"))
+    assert "model.safetensors.index.json is not readable JSON" in states[0]["reason"]
+    assert states[1]["complete"]  # names that are not file names are not shards

@@ -13,10 +13,14 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from aim_pick.contract.cache_state import snapshot_state
 
 from .conftest import BIG_WEIGHTS, LLAMA_MAIN, LLAMA_V1, LLAMA_WEIGHTS, cli, spawn
 from .fakehub import sha256
+
+pytestmark = pytest.mark.slow  # every test runs real aim-engine processes against the loopback hub: 2-7 s each
 
 LLAMA = "fake-org/tiny-llama"
 WEIGHTS = sha256(LLAMA_WEIGHTS)

@@ -19,6 +19,7 @@ def load(path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+@pytest.mark.slow
 def test_import_writes_a_valid_model_file_the_catalogue_accepts(hub_env, fake_hub, copy_catalogue, capsys):
     out = copy_catalogue / "models"
     result = cli(hub_env, "models", "import", "fake-org/tiny-llama", "--out", str(out))
@@ -75,6 +76,7 @@ def test_packed_and_sharded_checkpoints_count_parameters_not_storage(hub_env, fa
     assert doc["rope_scaling"] == MOE["rope_scaling"] and doc["family"] == "Qwen" and schema_errors("model", doc) == []
 
 
+@pytest.mark.slow
 def test_refusals_and_gated_repos(hub_env, fake_hub, tmp_path):
     tmp_path = tmp_path / "models"
     result = cli(hub_env, "models", "import", "fake-org/tiny-bert", "--out", str(tmp_path))

@@ -13,13 +13,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from aim_engine.cache.store import CacheError, hub_error, offline
+from aim_engine.cache import CacheError
+from aim_engine.cache.hub import hub_error, offline
+from aim_engine.cache.names import printable
 from aim_engine.catalogue.load import schema_errors
 from aim_engine.publish.fsutil import write_atomic
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelInfo
+    from huggingface_hub.utils import SafetensorsRepoMetadata
 
 SCHEMA_HEADER = "# yaml-language-server: $schema=../compiler/aim_engine/schemas/model.schema.json\n"
 FAMILIES = {
@@ -60,7 +68,7 @@ class Unsupported(CacheError):
     """The repo is not a model the planner can describe; the message says why."""
 
 
-def _int(value) -> bool:
+def _int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -245,12 +253,12 @@ def size_label(total: int, active: int | None) -> str:
     return f"{label(total)}B" + (f"-A{label(active)}B" if active else "")
 
 
-def license_of(info) -> tuple[str, bool]:
+def license_of(info: ModelInfo) -> tuple[str, bool]:
     """(license, read from the hub?) from the card metadata, else the repo's license tag."""
     card = info.card_data
     value = getattr(card, "license", None) if card is not None else None
     if value == "other" and getattr(card, "license_name", None):
-        value = card.license_name
+        value = getattr(card, "license_name", None)
     if isinstance(value, list):
         value = value[0] if value else None
     if not value:
@@ -258,9 +266,11 @@ def license_of(info) -> tuple[str, bool]:
     return (str(value), True) if value else ("unknown", False)
 
 
-def model_document(repo_id: str, commit: str, endpoint: str, info, config: dict, safetensors) -> dict:
+def model_document(
+    repo_id: str, commit: str, endpoint: str, info: ModelInfo, config: dict, safetensors: SafetensorsRepoMetadata
+) -> dict:
     names = set(safetensors.weight_map)
-    dtypes = {t.dtype for f in safetensors.files_metadata.values() for t in f.tensors.values()}
+    dtypes: set[str] = {t.dtype for f in safetensors.files_metadata.values() for t in f.tensors.values()}
     fig = figures(config, names, dtypes)
     total = logical_parameters(safetensors.files_metadata, fig["bits"])
     active = active_parameters(total, fig)
@@ -331,7 +341,7 @@ def model_document(repo_id: str, commit: str, endpoint: str, info, config: dict,
 class _Dumper(yaml.SafeDumper):
     """Lists of plain values inline, as the catalogue writes them (`figures: [a, b]`, `aim_recipes: []`)."""
 
-    def represent_list(self, data):
+    def represent_list(self, data: Iterable[Any]) -> yaml.SequenceNode:
         inline = all(isinstance(item, (str, int, float, bool)) for item in data)
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=inline)
 
@@ -376,12 +386,15 @@ def import_model(repo_id: str, revision: str | None, out_dir: Path, force: bool 
         raise Unsupported(
             f"{repo_id} has no config.json at {revision or 'main'}, so it is not a model the planner can describe"
         ) from None
-    except (ValueError, errors.SafetensorsParsingError) as exc:
-        raise Unsupported(f"{repo_id}: unreadable metadata ({str(exc).splitlines()[0]})") from None
+    except (ValueError, RecursionError, errors.SafetensorsParsingError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Unsupported(f"{repo_id}: unreadable metadata ({printable(first)})") from None
     except Exception as exc:
         raise hub_error(exc, repo_id, revision) from None
     if not isinstance(config, dict):
         raise Unsupported(f"{repo_id}: config.json is not a JSON object")
+    if commit is None:
+        raise CacheError(f"the hub named no commit for {repo_id} at {revision or 'main'}")
     doc = model_document(repo_id, commit, constants.ENDPOINT, info, config, safetensors)
     problems = schema_errors("model", doc)
     if problems:  # a bug here, not in the repo: never write a file the catalogue would reject

@@ -74,9 +74,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'MODEL':<44} {'STATE':<9} {'COMMIT':<12} {'SIZE':>10}  {'LAST USED':<25} {'PIN':<3} PLAN")
     for row in rows:
+        plan = printable(str(row["source_plan"] or "-"))
         print(
             f"{row['model']:<44} {row['status']:<9} {(row['commit'] or '-')[:12]:<12} {human_size(row['size']):>10}  "
-            f"{row['last_used'] or '-':<25} {'yes' if row['pinned'] else '-':<3} {row['source_plan'] or '-'}"
+            f"{row['last_used'] or '-':<25} {'yes' if row['pinned'] else '-':<3} {plan}"
         )
         if not row["complete"]:
             print(f"    {printable(row['reason'])}")

@@ -56,17 +56,62 @@ def repo_folder(repo_id: str) -> str:
     return "models--" + repo_id.replace("/", "--")
 
 
+MAX_INDEX_DEPTH = 16  # entry -> files -> name: 3 levels are used; deeper is not an index
+
+
+def _nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether lists/objects in `value` nest more than `limit` levels (iterative: any depth is safe)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if children and depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_index(raw: bytes) -> dict | None:
+    """The entries of an index file's bytes, or None when they are not an index (corrupt).
+
+    Not JSON, not an object, or nested absurdly deep (which the JSON parser answers with
+    a RecursionError) is corrupt; entries with a bad model id or that are not objects are
+    dropped, so no caller ever builds a path from them.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or _nests_deeper_than(data, MAX_INDEX_DEPTH):
+        return None
+    return {k: v for k, v in data.items() if isinstance(v, dict) and repo_id_problem(k) is None}
+
+
+def read_index_file(cache_root: str) -> tuple[dict, str]:
+    """(entries, "ok" | "missing" | "corrupt") of `<cache_root>/cache_index.json`.
+
+    The one reader of the index: `aim-engine cache` builds its locking, rebuilding reader
+    on it. Raises OSError when the file exists but cannot be read.
+    """
+    try:
+        with open(os.path.join(cache_root, INDEX_NAME), "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return {}, "missing"
+    entries = parse_index(raw)
+    return ({}, "corrupt") if entries is None else (entries, "ok")
+
+
 def read_index(cache_root: str) -> dict:
     """The recorded entries, or {} when the index is missing or unreadable (never raises)."""
     try:
-        with open(os.path.join(cache_root, INDEX_NAME), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        return read_index_file(cache_root)[0]
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
-def _inside(path: str, folder: str) -> bool:
+def inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or below it (both already resolved with realpath)."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
@@ -95,7 +140,7 @@ def _snapshot_files(snapshot: str, root_real: str) -> tuple[dict[str, int], list
             path = os.path.join(folder, name)
             relative = os.path.relpath(path, snapshot).replace(os.sep, "/")
             target = os.path.realpath(path)
-            if not _inside(target, root_real):
+            if not inside(target, root_real):
                 problems.append(f"{relative} points outside the cache root")
             elif not os.path.isfile(target):
                 problems.append(f"{relative} has no blob (broken link)")
@@ -111,10 +156,10 @@ def _shard_problems(snapshot: str, files: dict[str, int]) -> list[str]:
     try:
         with open(os.path.join(snapshot, _SHARD_INDEX), encoding="utf-8") as handle:
             weight_map = json.load(handle).get("weight_map", {})
-        shards = set(weight_map.values()) if isinstance(weight_map, dict) else set()
-    except (OSError, ValueError, AttributeError):
+        shards = {s for s in weight_map.values() if isinstance(s, str)} if isinstance(weight_map, dict) else set()
+    except (OSError, ValueError, AttributeError, RecursionError):
         return [f"{_SHARD_INDEX} is not readable JSON"]
-    missing = sorted(s for s in shards if isinstance(s, str) and s not in files)
+    missing = sorted(s for s in shards if s not in files)
     return [f"{len(missing)} shard(s) named in {_SHARD_INDEX} missing: {', '.join(missing[:3])}"] if missing else []
 
 
@@ -154,7 +199,7 @@ def snapshot_state(cache_root: str, repo_id: str, revision: str | None = None) -
         return _result(repo_id, revision, False, problem)
     root_real = os.path.realpath(cache_root)
     repo_dir = os.path.join(cache_root, HUB_DIR, repo_folder(repo_id))
-    if os.path.islink(repo_dir) or not _inside(os.path.realpath(repo_dir), root_real):
+    if os.path.islink(repo_dir) or not inside(os.path.realpath(repo_dir), root_real):
         return _result(repo_id, revision, False, f"{repo_dir} is a link; refusing to read outside the cache root")
     if not os.path.isdir(repo_dir):
         return _result(repo_id, revision, False, "not in the cache")
@@ -163,8 +208,8 @@ def snapshot_state(cache_root: str, repo_id: str, revision: str | None = None) -
         commit = revision
     else:
         try:
-            with open(os.path.join(repo_dir, "refs", revision), encoding="utf-8") as handle:
-                commit = handle.read().strip()
+            with open(os.path.join(repo_dir, "refs", revision), "rb") as handle:
+                commit = handle.read().decode("ascii", "replace").strip()
         except OSError:
             try:
                 known = sorted(os.listdir(os.path.join(repo_dir, "snapshots")))

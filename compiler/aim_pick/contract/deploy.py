@@ -65,12 +65,25 @@ def k8s_name(plan: dict) -> str:
     return name
 
 
+def cache_environment(cache_dir: str, offline: bool, host: bool = False) -> dict[str, str]:
+    """What an engine needs to use the model cache: HF_HOME (the container's mount point, or
+    the cache folder itself for an engine run on the host) and HF_HUB_OFFLINE=1 once the
+    checkpoint is complete. `aim-engine cache env` prints exactly this."""
+    env = {"HF_HOME": cache_dir if host else CACHE_ROOT}
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def token_env(gated: bool) -> list[str]:
+    """Variables passed by name from the caller's environment, never written down."""
+    return ["HF_TOKEN"] if gated else []
+
+
 def environment(plan: dict, options: DeployOptions) -> dict[str, str]:
     """Environment of the engine container (values; HF_TOKEN is passed by name only)."""
     env = dict(plan["env"])
-    env["HF_HOME"] = CACHE_ROOT
-    if options.offline:
-        env["HF_HUB_OFFLINE"] = "1"
+    env.update(cache_environment(options.cache_dir, options.offline))
     if options.visible_devices is not None:
         # One variable only: ROCR_ and HIP_ masks stack, and vLLM rejects a differing CUDA_.
         env["HIP_VISIBLE_DEVICES"] = ",".join(options.visible_devices)
@@ -80,7 +93,7 @@ def environment(plan: dict, options: DeployOptions) -> dict[str, str]:
 
 def passthrough_env(plan: dict) -> list[str]:
     """Variables taken from the caller's environment by name, never written down."""
-    return ["HF_TOKEN"] if plan.get("gated") else []
+    return token_env(bool(plan.get("gated")))
 
 
 def docker_argv(plan: dict, options: DeployOptions = DeployOptions()) -> list[str]:
