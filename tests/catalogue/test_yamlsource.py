@@ -34,9 +34,7 @@ def test_merge_keys_are_not_duplicates_and_resolve():
 def test_alias_bomb_is_refused():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 9):
-        lines.append(
-            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
-        )
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     with pytest.raises(YamlError, match="expands"):
         parse_yaml("\n".join(lines) + "\n", P)
 

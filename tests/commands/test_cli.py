@@ -3,9 +3,8 @@ from __future__ import annotations
 import textwrap
 
 from aim_engine.cli import main
-
-from .conftest import REPO
-from .test_validate import GOOD_VLLM
+from tests.checks.test_validate import GOOD_VLLM
+from tests.conftest import REPO
 
 
 def test_validate_whole_catalogue_exits_zero(capsys, monkeypatch):
@@ -21,7 +20,7 @@ def test_validate_bad_file_exits_one_with_file_and_line(tmp_path, capsys, monkey
     bad.write_text(textwrap.dedent(GOOD_VLLM).lstrip().replace("--max-model-len: 32768", "--max-modle-len: 32768", 1))
     assert main(["validate", str(bad)]) == 1
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if "unknown-flag" in l)
+    line = next(row for row in out.splitlines() if "unknown-flag" in row)
     assert line.split(": error: ")[0].endswith("bad.yaml:13")
     assert out.splitlines()[-1] == "1 file(s) checked: 1 error(s), 0 warning(s)"
 

@@ -18,13 +18,15 @@ from playwright.sync_api import sync_playwright
 
 from aim_engine.build import build
 from aim_engine.publish.site import inert
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-EVIL = '<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) <img src=x onerror="window.__aimPwned = 2"> `code` | pipe'
+EVIL = (
+    "<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) "
+    '<img src=x onerror="window.__aimPwned = 2"> `code` | pipe'
+)
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +278,7 @@ def test_site_loads_nothing_from_outside(site_build):
             for link in parser.links
             if urlparse(link).scheme in ("http", "https") and not link.startswith("http://localhost")
         ]
-        assert not [l for l in external if not l.startswith("https://huggingface.co/")], (path.name, external)
+        assert not [url for url in external if not url.startswith("https://huggingface.co/")], (path.name, external)
         text = path.read_text("utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
 

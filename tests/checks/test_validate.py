@@ -9,8 +9,7 @@ import pytest
 
 from aim_engine.build import check
 from aim_engine.checks.diagnostics import Check, Severity
-
-from .conftest import REPO, validate_text
+from tests.conftest import REPO, validate_text
 
 GOOD_VLLM = """
 recipe_id: test-qwen3-8b-mi300x-bf16
@@ -494,7 +493,8 @@ def test_model_file_schema_errors_name_the_key(tmp_path):
 def test_off_spellings_of_bool_flags(tmp_path):
     text = mutate(
         "--dtype: bfloat16\n",
-        "--dtype: bfloat16\n      --no-enable-prefix-caching: true\n      --disable-log-requests: true\n      --enable-expert-parallel: false\n",
+        "--dtype: bfloat16\n      --no-enable-prefix-caching: true\n      --disable-log-requests: true\n"
+        "      --enable-expert-parallel: false\n",
     )
     assert validate_text(tmp_path, text) == []
     double = mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --no-enable-prefix-caching: false\n")

@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aim_engine.build import check
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow]
 

@@ -13,8 +13,7 @@ from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.cli import main
 from aim_engine.publish.fsutil import OutputDirError
 from aim_pick.contract.layout import slug
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def read(path: Path):
@@ -43,7 +42,7 @@ def test_lookup_files_answer_every_key_consistently(built, catalogue):
                     for precision in ("auto", *PRECISIONS):
                         for backend in ("auto", "sglang", "vllm"):
                             decision = lookup["decisions"][lookup["keys"][f"{n}/{mode}/{precision}/{backend}"]]
-                            for cid, verdict in decision["path"]:
+                            for cid, _verdict in decision["path"]:
                                 assert cid in lookup["candidates"]
                                 referenced = lookup["candidates"][cid]["plan"]
                                 if referenced:
