@@ -50,7 +50,7 @@ def real_python3() -> str:
 
 def time_runs(commands: dict[str, list[str]], env: dict, cwd: Path, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, argv in commands.items():  # warm-up: page cache, __pycache__
+    for argv in commands.values():  # warm-up: page cache, __pycache__
         subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     for _ in range(runs):
         for name, argv in commands.items():
@@ -118,7 +118,8 @@ def main() -> None:
 
     base_best, base_median = min(times["python3 -c pass"]), statistics.median(times["python3 -c pass"])
     print(
-        f"python3 = {python3} ({os.cpu_count()} CPUs); {args.runs} runs each, interleaved; model {args.model}, simulated 8 x MI300X"
+        f"python3 = {python3} ({os.cpu_count()} CPUs); {args.runs} runs each, interleaved; "
+        f"model {args.model}, simulated 8 x MI300X"
     )
     print(f"{'command':<30} {'best ms':>8} {'median ms':>10} {'x best':>7} {'x median':>9}")
     for name, values in times.items():
@@ -129,7 +130,8 @@ def main() -> None:
     for name in ("python3 build/aim-pick.pyz", ".venv/bin/aim-pick"):
         ratio = statistics.median(times[name]) / base_median
         print(
-            f"{name}: {ratio:.2f} x python3 -c pass (median) -> {'meets' if ratio <= TARGET else 'misses'} the {TARGET} x target"
+            f"{name}: {ratio:.2f} x python3 -c pass (median) -> "
+            f"{'meets' if ratio <= TARGET else 'misses'} the {TARGET} x target"
         )
     # The venv does not load the base interpreter's site-packages (.pth files run at every
     # start-up there), so its entry point is also compared with its own interpreter.

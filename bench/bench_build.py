@@ -31,7 +31,7 @@ def main() -> None:
         for scale in [int(s) for s in args.scales.split(",")]:
             root = synthetic.make(Path(tmp) / f"cat{scale}", scale) if scale > 1 else synthetic.REPO
             times, writes = [], []
-            for attempt in range(3 if scale == 1 else 1):  # best of 3 for the small, noisy case
+            for _attempt in range(3 if scale == 1 else 1):  # best of 3 for the small, noisy case
                 start = time.perf_counter()
                 api = compile_catalogue(root)  # load, validate, plan, render, publish (in memory)
                 middle = time.perf_counter()

@@ -31,16 +31,19 @@ def make(root: Path, scale: int) -> Path:
             text = path.read_text()
             model_id = ids[path.stem]
             text = text.replace(f"model_id: {model_id}\n", f"model_id: {model_id}{suffix}\n", 1)
-            text = re.sub(r"^name: (.+)$", lambda m: f"name: {m.group(1)}{suffix}", text, count=1, flags=re.M)
+            text = re.sub(r"^name: (.+)$", lambda m, s=suffix: f"name: {m.group(1)}{s}", text, count=1, flags=re.M)
             text = re.sub(
-                r"^(- )([a-z0-9.-]+-mi\d+x-[a-z0-9]+)$", lambda m: f"{m.group(1)}{m.group(2)}{suffix}", text, flags=re.M
+                r"^(- )([a-z0-9.-]+-mi\d+x-[a-z0-9]+)$",
+                lambda m, s=suffix: f"{m.group(1)}{m.group(2)}{s}",
+                text,
+                flags=re.M,
             )
             (root / "models" / f"{path.stem}{suffix}.yaml").write_text(text)
         for path in recipes:
             text = path.read_text()
             model_id = re.search(r"^model_id: (\S+)", text, re.M).group(1)
             text = re.sub(
-                r"^recipe_id: (\S+)$", lambda m: f"recipe_id: {m.group(1)}{suffix}", text, count=1, flags=re.M
+                r"^recipe_id: (\S+)$", lambda m, s=suffix: f"recipe_id: {m.group(1)}{s}", text, count=1, flags=re.M
             )
             text = text.replace(f"model_id: {model_id}\n", f"model_id: {model_id}{suffix}\n", 1)
             # the checkpoint stays the real repo: variants are shared, the base id is renamed

@@ -461,7 +461,8 @@ def process_visible(pool: list[int], devices: list[dict], env: dict[str, str]) -
     after_rocr = _mask(rocr, pool, devices)
     if rocr is not None and hip is not None:
         warnings.append(
-            "ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are both set: the masks stack (HIP indexes into what ROCr left)"
+            "ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are both set: "
+            "the masks stack (HIP indexes into what ROCr left)"
         )
     if hip is not None and cuda is not None and hip.strip() != cuda.strip():
         warnings.append("HIP_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES differ: vLLM refuses to start with that")

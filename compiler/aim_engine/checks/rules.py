@@ -129,14 +129,16 @@ class Validator:
                     path,
                     ("precision",),
                     Check.PRECISION_UNSUPPORTED,
-                    f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; it supports {', '.join(sorted(hardware.precisions))}",
+                    f"{hardware.name} ({hardware.gfx_target}) cannot run {recipe.precision}; "
+                    f"it supports {', '.join(sorted(hardware.precisions))}",
                 )
             elif support == "emulated":
                 self.error(
                     path,
                     ("precision",),
                     Check.PRECISION_EMULATED,
-                    f"{hardware.name} ({hardware.gfx_target}) has no native {recipe.precision}; the engine runs it in software kernels",
+                    f"{hardware.name} ({hardware.gfx_target}) has no native {recipe.precision}; "
+                    "the engine runs it in software kernels",
                 )
 
         doc = self.loaded.documents.get(path)
@@ -209,7 +211,8 @@ class Validator:
                 path,
                 base,
                 Check.NO_IMAGE,
-                f"{backend.data.title} {backend.data.version} has no ROCm image for {hardware.name} ({hardware.gfx_target})",
+                f"{backend.data.title} {backend.data.version} has no ROCm image for "
+                f"{hardware.name} ({hardware.gfx_target})",
                 key=True,
             )
         if model is None or hardware is None:
@@ -247,7 +250,8 @@ class Validator:
                 path,
                 arg_at(*backend.model_flags, "--quantization"),
                 Check.CHECKPOINT_PRECISION,
-                f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, but the recipe precision is {recipe.precision}",
+                f"{entry.key} serves {s.checkpoint} as {analysis.served_precision}, "
+                f"but the recipe precision is {recipe.precision}",
             )
         dtype_mismatch = dtype_problem(model, recipe.precision, s.dtype)
         if dtype_mismatch:
@@ -263,7 +267,8 @@ class Validator:
                 path,
                 arg_at(backend.context_flag),
                 Check.CONTEXT_TOO_LONG,
-                f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds {model.name}'s maximum of {limit} tokens",
+                f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds "
+                f"{model.name}'s maximum of {limit} tokens",
             )
         if not analysis.memory.fits:
             self.error(
@@ -317,7 +322,8 @@ class Validator:
                         path,
                         at,
                         Check.UNKNOWN_FLAG,
-                        f"{spelling} is ambiguous in {backend.data.title} {backend.data.version}: it abbreviates {', '.join(m.name for m in matches[:6])}",
+                        f"{spelling} is ambiguous in {backend.data.title} {backend.data.version}: "
+                        f"it abbreviates {', '.join(m.name for m in matches[:6])}",
                         key=True,
                     )
                     continue
@@ -330,7 +336,8 @@ class Validator:
                     path,
                     at,
                     Check.RESERVED_FLAG,
-                    f"{spec.name} is set when the command is rendered (host 0.0.0.0, the plan's port); this value is ignored",
+                    f"{spec.name} is set when the command is rendered (host 0.0.0.0, the plan's port); "
+                    "this value is ignored",
                     key=True,
                 )
                 continue
@@ -339,7 +346,8 @@ class Validator:
                     path,
                     at,
                     Check.DEPRECATED_FLAG,
-                    f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: {spec.deprecation or 'see the engine docs'}",
+                    f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: "
+                    f"{spec.deprecation or 'see the engine docs'}",
                     key=True,
                 )
             if spec.name in SECRET_FLAGS and value not in (None, False, ""):

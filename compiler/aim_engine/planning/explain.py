@@ -71,7 +71,8 @@ def render_text(decision: Decision, model: Model, hardware: Hardware) -> str:
     count = f"exactly {r.n} requested" if r.count_mode == "exact" else f"auto, target {decision.target_count} of {r.n}"
     lines = [
         f"{model.model_id} on {hardware.name} ({hardware.gfx_target}, {gib(hardware.memory_bytes)} per GPU)",
-        f"request: GPUs {count}; precision {r.precision} -> {decision.target_precision} first; backends {', '.join(decision.backends)}",
+        f"request: GPUs {count}; precision {r.precision} -> {decision.target_precision} first; "
+        f"backends {', '.join(decision.backends)}",
     ]
     width = max((len(_label(x)) for x in decision.considered), default=20)
     for verdict, title in GROUPS:

@@ -259,9 +259,8 @@ def _judge(
     return (
         Verdict.RUNNABLE,
         Reason.RUNNABLE,
-        (
-            f"fits: {gib(memory.total_bytes_per_gpu)} of {gib(memory.budget_bytes_per_gpu)} per GPU at {flag} {memory.max_model_len}{note}"
-        ),
+        f"fits: {gib(memory.total_bytes_per_gpu)} of {gib(memory.budget_bytes_per_gpu)} per GPU "
+        f"at {flag} {memory.max_model_len}{note}",
         memory,
     )
 

@@ -73,7 +73,7 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DeployOptions()) -> dict[str, Any]:
+def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> dict[str, Any]:
     """The docker argv and command plus the text of every artifact file for `plan`."""
     argv = deploy.docker_argv(plan, options)
     command = deploy.shell_command(argv)

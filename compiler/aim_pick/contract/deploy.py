@@ -48,6 +48,7 @@ DeployOptions = namedtuple(
     defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", "aim-model-cache", "hf-token", ()),
 )
 DeployOptions.__doc__ = "Host-side choices that change an artifact's structure."
+DEFAULT_OPTIONS = DeployOptions()  # the published artifacts: default port, cache root, no pinning
 
 
 def container_name(plan: dict, options: DeployOptions) -> str:
@@ -96,7 +97,7 @@ def passthrough_env(plan: dict) -> list[str]:
     return token_env(bool(plan.get("gated")))
 
 
-def docker_argv(plan: dict, options: DeployOptions = DeployOptions()) -> list[str]:
+def docker_argv(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[str]:
     argv = [
         "docker",
         "run",
@@ -126,7 +127,7 @@ def _compose_text(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def compose_service(plan: dict, options: DeployOptions = DeployOptions()) -> dict:
+def compose_service(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
     env: dict[str, str | None] = {k: _compose_text(v) for k, v in environment(plan, options).items()}
     for key in passthrough_env(plan):
         env[key] = None  # no value: compose takes it from the shell running `docker compose`
@@ -154,7 +155,7 @@ def compose_service(plan: dict, options: DeployOptions = DeployOptions()) -> dic
     }
 
 
-def compose_document(plan: dict, options: DeployOptions = DeployOptions()) -> dict:
+def compose_document(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
     return {"services": {k8s_name(plan): compose_service(plan, options)}}
 
 
@@ -171,7 +172,7 @@ def _k8s_text(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[dict]:
+def k8s_objects(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[dict]:
     name = k8s_name(plan)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "aim-engine"}
     # The device plugin gives the pod exactly amd.com/gpu devices, numbered from 0:
@@ -246,7 +247,7 @@ def k8s_objects(plan: dict, options: DeployOptions = DeployOptions()) -> list[di
     return [deployment, service]
 
 
-def env_file(plan: dict, options: DeployOptions = DeployOptions()) -> list[tuple[str, str]]:
+def env_file(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[tuple[str, str]]:
     """Environment for running the engine outside a container (HF_HOME is the host cache)."""
     env = environment(plan, options)
     env["HF_HOME"] = options.cache_dir
