@@ -18,7 +18,9 @@ BIN = Path(sys.executable).parent
 
 def pre_commit(*args: str, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "PRE_COMMIT_HOME": str(home)}
-    return subprocess.run([str(BIN / "pre-commit"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(BIN / "pre-commit"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_config_is_valid_and_the_data_hooks_pass(tmp_path):

@@ -12,7 +12,7 @@ any failure (missing, non-zero exit, hang, garbage output):
 
 GPUs are identified by PCI device id (and gfx target from KFD's gfx_target_version,
 decoded with hex minor/stepping), never by the tools' misprinted "GFX Version" or a
-generic market name. Formats: shared/reference/amd-hardware.md §2.
+generic market name. Formats: docs/reference/hardware.md#detection-order.
 
 Standard library only; nothing is imported that the chosen path does not need.
 """
@@ -159,7 +159,7 @@ def from_sysfs(root: str) -> list[dict]:
 def _pci_cards(root: str) -> dict[str, str]:
     """PCI address (domain:bus:device) -> `class/drm/card*/device` of each AMD card. The
     cards of secondary partitions link to platform devices without a `vendor` file, so
-    each GPU is listed once, with its primary card (reference §2.5)."""
+    each GPU is listed once, with its primary card (docs/reference/hardware.md#sysfs-drm-files)."""
     drm_dir = os.path.join(root, "class", "drm")
     try:
         names = sorted(n for n in os.listdir(drm_dir) if n.startswith("card") and n[4:].isdigit())

@@ -1,20 +1,20 @@
 """Simulated GPU hosts for aim-pick: sysfs trees, /dev trees, fake tools and fake modules.
 
-Every format here follows /work/shared/reference/amd-hardware.md (the "reference"); each
+Every format here follows docs/reference/hardware.md (the "reference"); each
 builder names the section it follows. Nothing is invented beyond what it shows: where a
-sample is "composed", values are taken from its samples and §1's GPU table.
+sample is "composed", values are taken from its samples and #gpu-table's GPU table.
 
-- `sysfs_tree`   §2.5 KFD topology (`properties`: one `name value` pair per line; CPU node
-                 `simd_count 0`), §2.5 DRM (`class/drm/card*/device/{vendor,device,
+- `sysfs_tree`   #sysfs-kfd-topology KFD topology (`properties`: one `name value` pair per line; CPU node
+                 `simd_count 0`), #sysfs-kfd-topology DRM (`class/drm/card*/device/{vendor,device,
                  mem_info_vram_total,current_compute_partition}`; secondary partitions are
-                 platform devices without a `vendor` file), §2.9 partitions (KFD nodes of
+                 platform devices without a `vendor` file), #partition-modes partitions (KFD nodes of
                  one GPU share `location_id`/`domain`, each with `num_xcc` < 8).
-- `dev_tree`     /dev/kfd and /dev/dri/renderD<drm_render_minor> (§2.5 "Derived values").
-- `amd_smi_*`    §2.3 `amd-smi static --json` (list shape of ROCm 6.2/6.3, `{"gpu_data": …}`).
-- `rocm_smi_*`   §2.2 `rocm-smi --showproductname --showmeminfo vram --json` (keys before and
+- `dev_tree`     /dev/kfd and /dev/dri/renderD<drm_render_minor> (#sysfs-kfd-topology "Derived values").
+- `amd_smi_*`    #amd-smi-cli `amd-smi static --json` (list shape of ROCm 6.2/6.3, `{"gpu_data": …}`).
+- `rocm_smi_*`   #rocm-smi-cli `rocm-smi --showproductname --showmeminfo vram --json` (keys before and
                  after ROCm 6.1, every value a string).
-- `fake_amdsmi`  §2.4 amdsmi Python API.
-- `fake_torch`   §2.7 PyTorch on ROCm.
+- `fake_amdsmi`  #amdsmi-python-module amdsmi Python API.
+- `fake_torch`   #pytorch PyTorch on ROCm.
 """
 
 from __future__ import annotations
@@ -31,40 +31,40 @@ GIB = 1024**3
 
 @dataclass(frozen=True)
 class Gpu:
-    """One physical GPU (or one MI250X GCD, which is one device: §1)."""
+    """One physical GPU (or one MI250X GCD, which is one device: #gpu-table)."""
 
-    device_id: int  # PCI device id (§1 table)
-    gfx_target_version: int  # KFD gfx_target_version (§1 table, §2.1)
-    compute_units: int  # §1 table (per device)
+    device_id: int  # PCI device id (#gpu-table table)
+    gfx_target_version: int  # KFD gfx_target_version (#gpu-table table, #gfx_target_version-decoding)
+    compute_units: int  # #gpu-table table (per device)
     vram_bytes: int  # mem_info_vram_total / "VRAM Total Memory (B)"
     market_name: str  # amd-smi asic.market_name / rocm-smi "Card Series" / torch name
     gfx: str  # target_graphics_version / gcnArchName prefix
     num_xcc: int = 8
-    cpu_cores: int = 0  # MI300A: one KFD node has both cores and SIMDs (§2.5)
-    partition: str = "SPX"  # current_compute_partition (§2.9)
-    partitions: int = 1  # logical devices on this GPU (CPX on MI300X: 8, §2.9)
+    cpu_cores: int = 0  # MI300A: one KFD node has both cores and SIMDs (#sysfs-kfd-topology)
+    partition: str = "SPX"  # current_compute_partition (#partition-modes)
+    partitions: int = 1  # logical devices on this GPU (CPX on MI300X: 8, #partition-modes)
 
 
-# §1 table + §2.5 composed MI300X sample (simd_count 1216 = 304 CUs x simd_per_cu 4,
-# num_xcc 8) + mem_info_vram_total 206141652992 (§2.5 / rocm-smi capture in §2.2).
+# #gpu-table table + #sysfs-kfd-topology composed MI300X sample (simd_count 1216 = 304 CUs x simd_per_cu 4,
+# num_xcc 8) + mem_info_vram_total 206141652992 (#sysfs-kfd-topology / rocm-smi capture in #rocm-smi-cli).
 MI300X = Gpu(0x74A1, 90402, 304, 206141652992, "AMD Instinct MI300X", "gfx942")
-MI300X_VF = replace(MI300X, device_id=0x74B5)  # §2.5: "An Azure MI300X VF reads 0x74b5"
-# §1: MI355X 0x75a3, gfx950 (90500), 288 GiB, 256 CUs (32 per XCD -> 8 XCDs).
+MI300X_VF = replace(MI300X, device_id=0x74B5)  # #sysfs-kfd-topology: "An Azure MI300X VF reads 0x74b5"
+# #gpu-table: MI355X 0x75a3, gfx950 (90500), 288 GiB, 256 CUs (32 per XCD -> 8 XCDs).
 MI355X = Gpu(0x75A3, 90500, 256, 288 * GIB, "AMD Instinct MI355X", "gfx950")
-# §1: MI250X 0x740c, gfx90a (90010); each GCD is one device of 64 GiB with 110 CUs; the
-# name is rocminfo's "Marketing Name" for an MI250X GCD (§2.6).
+# #gpu-table: MI250X 0x740c, gfx90a (90010); each GCD is one device of 64 GiB with 110 CUs; the
+# name is rocminfo's "Marketing Name" for an MI250X GCD (#rocminfo).
 MI250X_GCD = Gpu(0x740C, 90010, 110, 64 * GIB, "AMD Instinct MI250X/MI250", "gfx90a", num_xcc=1)
-# §1 / §2.3: MI300A 0x74a0, gfx942, 228 CUs, an APU whose tools report 64289 MB "VRAM"
-# (MARKET_NAME: MI300A in the §2.3 capture);
-# 6 XCDs (§2.9 "MI300A (6 XCDs)"); 24 CPU cores on the same KFD node (§1, §2.5).
+# #gpu-table / #amd-smi-cli: MI300A 0x74a0, gfx942, 228 CUs, an APU whose tools report 64289 MB "VRAM"
+# (MARKET_NAME: MI300A in the #amd-smi-cli capture);
+# 6 XCDs (#partition-modes "MI300A (6 XCDs)"); 24 CPU cores on the same KFD node (#gpu-table, #sysfs-kfd-topology).
 MI300A = Gpu(0x74A0, 90402, 228, 64289 * MIB, "MI300A", "gfx942", num_xcc=6, cpu_cores=24)
-# §1: Radeon PRO W7900 0x7448, gfx1100 (110000), 48 GiB, 96 CUs; its name is the bare id,
-# as rocm-smi printed "Card Series: 0x7448" in the §2.2 capture.
+# #gpu-table: Radeon PRO W7900 0x7448, gfx1100 (110000), 48 GiB, 96 CUs; its name is the bare id,
+# as rocm-smi printed "Card Series: 0x7448" in the #rocm-smi-cli capture.
 W7900 = Gpu(0x7448, 110000, 96, 48 * GIB, "0x7448", "gfx1100", num_xcc=1)
 
 
 def cpx(gpu: Gpu) -> Gpu:
-    """§2.9: CPX gives one logical GPU per XCC, memory not multiplied."""
+    """#partition-modes: CPX gives one logical GPU per XCC, memory not multiplied."""
     return replace(gpu, partition="CPX", partitions=gpu.num_xcc)
 
 
@@ -73,7 +73,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-# §2.5 composed CPU node sample, verbatim.
+# #sysfs-kfd-topology composed CPU node sample, verbatim.
 CPU_NODE = """\
 cpu_cores_count 96
 simd_count 0
@@ -87,7 +87,7 @@ max_engine_clk_ccompute 2400
 
 
 def gpu_node_properties(gpu: Gpu, *, location_id: int, render_minor: int, simd_count: int, num_xcc: int) -> str:
-    """§2.5 composed GPU node sample: the same keys in the same order, this GPU's values."""
+    """#sysfs-kfd-topology composed GPU node sample: the same keys in the same order, this GPU's values."""
     return (
         f"cpu_cores_count {gpu.cpu_cores}\n"
         f"simd_count {simd_count}\n"
@@ -106,7 +106,7 @@ def gpu_node_properties(gpu: Gpu, *, location_id: int, render_minor: int, simd_c
     )
 
 
-# §2.5: the full key order printed by node_show() (kfd_topology.c), for one test that the
+# #sysfs-kfd-topology: the full key order printed by node_show() (kfd_topology.c), for one test that the
 # parser reads a complete file; values not given by the reference are 0.
 FULL_KEY_ORDER = (
     "cpu_cores_count simd_count mem_banks_count caches_count io_links_count p2p_links_count cpu_core_id_base "
@@ -137,7 +137,7 @@ def full_gpu_node_properties(gpu: Gpu, *, location_id: int, render_minor: int) -
     return "".join(f"{key} {known.get(key, 0)}\n" for key in FULL_KEY_ORDER)
 
 
-# PCI buses of the GPUs, in KFD order. The first is the §2.5 sample's location_id 18176
+# PCI buses of the GPUs, in KFD order. The first is the #sysfs-kfd-topology sample's location_id 18176
 # (0x4700: bus 0x47, device 0, function 0); the rest are further composed buses.
 BUSES = (0x47, 0x0C, 0x1C, 0x2C, 0x58, 0x8A, 0x9A, 0xAA, 0xBA, 0xCA, 0xDA, 0xEA)
 
@@ -147,12 +147,12 @@ def sysfs_tree(
 ) -> Path:
     """A sysfs root (for AIM_SYSFS_ROOT) holding `gpus` in KFD order.
 
-    KFD: nodes 0..cpu_nodes-1 are CPU nodes (§2.5 sample), then one node per logical GPU.
+    KFD: nodes 0..cpu_nodes-1 are CPU nodes (#sysfs-kfd-topology sample), then one node per logical GPU.
     DRM: class/drm/card<k>/device links to the PCI device folder of each physical GPU
-    (vendor, device, mem_info_vram_total, current_compute_partition, §2.5); each secondary
+    (vendor, device, mem_info_vram_total, current_compute_partition, #sysfs-kfd-topology); each secondary
     partition's card links to devices/platform/amdgpu_xcp.<n>, which has no vendor file
-    (§2.5 "Secondary partitions are not PCI devices"). Cards are numbered from 1 as in the
-    §2.5 sample (card1 is the first GPU: renderD128), so card number != render minor - 128.
+    (#sysfs-kfd-topology "Secondary partitions are not PCI devices"). Cards are numbered from 1 as in the
+    #sysfs-kfd-topology sample (card1 is the first GPU: renderD128), so card number != render minor - 128.
     """
     nodes = root / "class" / "kfd" / "kfd" / "topology" / "nodes"
     for n in range(cpu_nodes):
@@ -160,7 +160,7 @@ def sysfs_tree(
     node, minor, card, xcp = cpu_nodes, 128, 1, 1
     for index, gpu in enumerate(gpus):
         bus = BUSES[index]
-        location = bus << 8  # location_id = bus<<8 | dev<<3 | fn (§2.5)
+        location = bus << 8  # location_id = bus<<8 | dev<<3 | fn (#sysfs-kfd-topology)
         pci = root / "devices" / "pci0000:00" / f"0000:{bus:02x}:00.0"
         _write(pci / "vendor", "0x1002\n")
         _write(pci / "device", f"0x{gpu.device_id:04x}\n")
@@ -246,9 +246,9 @@ ROCM_SMI_ARGS = "--showproductname --showmeminfo vram --json"
 
 
 def amd_smi_gpus(gpus: list[Gpu]) -> list[dict]:
-    """§2.3 composed `amd-smi static --asic --vram --json` entries (asic and vram sections as
-    in the sample; vram.size in MB), plus `bus.bdf` and the `partition` section (§2.3 key
-    lists; §2.9: the partitions of one GPU are BDF functions .0-.7 and every partition
+    """#amd-smi-cli composed `amd-smi static --asic --vram --json` entries (asic and vram sections as
+    in the sample; vram.size in MB), plus `bus.bdf` and the `partition` section (#amd-smi-cli key
+    lists; #partition-modes: the partitions of one GPU are BDF functions .0-.7 and every partition
     reports the full VRAM)."""
     out = []
     for index, gpu in enumerate(gpus):
@@ -272,17 +272,17 @@ def amd_smi_gpus(gpus: list[Gpu]) -> list[dict]:
 
 
 def amd_smi_list_shape(gpus: list[Gpu]) -> str:
-    """ROCm 6.2/6.3: a top-level list (§2.3)."""
+    """ROCm 6.2/6.3: a top-level list (#amd-smi-cli)."""
     return json.dumps(amd_smi_gpus(gpus), indent=4) + "\n"
 
 
 def amd_smi_gpu_data_shape(gpus: list[Gpu]) -> str:
-    """Newer releases: {"gpu_data": [...]} plus other arrays (§2.3, combine_arrays_to_json)."""
+    """Newer releases: {"gpu_data": [...]} plus other arrays (#amd-smi-cli, combine_arrays_to_json)."""
     return json.dumps({"gpu_data": amd_smi_gpus(gpus), "cpu_data": []}, indent=4) + "\n"
 
 
 def rocm_smi_new(gpus: list[Gpu]) -> str:
-    """§2.2 composed sample (ROCm >= 6.1): {"card<N>": {...}}, every value a string; the
+    """#rocm-smi-cli composed sample (ROCm >= 6.1): {"card<N>": {...}}, every value a string; the
     MI300X values are the sample's, other GPUs change only id, name, target and VRAM."""
     body = {}
     for index, gpu in enumerate(gpus):
@@ -303,7 +303,7 @@ def rocm_smi_new(gpus: list[Gpu]) -> str:
 
 
 def rocm_smi_old(gpus: list[Gpu], subsystem_id: str | None = None) -> str:
-    """§2.2 before ROCm 6.1: keys `Card series`, `Card model` (which held the *subsystem*
+    """#rocm-smi-cli before ROCm 6.1: keys `Card series`, `Card model` (which held the *subsystem*
     id), `Card vendor`, `Card SKU`; no `GFX Version`. The same composed values as above."""
     body = {}
     for index, gpu in enumerate(gpus):
@@ -322,7 +322,7 @@ def rocm_smi_old(gpus: list[Gpu], subsystem_id: str | None = None) -> str:
 
 
 def fake_amdsmi(folder: Path, gpus: list[Gpu]) -> Path:
-    """§2.4: amdsmi_init / amdsmi_get_processor_handles (one per logical GPU) /
+    """#amdsmi-python-module: amdsmi_init / amdsmi_get_processor_handles (one per logical GPU) /
     amdsmi_get_gpu_asic_info / amdsmi_get_gpu_vram_info (vram_size in MB) /
     amdsmi_get_gpu_compute_partition / amdsmi_shut_down; failures raise AmdSmiException."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -367,7 +367,7 @@ def fake_amdsmi(folder: Path, gpus: list[Gpu]) -> Path:
 
 
 def fake_torch(folder: Path, gpus: list[Gpu], *, marker: Path | None = None) -> Path:
-    """§2.7: torch.version.hip set, torch.cuda.{is_available, device_count,
+    """#pytorch: torch.version.hip set, torch.cuda.{is_available, device_count,
     get_device_properties(i)} with name, gcnArchName ('gfx942:sramecc+:xnack-'),
     total_memory (bytes) and multi_processor_count. Importing it touches `marker`."""
     package = folder / "torch"

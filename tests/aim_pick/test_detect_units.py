@@ -1,7 +1,9 @@
 """detect.py and pick.py called directly: decoding, sysfs parsing, levels, partitions, groups.
 
 Fixtures: tests/aim_pick/hosts.py (reference sections named there and below).
-"""
+
+
+Sections named "#..." are those of docs/reference/hardware.md."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from aim_pick import detect, pick
 
 from . import hosts
 
-# --- §2.1 decoding gfx_target_version; §2.2 the misprinted "GFX Version" ---------------------
+# --- decoding gfx_target_version (#gfx_target_version-decoding); the misprinted "GFX Version" (#rocm-smi-cli)
 
 
 @pytest.mark.parametrize(
@@ -29,18 +31,18 @@ from . import hosts
     ],
 )
 def test_gfx_target_version_decodes_minor_and_stepping_in_hex(version, name):
-    assert detect.gfx_name(version) == name  # the §2.1 list, CPU node (0) included
+    assert detect.gfx_name(version) == name  # the #gfx_target_version-decoding list, CPU node (0) included
 
 
 @pytest.mark.parametrize(
     "printed, name",
     [
-        ("gfx9010", "gfx90a"),  # rocm-smi/amdsmi compute it in decimal (§2.2 pitfalls)
+        ("gfx9010", "gfx90a"),  # rocm-smi/amdsmi compute it in decimal (#rocm-smi-cli pitfalls)
         ("gfx9008", "gfx908"),
-        ("gfx11000", "gfx1100"),  # the W7900 capture in §2.2
+        ("gfx11000", "gfx1100"),  # the W7900 capture in #rocm-smi-cli
         ("gfx942", "gfx942"),  # gfx94x/gfx95x come out right
         ("gfx950", "gfx950"),
-        ("gfx942:sramecc+:xnack-", "gfx942"),  # torch's gcnArchName (§2.7)
+        ("gfx942:sramecc+:xnack-", "gfx942"),  # torch's gcnArchName (#pytorch)
         ("", None),
         (None, None),
         ("N/A", None),
@@ -58,7 +60,7 @@ def test_pci_ids(value, out):
     assert detect.hex_id(value) == out
 
 
-# --- §2.5 sysfs --------------------------------------------------------------------------------
+# --- #sysfs-kfd-topology sysfs --------------------------------------------------------------------------------
 
 
 def test_sysfs_mi300x_spx_reads_kfd_nodes_and_drm_cards(tmp_path):
@@ -69,7 +71,7 @@ def test_sysfs_mi300x_spx_reads_kfd_nodes_and_drm_cards(tmp_path):
     assert first["device_id"] == "0x74a1" and first["gfx"] == "gfx942"
     assert first["vram_bytes"] == 206141652992  # mem_info_vram_total, not local_mem_size 0
     assert first["partition"] == "SPX" and first["render_minor"] == 128
-    assert first["physical"] == "0000:47:00"  # location_id 18176 = bus 0x47 (§2.5 sample)
+    assert first["physical"] == "0000:47:00"  # location_id 18176 = bus 0x47 (#sysfs-kfd-topology sample)
     assert [d["render_minor"] for d in found] == list(range(128, 136))
     assert len({d["physical"] for d in found}) == 8
 
@@ -83,14 +85,14 @@ def test_sysfs_full_node_show_key_list_parses(tmp_path):
 def test_sysfs_vf_and_apu_nodes(tmp_path):
     vf = detect.from_sysfs(str(hosts.sysfs_tree(tmp_path / "vf", [hosts.MI300X_VF])))
     assert [d["device_id"] for d in vf] == ["0x74b5"]
-    # MI300A: the GPU node also has CPU cores (§2.5), it is still a GPU
+    # MI300A: the GPU node also has CPU cores (#sysfs-kfd-topology), it is still a GPU
     apu = detect.from_sysfs(str(hosts.sysfs_tree(tmp_path / "apu", [hosts.MI300A] * 4)))
     assert [d["device_id"] for d in apu] == ["0x74a0"] * 4 and apu[0]["vram_bytes"] == 64289 * hosts.MIB
 
 
 def test_sysfs_cpx_secondary_partitions_use_the_primary_card(tmp_path):
-    """§2.5: secondary partitions' cards link to platform devices without a vendor file;
-    §2.9: the 8 KFD nodes of one GPU share location_id. Memory comes from the primary card
+    """#sysfs-kfd-topology: secondary partitions' cards link to platform devices without a vendor file;
+    #partition-modes: the 8 KFD nodes of one GPU share location_id. Memory comes from the primary card
     and is split over the partitions (tools/sysfs repeat the full figure)."""
     root = hosts.sysfs_tree(tmp_path, [hosts.cpx(hosts.MI300X)] * 8)
     found = detect.from_sysfs(str(root))
@@ -152,12 +154,20 @@ def test_container_level_counts_render_nodes_and_needs_kfd(tmp_path):
         ({}, list(range(8)), False),
         ({"HIP_VISIBLE_DEVICES": "0,1"}, [0, 1], False),
         ({"ROCR_VISIBLE_DEVICES": "4,5,6,7"}, [4, 5, 6, 7], False),
-        ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),  # same effect as HIP (§2.8)
-        # ROCr first, then HIP indexes into what is left (§2.8)
+        ({"CUDA_VISIBLE_DEVICES": "2"}, [2], False),  # same effect as HIP (#visibility-variables)
+        # ROCr first, then HIP indexes into what is left (#visibility-variables)
         ({"ROCR_VISIBLE_DEVICES": "1,2,3,4,5", "HIP_VISIBLE_DEVICES": "1,2"}, [2, 3], True),
-        ({"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"}, [], True),  # "leaves zero GPUs" (§2.8)
+        (
+            {"ROCR_VISIBLE_DEVICES": "1", "HIP_VISIBLE_DEVICES": "1"},
+            [],
+            True,
+        ),  # "leaves zero GPUs" (#visibility-variables)
         ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "0,1"}, [0, 1], False),  # identical: fine
-        ({"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "2"}, [0, 1], True),  # vLLM refuses (§2.8)
+        (
+            {"HIP_VISIBLE_DEVICES": "0,1", "CUDA_VISIBLE_DEVICES": "2"},
+            [0, 1],
+            True,
+        ),  # vLLM refuses (#visibility-variables)
         ({"HIP_VISIBLE_DEVICES": "1,9,2"}, [1], False),  # an invalid ordinal ends the list
         ({"HIP_VISIBLE_DEVICES": "-1"}, [], False),
     ],
@@ -169,7 +179,7 @@ def test_process_level_masks_stack(env, visible, warned):
 
 
 def test_masks_index_into_what_the_container_passed_in():
-    """§2.8 Docker: inside a container, indices refer to the devices passed in."""
+    """#visibility-variables Docker: inside a container, indices refer to the devices passed in."""
     shown, _ = detect.process_visible([2, 3, 4, 5, 6, 7], _devices(8), {"ROCR_VISIBLE_DEVICES": "1,2"})
     assert shown == [3, 4]
 

@@ -1,5 +1,5 @@
-"""aim-pick on simulated hosts (sysfs fixtures, §2.5/§2.9 of the reference), run as a
-subprocess: detected GPU, counts per level, chosen plan, exit status.
+"""aim-pick on simulated hosts (sysfs fixtures: #sysfs-kfd-topology and #partition-modes of
+docs/reference/hardware.md), run as a subprocess: detected GPU, counts per level, chosen plan, exit status.
 
 The chosen plan is compared with the decision the build published for the same request
 (aim-pick never plans), and with what the host allows (count, partition memory).
@@ -65,7 +65,7 @@ def test_8x_mi300x_spx(host, api_dir):
 
 
 def test_8x_mi300x_cpx_uses_partition_memory(host, api_dir):
-    """§2.9: 64 logical devices, memory not multiplied; grouped by physical GPU; the plan
+    """#partition-modes: 64 logical devices, memory not multiplied; grouped by physical GPU; the plan
     must fit one partition (the published 8-GPU choice is re-checked)."""
     host.gpus([hosts.cpx(hosts.MI300X)] * 8)
     body = host.pick(QWEN, "--format", "json").json()
@@ -130,7 +130,7 @@ def test_mi355x(host, api_dir):
 
 
 def test_4x_mi250x_is_8_gcds_with_no_recipe(host):
-    """§1: each GCD is one device of 64 GiB; the catalogue has no MI250X recipe: exit 3
+    """#gpu-table: each GCD is one device of 64 GiB; the catalogue has no MI250X recipe: exit 3
     with every candidate's reason."""
     host.gpus([hosts.MI250X_GCD] * 8)
     result = host.pick(QWEN, "--format", "json")
@@ -171,7 +171,7 @@ def test_mixed_host_uses_the_largest_homogeneous_group_and_pins_it(host, api_dir
 
 
 def test_mixed_host_with_unsupported_gpus(host):
-    """A kind the catalogue does not know (MI100, §1: 0x738c, gfx908) never wins by number:
+    """A kind the catalogue does not know (MI100, #gpu-table: 0x738c, gfx908) never wins by number:
     the largest group of *supported* GPUs is used."""
     unknown = hosts.Gpu(0x738C, 90008, 120, 32 * hosts.GIB, "AMD Instinct MI100", "gfx908", num_xcc=1)
     host.gpus([unknown] * 5 + [hosts.MI300X] * 2)
@@ -227,7 +227,7 @@ def test_any_model_on_8x_mi300x_matches_the_published_decision(host, api_dir, mo
 
 
 def test_partition_modes_differ_between_gpus(host, api_dir):
-    """Modes are per GPU (§2.9): GPU 0 in SPX, GPU 1 in CPX. A plan spanning both must fit
+    """Modes are per GPU (#partition-modes): GPU 0 in SPX, GPU 1 in CPX. A plan spanning both must fit
     the smaller devices, the CPX partitions, even though device 0 is a whole GPU."""
     host.gpus([hosts.MI300X, hosts.cpx(hosts.MI300X)])
     body = host.pick(QWEN, "--format", "json").json()
@@ -239,7 +239,7 @@ def test_partition_modes_differ_between_gpus(host, api_dir):
 
 
 def test_radeon_workstation(host):
-    """Two Radeon PRO W7900 (§1: 0x7448, gfx1100): known to the catalogue, no recipe."""
+    """Two Radeon PRO W7900 (#gpu-table: 0x7448, gfx1100): known to the catalogue, no recipe."""
     host.gpus([hosts.W7900] * 2)
     result = host.pick(LLAMA8, "--format", "json")
     assert result.code == 3

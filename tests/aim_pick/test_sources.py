@@ -1,10 +1,12 @@
-"""Detection sources after sysfs: fake `amd-smi` / `rocm-smi` executables on PATH (§2.2,
-§2.3), a fake `amdsmi` module (§2.4) and a fake `torch` (§2.7) on PYTHONPATH. Each source
+"""Detection sources after sysfs: fake `amd-smi` / `rocm-smi` executables on PATH (#rocm-smi-cli,
+#amd-smi-cli), a fake `amdsmi` module (#amdsmi-python-module) and a fake `torch` (#pytorch) on PYTHONPATH. Each source
 falls through on any failure: missing, non-zero exit, hang, garbage output.
 
 Here sysfs has no KFD GPU nodes (a host whose sysfs is not mounted in the container), so
 detection reaches the tools; /dev has the render nodes and /dev/kfd.
-"""
+
+
+Sections named "#..." are those of docs/reference/hardware.md."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def test_amd_smi_both_json_shapes(tools_host, shape):
 
 
 def test_amd_smi_cpx_partitions_are_grouped_by_bdf(tools_host):
-    """§2.9: 64 entries, functions .0-.7 of 8 BDFs, each reporting the full VRAM."""
+    """#partition-modes: 64 entries, functions .0-.7 of 8 BDFs, each reporting the full VRAM."""
     gpus = [hosts.cpx(hosts.MI300X)] * 8
     hosts.dev_tree(tools_host.dev, hosts.render_minors(gpus))
     hosts.fake_tool(tools_host.bin, "amd-smi", hosts.AMD_SMI_ARGS, hosts.amd_smi_gpu_data_shape(gpus))
@@ -53,7 +55,7 @@ def test_amd_smi_cpx_partitions_are_grouped_by_bdf(tools_host):
 
 
 def test_amd_smi_market_name_is_not_trusted(tools_host):
-    """§2.3: newer amd-smi may print a generic market_name; the PCI id decides."""
+    """#amd-smi-cli: newer amd-smi may print a generic market_name; the PCI id decides."""
     entries = hosts.amd_smi_gpus([hosts.MI300X] * 2)
     for entry in entries:
         entry["asic"]["market_name"] = "AMD Radeon Graphics"
@@ -81,7 +83,7 @@ def test_rocm_smi_keys_before_rocm_6_1(tools_host):
 
 
 def test_rocm_smi_before_6_1_on_an_unknown_card(tools_host, monkeypatch):
-    """§2.2 verbatim MI100 --csv capture, as the JSON formatJson() prints: nothing but a
+    """#rocm-smi-cli verbatim MI100 --csv capture, as the JSON formatJson() prints: nothing but a
     name to go by, and no catalogue GPU of that name: no supported GPU (exit 4)."""
     mi100 = {
         "card0": {

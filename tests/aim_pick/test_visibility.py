@@ -1,6 +1,8 @@
-"""The process level end to end (§2.8): HIP_/ROCR_/CUDA_VISIBLE_DEVICES on an 8 x MI300X
+"""The process level end to end (#visibility-variables): HIP_/ROCR_/CUDA_VISIBLE_DEVICES on an 8 x MI300X
 host, their stacking, and what the emitted command pins (one variable: HIP_VISIBLE_DEVICES,
-host ordinals)."""
+host ordinals).
+
+Sections named "#..." are those of docs/reference/hardware.md."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def test_masks_that_hide_everything(mi300x, env):
 
 
 def test_masks_index_into_the_render_nodes_the_container_has(host):
-    """§2.8: inside a container, indices refer to the devices passed in (here GPUs 2-7)."""
+    """#visibility-variables: inside a container, indices refer to the devices passed in (here GPUs 2-7)."""
     host.gpus([hosts.MI300X] * 8, render_minors=range(130, 136))
     body = host.pick(MODEL, "--format", "json", env={"ROCR_VISIBLE_DEVICES": "1,2"}).json()
     assert body["detected"]["levels"] == {"host": 8, "container": 6, "process": 2, "usable": 2}

@@ -15,7 +15,8 @@ def entry(args, gpus=1):
 
 
 def test_auto_mem_fraction_matches_reference_example():
-    # reference §1.4: MI300X (about 192 GiB), TP=8, chunk 16384, max_bs 512 -> about 0.862
+    # docs/reference/memory.md#sglang-automatic-mem-fraction-static:
+    # MI300X (about 192 GiB), TP=8, chunk 16384, max_bs 512 -> about 0.862
     assert default_mem_fraction_static(
         192 * 1024**3, 16384, 8, 1, by_memory(DEFAULTS["cuda_graph_max_bs"], 192 * 1024**3)
     ) == pytest.approx(0.862, abs=0.002)

@@ -1,4 +1,4 @@
-"""The memory model against the worked examples of reference/model-memory-and-flags.md."""
+"""The memory model against the worked examples of docs/reference/memory.md#worked-examples."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ def test_kv_heads_rule(catalogue):
 
 
 def test_block_fp8_intermediate_rule(catalogue):
-    # reference §2: Qwen3-30B-A3B-FP8 at TP4 (768/4 = 192) and Qwen3-235B-A22B-FP8 at TP8 (1536/8 = 192) fail
+    # docs/reference/parallelism.md#block-fp8: Qwen3-30B-A3B-FP8 at TP4 (768/4 = 192) and
+    # Qwen3-235B-A22B-FP8 at TP8 (1536/8 = 192) fail
     assert TpRule.BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-30B-A3B"], 4, "fp8_block"))
     assert not tp_problems(catalogue.models["Qwen/Qwen3-30B-A3B"], 2, "fp8_block")
     assert TpRule.BLOCK_FP8 in codes(tp_problems(catalogue.models["Qwen/Qwen3-235B-A22B"], 8, "fp8_block"))

@@ -1,7 +1,7 @@
 """Per-GPU memory model: will this model, split this way, fit on this GPU?
 
 One implementation shared by the validator and the planner. It follows what vLLM does
-at start-up (reference: model-memory-and-flags.md §1):
+at start-up (docs/reference/memory.md#fit-check):
 
     budget   = device memory x utilization
     weights  = linear weights / (TP x PP) at the checkpoint's bytes per parameter
@@ -32,8 +32,8 @@ KV_BLOCK = 16  # vLLM's default block size; KV is allocated in whole blocks
 WEIGHT_BYTES = {name: f.bytes_per_param for name, f in load_formats().weight_formats.items()}
 EMBEDDING_BYTES = 2.0  # embeddings and lm_head stay 16-bit in every quantized checkpoint here
 
-# Runtime pieces outside weights and KV (§1.4): HIP context, collective buffers and
-# graph pool. Measured figures vary by release; these sit in the middle of the range.
+# Runtime pieces outside weights and KV (docs/reference/memory.md#non-torch-memory): HIP context,
+# collective buffers and graph pool. Measured figures vary by release; these sit in the middle of the range.
 RUNTIME_BYTES = 1 * GIB
 COLLECTIVE_BYTES = 1 * GIB
 GRAPH_POOL_BYTES = 3 * GIB // 2

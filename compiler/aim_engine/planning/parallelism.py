@@ -1,4 +1,4 @@
-"""Tensor-parallel legality for a model (reference: model-memory-and-flags.md §2).
+"""Tensor-parallel legality for a model (docs/reference/parallelism.md).
 
 Pure rules; each problem comes back as a `TpProblem` (which rule, one sentence) so the
 validator (which maps rules to its finding codes) and the planner word it the same way.
