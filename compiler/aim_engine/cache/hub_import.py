@@ -23,7 +23,7 @@ from aim_engine.cache import CacheError
 from aim_engine.cache.hub import hub_error, offline
 from aim_engine.cache.names import printable
 from aim_engine.catalogue.load import schema_errors
-from aim_engine.publish.fsutil import write_atomic
+from aim_pick.contract.files import write_atomic
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelInfo

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from aim_engine.cache import CacheError
 from aim_engine.cache.disk import blob_bytes, model_folders, scan, scanned_models
 from aim_engine.cache.names import iso, now_iso, printable, repo_dir
-from aim_engine.publish.fsutil import write_atomic
 from aim_pick.contract import cache_state
 from aim_pick.contract.cache_state import HUB_DIR, INDEX_NAME, snapshot_state
+from aim_pick.contract.files import write_atomic
 
 if TYPE_CHECKING:
     from huggingface_hub import CachedRepoInfo

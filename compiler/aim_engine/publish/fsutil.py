@@ -9,15 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aim_engine.errors import UsageError
-from aim_pick.contract import files
 
 BUILD_MARKER = ".aim-engine-build"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Atomic write (aim_pick.contract.files), creating the folder first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    files.write_atomic(path, data)
 
 
 class OutputDirError(UsageError):
