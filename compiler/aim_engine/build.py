@@ -89,5 +89,6 @@ def build(root: Path, out: Path, site: bool = True) -> BuildResult:
     """Validate, plan and publish into `out`; with `site`, also the catalogue site."""
     start = time.perf_counter()
     api = compile_catalogue(root)
-    replace_tree(out, api.files, (lambda staging: build_site(api.files, staging / "site")) if site else None)
+    site_step = (lambda staging: build_site(api.files, staging / "site")) if site else None
+    replace_tree(out, api.files, site_step, protected=[root, root / "models", root / "recipes"])
     return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)

@@ -4,6 +4,9 @@ byte-reproducible."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from aim_engine.build import CatalogueInvalid, build
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.cli import main
-from aim_engine.publish.fsutil import OutputDirError
+from aim_engine.publish.fsutil import BUILD_MARKER, OutputDirError
 from aim_pick.contract.layout import slug
 from tests.conftest import REPO
 
@@ -113,9 +116,12 @@ def test_support_matrix(built):
 @pytest.mark.slow
 def test_two_builds_are_byte_identical(built, tmp_path):
     again = tmp_path / "again"
-    build(REPO, again)
-    first = {p.relative_to(built): p.read_bytes() for p in built.rglob("*") if p.is_file()}
-    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    build(REPO, again, site=False)  # as `built` was made
+
+    def contents(root):  # every published file; the marker records the folder's own identity
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != BUILD_MARKER}
+
+    first, second = contents(built), contents(again)
     assert first.keys() == second.keys()
     assert first == second
 
@@ -164,3 +170,62 @@ def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
     assert "No plan" in capsys.readouterr().out
     assert main(["plan", "nope/nope", "--gpu", "MI300X"]) == 2
     assert main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI999X"]) == 2
+
+
+# --- build output safety ------------------------------------------------------------------
+
+
+def test_out_may_not_hold_or_sit_in_the_catalogue(copy_catalogue):
+    for out in (
+        copy_catalogue,
+        copy_catalogue.parent,
+        copy_catalogue / "models" / "build",
+        copy_catalogue / "recipes" / "x",
+    ):
+        with pytest.raises(OutputDirError):
+            build(copy_catalogue, out, site=False)
+    assert sorted(p.name for p in copy_catalogue.iterdir()) == ["models", "recipes"]
+
+
+def test_an_earlier_build_holding_the_catalogue_is_not_replaced(copy_catalogue, tmp_path):
+    out = tmp_path / "x"
+    build(copy_catalogue, out, site=False)
+    shutil.copytree(copy_catalogue, out / "cat")  # the catalogue now lives inside an earlier build
+    with pytest.raises(OutputDirError, match="contains"):
+        build(out / "cat", out, site=False)
+    assert (out / "cat" / "models").is_dir()
+
+
+def test_a_copied_marker_does_not_make_a_folder_replaceable(built, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    shutil.copy2(built / BUILD_MARKER, mine / BUILD_MARKER)
+    with pytest.raises(OutputDirError, match="not made by aim-engine build"):
+        build(REPO, mine, site=False)
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_leftovers_of_killed_builds_are_removed_and_output_is_readable(tmp_path):
+    out = tmp_path / "out"
+    stale = tmp_path / ".out.new-killed"
+    (stale / "api").mkdir(parents=True)
+    (stale / ".aim-engine-owner").write_text("999999999\n")  # above Linux's pid limit: no such process
+    old = tmp_path / ".out.old-killed"
+    (old / "tree").mkdir(parents=True)
+    previous = os.umask(0o022)
+    try:
+        build(REPO, out, site=False)
+    finally:
+        os.umask(previous)
+    assert not stale.exists() and not old.exists()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755  # the umask's mode, not mkdtemp's 0700
+
+
+def test_path_problems_are_one_line(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(OutputDirError, match="is a file, not a folder"):
+        build(REPO, a_file / "out", site=False)
+    with pytest.raises(OutputDirError, match="is a file, not a folder"):
+        build(REPO, a_file, site=False)
