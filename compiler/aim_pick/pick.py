@@ -16,6 +16,13 @@ from aim_pick.contract import deploy, layout
 from aim_pick.contract.units import gib
 from aim_pick.errors import Usage
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from aim_pick.contract.records import HardwareRecord, LookupRecord, ModelSummary
+
 MAX_KEY_GPUS = 8  # the published grid covers n = 1..8
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # what the docker daemon accepts
 
@@ -32,7 +39,7 @@ Settings.__doc__ = "The user's choices, from the command line and the AIM_* envi
 PARTITION_FACTOR = {"SPX": 1, "DPX": 2, "TPX": 3, "QPX": 4}
 
 
-def identify(devices: list[dict], hardware: dict) -> None:
+def identify(devices: list[dict], hardware: dict[str, HardwareRecord]) -> None:
     """Name each device's GPU type from the catalogue's hardware table: by PCI device id
     first; torch (no id) by exact product name, or by a gfx target only one type has."""
     by_id = {d: name for name, h in hardware.items() for d in h["device_ids"]}
@@ -91,7 +98,7 @@ def request_key(n: int, exact: bool, precision: str, backend: str) -> str:
     return layout.lookup_key(max(1, min(n, MAX_KEY_GPUS)), "exact" if exact else "auto", precision, backend)
 
 
-def fits_device(candidate: dict, device_bytes: int | None, catalogue_bytes: int) -> bool:
+def fits_device(candidate: Mapping[str, Any], device_bytes: int | None, catalogue_bytes: int) -> bool:
     """Re-check a published candidate against a smaller per-device memory (partitions)."""
     total, budget = candidate.get("total_bytes_per_gpu"), candidate.get("budget_bytes_per_gpu")
     if not device_bytes or not total or not budget or device_bytes >= catalogue_bytes:
@@ -101,7 +108,7 @@ def fits_device(candidate: dict, device_bytes: int | None, catalogue_bytes: int)
 
 
 def resolve(
-    lookup: dict, key: str, n: int, backend: str, device_bytes: int | None, catalogue_bytes: int
+    lookup: LookupRecord, key: str, n: int, backend: str, device_bytes: int | None, catalogue_bytes: int
 ) -> tuple[str | None, list[dict]]:
     """The chosen plan id and every candidate with its verdict and reason."""
     decision = lookup["decisions"][lookup["keys"][key]]
@@ -195,14 +202,14 @@ def check_choices(chosen: Settings, index: dict) -> None:
         raise Usage(f"backend {chosen.backend!r} is not one of auto, {', '.join(sorted(index['engines']))}")
 
 
-def find_model(index: dict, text: str) -> dict:
+def find_model(index: dict, text: str) -> ModelSummary:
     for model in index["models"]:
         if layout.matches(text, model["model_id"], model["slug"], model["name"]):
             return model
     raise Usage(f"unknown model {text!r}; the catalogue has: {', '.join(m['model_id'] for m in index['models'])}")
 
 
-def resolve_hardware(found: dict, hardware: dict, env: dict) -> Host:
+def resolve_hardware(found: dict, hardware: dict[str, HardwareRecord], env: dict) -> Host:
     """Name the GPUs, apply AIM_GPU_MODEL / AIM_GPU_COUNT, pick the group to use."""
     devices = found["devices"]
     identify(devices, hardware)
@@ -250,7 +257,7 @@ def no_gpu_reason(found: dict) -> str:
     return f"no supported GPU among {', '.join(kinds) or 'none'}"
 
 
-def request(chosen: Settings, model: dict, host: Host) -> tuple[Request, list[str]]:
+def request(chosen: Settings, model: ModelSummary, host: Host) -> tuple[Request, list[str]]:
     """The lookup request for this host, and warnings about what was adjusted."""
     exact = chosen.gpus is not None
     n = min(chosen.gpus, host.count) if exact else host.count
@@ -267,7 +274,7 @@ def request(chosen: Settings, model: dict, host: Host) -> tuple[Request, list[st
     ), warnings
 
 
-def profile_problem(plan: dict, model: dict, host: Host, n: int, catalogue_bytes: int) -> str | None:
+def profile_problem(plan: dict, model: ModelSummary, host: Host, n: int, catalogue_bytes: int) -> str | None:
     """Why an explicitly requested plan cannot run here (None when it can)."""
     if plan["model"] != model["model_id"]:
         return f"plan {plan['plan_id']} serves {plan['model']}, not {model['model_id']}"

@@ -4,6 +4,7 @@
     api/models/<slug>.json          one model: metadata + support matrix
     api/plans/<plan-id>.json        one resolved plan
     api/lookup/<hw>/<slug>.json     request key -> decision (plan id or none + candidates)
+    api/schemas/<name>.schema.json  the JSON Schemas of the four record kinds above
 
 Lookup keys are "<n>/<count mode>/<precision>/<backend>", e.g. "8/auto/auto/auto".
 Identical decisions within one lookup file are stored once and referenced by id.
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aim_engine import __version__
 from aim_engine.catalogue.load import PRECISIONS
@@ -26,6 +27,9 @@ from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
 from aim_engine.planning.planner import MAX_GPUS, Candidate, Considered, Decision, Planner
 from aim_engine.publish import artifacts as render
+
+if TYPE_CHECKING:
+    from aim_pick.contract.records import DecisionRecord, MatrixCell, ModelSummary, PlanSummary
 
 API_VERSION = 1
 COUNT_MODES = ("auto", "exact")
@@ -152,7 +156,7 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
     backend or precision that was not requested.
     """
     keys: dict[str, str] = {}
-    decisions: dict[str, dict[str, Any]] = {}
+    decisions: dict[str, DecisionRecord] = {}
     candidates: dict[str, dict[str, Any]] = {}
     by_path: dict[int, str] = {}
     exact: dict[int, Decision] = {}
@@ -211,7 +215,7 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
     return doc, exact
 
 
-def matrix_cell(decision: Decision) -> dict[str, Any]:
+def matrix_cell(decision: Decision) -> MatrixCell:
     """What you get when you ask for exactly n GPUs of this type (auto precision/backend)."""
     chosen = decision.chosen
     if chosen is not None:
@@ -257,7 +261,7 @@ def matrix_cell(decision: Decision) -> dict[str, Any]:
 # --- the whole API -----------------------------------------------------------------------------
 
 
-def model_summary(model: Model) -> dict[str, Any]:
+def model_summary(model: Model) -> ModelSummary:
     return {
         "model_id": model.model_id,
         "slug": model.slug,
@@ -272,7 +276,7 @@ def model_summary(model: Model) -> dict[str, Any]:
 
 
 def model_json(
-    model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, Any]], plans: list[dict[str, Any]]
+    model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, MatrixCell]], plans: list[PlanSummary]
 ) -> dict[str, Any]:
     cfg = model.config
     return {
@@ -309,6 +313,12 @@ def hardware_json(h: Hardware) -> dict[str, Any]:
     return out
 
 
+def schema_files() -> dict[str, bytes]:
+    """The JSON Schemas of the published records (package data), as api/schemas/<name>.schema.json."""
+    folder = resources.files("aim_engine.publish") / "schemas"
+    return {f"api/schemas/{p.name}": p.read_bytes() for p in folder.iterdir() if p.name.endswith(".schema.json")}
+
+
 @dataclass
 class Api:
     files: dict[str, bytes]  # path under the output folder -> content
@@ -319,11 +329,11 @@ class Api:
 
 def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -> Api:
     """`inputs`: the catalogue files by their path relative to the catalogue root."""
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = schema_files()
     plan_count = decision_count = 0
     for model in sorted(catalogue.models.values(), key=lambda m: m.model_id):
-        matrix: dict[str, dict[str, Any]] = {}
-        plans: list[dict[str, Any]] = []
+        matrix: dict[str, dict[str, MatrixCell]] = {}
+        plans: list[PlanSummary] = []
         for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
             for candidate in planner.candidates(model, hardware):
                 if candidate.plan_id:
