@@ -403,5 +403,5 @@ def import_model(repo_id: str, revision: str | None, out_dir: Path, force: bool 
             + "; ".join(f"{'.'.join(map(str, where)) or '(top)'}: {text}" for where, text in problems[:3])
         )
     text = SCHEMA_HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
-    write_atomic(target, text.encode("utf-8"))
+    write_atomic(target, text.encode("utf-8"), parents=True)
     return target, doc, commit
