@@ -11,8 +11,8 @@ import os
 import sys
 
 from aim_pick import detect, output, pick
-from aim_pick.api import open_api
 from aim_pick.contract import deploy, layout
+from aim_pick.contract.reader import open_api
 from aim_pick.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NO_GPU, ApiError, PickError, Usage
 
 FORMATS = ("docker", "compose", "k8s", "env", "json", "explain")
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args, dict(os.environ), sys.stdout, sys.stderr)
-    except PickError as exc:
+    except (PickError, ApiError) as exc:
         print(f"aim-pick: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:

@@ -7,11 +7,15 @@ found, 5 catalogue missing or corrupt, 70 internal error, 130 interrupted.
 
 from __future__ import annotations
 
+# The catalogue is missing or corrupt (exit status 5): raised by the shared API reader.
+from aim_pick.contract.reader import EXIT_CATALOGUE, ApiError
+
+__all__ = ["EXIT_CATALOGUE", "ApiError"]  # re-exported for the shim's modules
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_NO_PLAN = 3
 EXIT_NO_GPU = 4
-EXIT_CATALOGUE = 5
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
@@ -26,10 +30,3 @@ class PickError(Exception):
 
 class Usage(PickError):
     """Bad arguments or environment (exit status 2)."""
-
-
-class ApiError(PickError):
-    """The catalogue is missing or corrupt (exit status 5)."""
-
-    exit_code = EXIT_CATALOGUE
-    prefix = "catalogue missing or corrupt: "

@@ -34,7 +34,7 @@ class RefuseNonStdlib:
 
 sys.meta_path.insert(0, RefuseNonStdlib())
 sys.path.insert(0, compiler)
-import aim_pick.cli, aim_pick.detect, aim_pick.pick, aim_pick.api, aim_pick.contract.deploy
+import aim_pick.cli, aim_pick.detect, aim_pick.pick, aim_pick.contract.reader, aim_pick.contract.deploy
 
 def pick(*args):
     out = io.StringIO()

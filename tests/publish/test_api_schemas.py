@@ -276,7 +276,7 @@ def test_records_are_standard_library_only_and_never_imported_by_the_shim_at_run
                 assert id(node) in guarded, f"{path.name}:{node.lineno} imports the records at run time"
     # and at run time: importing the whole shim loads neither the records nor typing
     probe = (
-        "import sys; import aim_pick.cli, aim_pick.pick, aim_pick.api, aim_pick.output, aim_pick.detect; "
+        "import sys; import aim_pick.cli, aim_pick.pick, aim_pick.contract.reader, aim_pick.output, aim_pick.detect; "
         "print(sorted(m for m in ('aim_pick.contract.records', 'typing') if m in sys.modules))"
     )
     done = subprocess.run(

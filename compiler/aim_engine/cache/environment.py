@@ -33,7 +33,7 @@ class Gating:
 
 
 def _api_gated(repo_id: str, location: str) -> Gating:
-    from aim_pick.api import ApiError, open_api
+    from aim_pick.contract.reader import ApiError, open_api
 
     where = f"the catalogue API at {printable(location)}"
     if not location:

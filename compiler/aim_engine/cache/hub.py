@@ -91,8 +91,8 @@ def hub_error(exc: BaseException, repo_id: str, revision: str | None = None) -> 
 
 def read_plan(api_dir: str | Path, plan_id: str) -> dict[str, Any]:
     """The published plan `plan_id` (its `checkpoint` is what to download), read by the
-    shim's own API reader (`aim_pick.api`) from a folder or URL; `plan_id` is set."""
-    from aim_pick.api import Api, ApiError
+    shim's own API reader (`aim_pick.contract.reader`) from a folder or URL; `plan_id` is set."""
+    from aim_pick.contract.reader import Api, ApiError
 
     if not layout.PLAN_ID.match(plan_id) or ".." in plan_id:
         raise CacheError(f"{printable(plan_id)!r} is not a plan id (e.g. qwen3-8b-mi300x-bf16-vllm-tp1)", 2)

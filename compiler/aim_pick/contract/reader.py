@@ -1,4 +1,5 @@
-"""Read the published JSON API: a folder, a URL, or the copy inside the zipapp.
+"""Read the published JSON API: a folder, a URL, or the copy inside the zipapp. Shared by
+aim-pick and by the compiler's cache commands (which read a plan's checkpoint).
 
 Only the files a lookup needs are read: index.json, one lookup file, one plan.
 """
@@ -9,7 +10,18 @@ import json
 import os
 
 from aim_pick.contract import layout
-from aim_pick.errors import ApiError
+
+EXIT_CATALOGUE = 5  # aim-pick's exit status for a missing or corrupt catalogue
+
+
+class ApiError(Exception):
+    """The catalogue is missing or corrupt."""
+
+    exit_code = EXIT_CATALOGUE
+
+    def __str__(self) -> str:
+        return "catalogue missing or corrupt: " + super().__str__()
+
 
 EMBEDDED_PREFIX = "api/"
 
