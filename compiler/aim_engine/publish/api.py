@@ -14,7 +14,6 @@ Everything is sorted and free of timestamps, so equal inputs give equal bytes.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -27,23 +26,13 @@ from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
 from aim_engine.planning.planner import MAX_GPUS, Candidate, Considered, Decision, Planner
 from aim_engine.publish import artifacts as render
+from aim_pick.contract import layout
 
 if TYPE_CHECKING:
     from aim_pick.contract.records import DecisionRecord, MatrixCell, ModelSummary, PlanSummary
 
 API_VERSION = 1
 COUNT_MODES = ("auto", "exact")
-
-
-def dumps(data: Any, compact: bool = False) -> bytes:
-    """Stable JSON. Lookup files are compact: machines read them, and they are many."""
-    if compact:
-        return (json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def lookup_key(n: int, count_mode: str, precision: str, backend: str) -> str:
-    return f"{n}/{count_mode}/{precision}/{backend}"
 
 
 def catalogue_digest(files: dict[str, Path]) -> str:
@@ -119,7 +108,7 @@ def plan_files(plan: dict[str, Any]) -> dict[str, bytes]:
         **{field: path for field, path in paths.values()},
     }
     files = {path: made[kind].encode("utf-8") for kind, (_, path) in paths.items()}
-    files[f"api/plans/{pid}.json"] = dumps(plan)
+    files[f"api/plans/{pid}.json"] = layout.pretty_json(plan)
     return files
 
 
@@ -197,7 +186,7 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
                             },
                             "path": steps,
                         }
-                    keys[lookup_key(n, mode, precision, backend)] = by_path[id(path)]
+                    keys[layout.lookup_key(n, mode, precision, backend)] = by_path[id(path)]
     doc = {
         "api_version": API_VERSION,
         "model": model.model_id,
@@ -350,10 +339,11 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
                     )
             lookup, exact = lookup_json(planner, model, hardware)
             decision_count += len(lookup["decisions"])
-            files[f"api/lookup/{hardware.name}/{model.slug}.json"] = dumps(lookup, compact=True)
+            # compact: machines read lookups, and they are many
+            files["api/" + layout.lookup_path(hardware.name, model.slug)] = layout.compact_json(lookup)
             matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
         plan_count += len(plans)
-        files[f"api/models/{model.slug}.json"] = dumps(model_json(model, catalogue, matrix, plans))
+        files[f"api/models/{model.slug}.json"] = layout.pretty_json(model_json(model, catalogue, matrix, plans))
     lookups = len(catalogue.models) * len(catalogue.hardware)
     index = {
         "api_version": API_VERSION,
@@ -382,5 +372,5 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
         "lookup_key_format": "<n>/<auto|exact>/<auto|precision>/<auto|backend>",
         "precisions": list(PRECISIONS),
     }
-    files["api/index.json"] = dumps(index)
+    files["api/index.json"] = layout.pretty_json(index)
     return Api(files, plan_count, decision_count, lookups)

@@ -13,6 +13,8 @@ import marshal
 import zipfile
 from importlib import resources
 
+from aim_pick.contract import layout
+
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MAIN = b"import sys\n\nfrom aim_pick.cli import main\n\nsys.exit(main())\n"
 
@@ -75,10 +77,6 @@ def embedded_api(api_files: dict[str, bytes]) -> dict[str, bytes]:
         bundles.setdefault(f"{plan['hardware']}/{plan['model_slug']}", {})[plan["plan_id"]] = plan
     index = {pid: where for where, plans in bundles.items() for pid in plans}
     for where, plans in bundles.items():
-        out[f"api/plan-bundles/{where}.json"] = _json(plans)
-    out["api/plan-index.json"] = _json(index)
+        out[f"api/plan-bundles/{where}.json"] = layout.compact_json(plans)
+    out["api/plan-index.json"] = layout.compact_json(index)
     return out
-
-
-def _json(data) -> bytes:
-    return (json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
