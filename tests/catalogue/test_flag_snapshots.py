@@ -214,7 +214,8 @@ def test_vllm_mxfp4_is_emulated_on_gfx942_and_native_on_gfx950(vllm):
     assert "mxfp4" in quant["platform"]["supported_quantization"]
     row = quant["methods"]["mxfp4"]["support"]
     assert (row["gfx942"], row["gfx950"]) == ("emulated", "native")
-    assert quant["arch_predicates"]["supports_mx"] == {"gfx1100": False, "gfx90a": False, "gfx942": False, "gfx950": True}
+    supports_mx = {"gfx1100": False, "gfx90a": False, "gfx942": False, "gfx950": True}
+    assert quant["arch_predicates"]["supports_mx"] == supports_mx
     for method, entry in quant["methods"].items():
         assert set(entry["support"]) == set(GFX), method
         if method not in quant["platform"]["supported_quantization"]:
