@@ -1,67 +1,49 @@
 """The catalogue site, in a real browser (Playwright driving Debian's chromium) against
-the built site served on loopback, plus a link checker over every page."""
+the built site served on loopback, plus a link checker over every page.
+
+The site is built once per module from the hostile catalogue (tests/hostile.py): the shipped
+models plus test-org/Hostile-8B, whose every free value is an attack payload. The ordinary
+tests run against the shipped models in it; the hostile ones walk every page and check that
+no payload runs or turns into an element, and that the name is shown as the literal text."""
 
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import json
-import shutil
-import textwrap
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import quote, unquote, urljoin, urlparse
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from aim_engine.build import build
-from aim_engine.publish.site import inert
+from tests import hostile
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-EVIL = (
-    "<script>window.__aimPwned = 1</script> **bold** [link](javascript:alert(1)) "
-    '<img src=x onerror="window.__aimPwned = 2"> `code` | pipe'
-)
+NAME = hostile.payload(0)  # the hostile model's name: <script>window.__aimPwned=1</script>
+FAMILY = hostile.payload(1)
+LICENSE = hostile.payload(2)
+MODEL_PAGE = f"models/{hostile.SLUG}.html"
+# on* attributes the site writes itself: (tag, attribute, value).
+OWN_HANDLERS = {("form", "onsubmit", "return false")}
 
 
 @pytest.fixture(scope="module")
 def site_build(tmp_path_factory):
-    """The shipped catalogue plus one hostile model that only has an MI300X recipe."""
-    root = tmp_path_factory.mktemp("cat")
-    shutil.copytree(REPO / "models", root / "models")
-    shutil.copytree(REPO / "recipes", root / "recipes")
-    model = (REPO / "models" / "qwen3-8b.yaml").read_text()
-    model = model.replace("model_id: Qwen/Qwen3-8B", "model_id: test-org/Evil-8B").replace(
-        "name: Qwen3-8B", "name: Evil-8B"
-    )
-    start, end = model.index("description:"), model.index("license:")
-    model = model[:start] + "description: " + json.dumps(EVIL) + "\n" + model[end:]
-    start, end = model.index("aim_recipes:"), model.index("variants:")
-    model = model[:start] + "aim_recipes:\n- evil-8b-mi300x-bf16\n" + model[end:]
-    start, end = model.index("variants:"), model.index("provenance:")
-    model = model[:start] + "variants: []\n" + model[end:]
-    (root / "models" / "evil-8b.yaml").write_text(model)
-    (root / "recipes" / "evil-8b-mi300x-bf16.yaml").write_text(
-        textwrap.dedent("""
-        recipe_id: evil-8b-mi300x-bf16
-        model_id: test-org/Evil-8B
-        hardware: MI300X
-        precision: bf16
-        vllm_serve:
-          1_gpu:
-            enabled: true
-            args:
-              --dtype: bfloat16
-              --max-model-len: 32768
-    """)
-    )
+    """The shipped catalogue plus the hostile model, built with the site."""
+    root = hostile.hostile_catalogue(tmp_path_factory.mktemp("cat"), REPO)
     out = tmp_path_factory.mktemp("out") / "build"
+    started = time.monotonic()
     build(root, out)
+    print(f"hostile catalogue built with the site in {time.monotonic() - started:.1f} s")
     return out
 
 
@@ -147,7 +129,7 @@ def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
         model = json.loads((site_build / "api" / "models" / f"{m['slug']}.json").read_text())
         if any(p["hardware"] == "MI355X" for p in model["plans"]):
             has_mi355x.add(m["model_id"])
-    assert "test-org/Evil-8B" not in has_mi355x and has_mi355x
+    assert hostile.MODEL_ID not in has_mi355x and has_mi355x
 
     page.goto(f"{server}/catalogue.html")
     assert page.locator("#aim-catalogue tbody tr:visible").count() == len(index["models"])
@@ -180,33 +162,43 @@ def test_model_page_command_is_the_published_one_and_copies(page, server, site_b
     assert page.evaluate("navigator.clipboard.readText()").rstrip("\n") == expected
 
 
-@pytest.mark.browser
-def test_injected_script_stays_text(page, server, site_build):
-    page.goto(f"{server}/models/test-org--Evil-8B.html")
-    assert page.evaluate("typeof window.__aimPwned") == "undefined"
-    description = page.locator(".aim-description").inner_text()
-    assert description == EVIL
-    assert (
-        page.locator(
-            ".aim-description strong, .aim-description img, .aim-description a, .aim-description script"
-        ).count()
-        == 0
-    )
-    raw = (site_build / "site" / "models" / "test-org--Evil-8B.html").read_text()
-    assert "<script>window.__aimPwned" not in raw
-    page.goto(f"{server}/catalogue.html?q=evil")
-    assert page.evaluate("typeof window.__aimPwned") == "undefined"
-
-
 def site_pages(site_build):
-    return sorted(p for p in (site_build / "site").rglob("*.html") if p.name != "404.html")
+    """Every page of the site, 404.html included (served on its own it works like any page)."""
+    return sorted((site_build / "site").rglob("*.html"))
 
 
-@pytest.mark.browser
-def test_no_console_errors_on_any_page(browser, server, site_build):
+# What a page holds once loaded: anything a payload could have made, and the hostile name
+# where the nav shows it.
+PROBE = """([mark, slug]) => {
+  const handlers = [], links = [];
+  for (const el of document.querySelectorAll("*")) {
+    for (const a of el.attributes) {
+      const name = a.name.toLowerCase();
+      if (name.startsWith("on")) handlers.push([el.localName, name, a.value]);
+      const url = a.value.replace(/[\\u0000-\\u0020]/g, "").toLowerCase();
+      if (["href", "src", "action", "formaction", "xlink:href", "data"].includes(name) && url.startsWith("javascript:"))
+        links.push(el.outerHTML.slice(0, 300));
+    }
+  }
+  return {
+    pwned: typeof window[mark],
+    handlers: handlers,
+    links: links,
+    scripts: [...document.scripts].filter(s => (s.text + s.src).includes(mark)).map(s => s.outerHTML.slice(0, 300)),
+    markdown: [...document.querySelectorAll("strong, em, b, i")].filter(e => e.textContent === "bold").length,
+    nav: [...document.querySelectorAll(".md-nav--primary a")]
+      .filter(a => (a.getAttribute("href") || "").endsWith(slug + ".html"))
+      .map(a => a.textContent.trim()),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def walk(browser, server, site_build):
+    """Load every page once in Chromium; per page: errors, dialogs and what PROBE found."""
     context = browser.new_context()
     page = context.new_page()
-    errors = []
+    errors, dialogs = [], []
     page.on("console", lambda msg: errors.append((page.url, msg.text)) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append((page.url, str(exc))))
     # Navigating away aborts the search worker's index download; anything else is a failure.
@@ -214,12 +206,116 @@ def test_no_console_errors_on_any_page(browser, server, site_build):
         "requestfailed",
         lambda req: errors.append((req.url, req.failure)) if "ERR_ABORTED" not in (req.failure or "") else None,
     )
-    pages = site_pages(site_build)
-    for path in pages:
-        page.goto(f"{server}/{path.relative_to(site_build / 'site').as_posix()}", wait_until="load")
+    page.on("dialog", lambda dialog: (dialogs.append((page.url, dialog.message)), dialog.dismiss()))
+    found = {}
+    started = time.monotonic()
+    for path in site_pages(site_build):
+        relative = path.relative_to(site_build / "site").as_posix()
+        page.goto(f"{server}/{relative}", wait_until="load")
+        found[relative] = page.evaluate(PROBE, [hostile.MARK, hostile.SLUG])
+    print(f"{len(found)} pages loaded in {time.monotonic() - started:.1f} s")
     context.close()
-    assert len(pages) > 30
-    assert errors == []
+    return {"errors": errors, "dialogs": dialogs, "pages": found}
+
+
+@pytest.mark.browser
+def test_no_console_errors_on_any_page(walk):
+    assert len(walk["pages"]) > 30
+    assert walk["errors"] == []
+
+
+@pytest.mark.browser
+def test_no_payload_runs_on_any_page(walk):
+    assert walk["dialogs"] == []
+    assert {path for path, seen in walk["pages"].items() if seen["pwned"] != "undefined"} == set()
+
+
+@pytest.mark.browser
+def test_no_injected_element_on_any_page(walk):
+    for path, seen in walk["pages"].items():
+        assert {tuple(h) for h in seen["handlers"]} <= OWN_HANDLERS, path
+        assert seen["scripts"] == [], path
+        assert seen["links"] == [], path
+        assert seen["markdown"] == 0, path
+
+
+@pytest.mark.browser
+def test_hostile_name_is_text_in_the_nav_of_every_page(walk):
+    for path, seen in walk["pages"].items():
+        assert seen["nav"] and set(seen["nav"]) == {NAME}, (path, seen["nav"])
+
+
+@pytest.mark.browser
+def test_hostile_model_page_shows_its_values_as_text(page, server):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{server}/{MODEL_PAGE}")
+    assert page.title() == f"{NAME} - AIM Engine catalogue"
+    assert page.locator("article h1").inner_text() == NAME
+    assert page.locator(".md-header__topic").last.inner_text() == NAME
+    assert page.locator(".aim-description").inner_text() == " ".join(hostile.PAYLOADS)
+    assert FAMILY + " family" in page.locator(".aim-meta").inner_text()
+    assert page.locator(".aim-license strong").inner_text() == LICENSE
+    assert page.locator("meta[name=description]").get_attribute("content") == (
+        f"Serving {hostile.MODEL_ID} on AMD Instinct GPUs with vLLM or SGLang"
+    )
+    # the command is the published one, payloads in env values and flags included
+    command = page.locator(".tabbed-block pre code").first.text_content().rstrip("\n")
+    assert hostile.payload(0) in command and hostile.payload(6) in command
+    assert page.evaluate(f"typeof window.{hostile.MARK}") == "undefined"
+    assert dialogs == []
+
+
+@pytest.mark.browser
+def test_hostile_values_in_catalogue_and_hardware_rows(page, server):
+    page.goto(f"{server}/catalogue.html?family={quote(FAMILY)}")
+    rows = page.locator("#aim-catalogue tbody tr:visible")
+    assert rows.evaluate_all("rows => rows.map(r => [r.dataset.model, r.dataset.family])") == [
+        [hostile.MODEL_ID, FAMILY]
+    ]
+    assert rows.locator("td a").inner_text() == NAME
+    assert page.locator("select[name=family]").input_value() == FAMILY
+    page.goto(f"{server}/catalogue.html?q={quote(NAME)}")
+    assert page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => r.dataset.model)") == [
+        hostile.MODEL_ID
+    ]
+    page.goto(f"{server}/hardware/MI300X.html")
+    assert page.locator(f".aim-matrix a[href$='{hostile.SLUG}.html']").inner_text() == NAME
+    assert page.evaluate(f"typeof window.{hostile.MARK}") == "undefined"
+
+
+@pytest.mark.browser
+def test_search_results_show_hostile_values_as_text(page, server):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    search(page, server, "Hostile")
+    result = page.locator(f".md-search-result__item a[href*='{hostile.SLUG}']").first
+    result.wait_for(timeout=30000)
+    assert NAME in result.locator("h1, h2").all_inner_texts()
+    search(page, server, "onerror")  # teasers quote the payloads
+    results = page.locator(".md-search-result")
+    assert "onerror=" in results.inner_text()
+    injected = results.locator("img, svg, script, a[href^='javascript:'], [onerror], [onload]").count()
+    assert injected == 0
+    assert page.evaluate(f"typeof window.{hostile.MARK}") == "undefined"
+    assert dialogs == []
+
+
+def test_payloads_appear_only_escaped_in_the_html(site_build):
+    """No payload with markup is in any page's HTML as written; in the nav it is escaped."""
+    markup = [p for p in hostile.PAYLOADS if "<" in p or ">" in p]
+    for path in site_pages(site_build):
+        text = path.read_text("utf-8")
+        assert [p for p in markup if p in text] == [], path
+    index = (site_build / "site" / "index.html").read_text("utf-8")
+    start = index.index(f'<a href="models/{hostile.SLUG}.html" class="md-nav__link">')
+    link = index[start : index.index("</a>", start)]
+    assert html.escape(NAME) in link and NAME not in link
+    search_index = json.loads((site_build / "site" / "search" / "search_index.json").read_text("utf-8"))
+    entries = [e for e in search_index["docs"] if e["location"].startswith(MODEL_PAGE)]
+    assert entries[0]["title"] == html.escape(NAME)  # Material shows the title as HTML
+    for entry in search_index["docs"]:
+        assert [p for p in markup if p in entry["title"] or p in entry["text"]] == [], entry["location"]
 
 
 class Links(HTMLParser):
@@ -281,7 +377,3 @@ def test_site_loads_nothing_from_outside(site_build):
         assert not [url for url in external if not url.startswith("https://huggingface.co/")], (path.name, external)
         text = path.read_text("utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
-
-
-def test_inert_text_in_markdown_and_html():
-    assert str(inert("<b>*x*</b>\n#")) == "&#60;b&#62;&#42;x&#42;&#60;&#47;b&#62;<br>&#35;".replace("&#47;", "/")

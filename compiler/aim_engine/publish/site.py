@@ -3,13 +3,29 @@ Jinja2 templates in templates/site/, plus the hand-written pages and assets in s
 built by Material for MkDocs into build/site/.
 
 Pages read the API files (not the planner), so a command shown on a page is the very
-string published as `docker_command`. Everything from data goes through `inert`, which
-escapes it for HTML and for Markdown alike: Material's tabs run Markdown over nested
-HTML, so a description like `<script>` or `**x**` must stay text in both contexts.
+string published as `docker_command`.
+
+Model and recipe files are untrusted (they arrive by pull request), so every value from
+data is escaped for where it lands, by construction:
+
+- Page bodies. The templates' `finalize` writes every `{{ value }}` through `inert`
+  (character references for HTML and Markdown alike: Material's tabs run Markdown over
+  nested HTML), in text and attributes alike. Only the filters below return `Markup`, each
+  for one destination; Jinja2's own Markup-making filters (`safe`, `tojson`, `e`, ...) are
+  removed from the environment. Character references are not decoded in code spans, so
+  data in code is written as `<code>` elements, never between backticks.
+- Nav titles, page titles and descriptions. Material writes them into the page verbatim
+  (they are HTML to MkDocs: a title taken from a heading is escaped HTML), in the nav,
+  the header, `<title>`, `<meta>` and the search index, whose results Material inserts as
+  HTML. `html_text` escapes them at their source: `nav()` and the front matter
+  (`front_matter`). overrides/main.html re-escapes `<title>`, where Material's `striptags`
+  decodes the references again.
+- Inline JSON in a `<script>` element: `script_json` (no `<`, `>`, `&`, U+2028/9 left).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -36,6 +52,8 @@ STATUS_TEXT = {"verified": "verified", "derived": "derived", "does-not-fit": "do
 # Characters Markdown (with the extensions in site/mkdocs.yml) gives a meaning to,
 # written as numeric character references so they render as themselves.
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|~^=:<>&\"'$%@]")
+# Jinja2 filters that return Markup without the Markdown escaping: not offered to templates.
+_UNSAFE_FILTERS = ("safe", "tojson", "e", "escape", "forceescape", "xmlattr", "urlize")
 
 
 def inert(value: Any) -> Markup:
@@ -45,23 +63,67 @@ def inert(value: Any) -> Markup:
     return Markup(escaped.replace("\r\n", "\n").replace("\n", "<br>"))
 
 
-def fence(text: str) -> str:
+def html_text(value: Any) -> str:
+    """Text as HTML, for the values MkDocs and Material treat as HTML: nav and page titles."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def front_matter(value: Any) -> Markup:
+    """A YAML front matter scalar (a JSON string, ASCII only) holding `html_text(value)`."""
+    return Markup(json.dumps(html_text(value), ensure_ascii=True))
+
+
+def script_json(value: Any) -> Markup:
+    """JSON to inline in a <script> element: `</script>`, `<!--` and U+2028/9 cannot occur."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return Markup(text)
+
+
+def fence(text: str) -> Markup:
     """A backtick fence longer than any run of backticks inside `text`."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
+    return Markup("`" * max(3, longest + 1))
+
+
+def literal_block(text: str, width: int) -> Markup:
+    """The body of a fenced code block opened with `fence(text)` at `width` spaces: the
+    highlighter escapes it, so it is written as is, each further line indented too."""
+    return Markup(("\n" + " " * width).join(str(text).split("\n")))
+
+
+def _finalize(value: Any) -> Any:
+    return value if isinstance(value, Markup) else inert(value)
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,  # anything not passed through `inert` is at least HTML-escaped
+        autoescape=True,
+        finalize=_finalize,  # every {{ value }} that no filter below marked is written inert
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(inert=inert, fence=fence, gib=gib, tojson_attr=lambda v: json.dumps(v, sort_keys=True))
+    for name in _UNSAFE_FILTERS:
+        del env.filters[name]
+    env.filters.update(
+        fence=fence,
+        literal_block=literal_block,
+        front_matter=front_matter,
+        script_json=script_json,
+        gib=gib,
+        json_attr=lambda v: json.dumps(v, sort_keys=True),  # a str: written inert like any value
+    )
     return env
 
 
@@ -242,11 +304,12 @@ def generated_pages(api: ApiView) -> dict[str, bytes]:
 
 
 def nav(api: ApiView) -> list:
+    """The mkdocs nav. Titles are HTML to Material, so the ones from data are escaped."""
     return [
         {"Home": "index.md"},
         {"Catalogue": "catalogue.md"},
-        {"Models": [{m["name"]: f"models/{m['slug']}.md"} for m in api.index["models"]]},
-        {"Hardware": [{name: f"hardware/{name}.md"} for name in sorted(api.index["hardware"])]},
+        {"Models": [{html_text(m["name"]): f"models/{m['slug']}.md"} for m in api.index["models"]]},
+        {"Hardware": [{html_text(name): f"hardware/{name}.md"} for name in sorted(api.index["hardware"])]},
         {"How selection works": "selection.md"},
         {"Using aim-pick": "aim-pick.md"},
         {"Writing recipes": "recipes.md"},
