@@ -8,7 +8,7 @@ import json
 from aim_pick.contract import deploy
 from aim_pick.contract.files import write_atomic
 from aim_pick.contract.units import gib
-from aim_pick.errors import EXIT_NO_PLAN, EXIT_OK, Usage
+from aim_pick.errors import EXIT_NO_PLAN, EXIT_OK, ApiError, Usage
 
 
 def detected_summary(found: dict, host) -> dict:
@@ -76,24 +76,42 @@ def request_dict(request) -> dict | None:
 
 
 def plan_text(fmt: str, plan: dict, options: deploy.DeployOptions) -> str:
-    """The plan as a compose file, Kubernetes list or env file (compose and k8s as JSON, which is YAML)."""
+    """The plan as a compose file, Kubernetes list or env file (compose and k8s as JSON, which is YAML).
+
+    The env file follows the published env files' rules (deploy.env_value): values bare when
+    `set -a; . file` and `docker run --env-file` read them the same, comments one line; a value
+    that is not (say a --cache-dir with a space) is shell-quoted, for a POSIX shell only
+    (`env_quoted` names them, and aim-pick says so on stderr)."""
     if fmt == "compose":
         return _json(deploy.compose_document(plan, options))
     if fmt == "k8s":
         return _json({"apiVersion": "v1", "kind": "List", "items": deploy.k8s_objects(plan, options)})
-    import shlex
-
-    lines = [f"{k}={shlex.quote(v)}" for k, v in deploy.env_file(plan, options)]
+    lines = [deploy.env_assignment(k, v, quote=True) for k, v in deploy.env_file(plan, options)]
     lines += [
-        f"# {plan['model']} is gated: also export {name} (never stored here)" for name in deploy.passthrough_env(plan)
+        f"# {deploy.one_line(plan['model'])} is gated: also export {name} (never stored here)"
+        for name in deploy.passthrough_env(plan)
     ]
     return "\n".join(lines)
 
 
+def env_quoted(plan: dict, options: deploy.DeployOptions) -> list[str]:
+    """Variables of the env output that needed shell quoting (docker --env-file would keep the quotes)."""
+    return [k for k, v in deploy.env_file(plan, options) if not deploy.env_bare(v)]
+
+
 def with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err) -> int:
+    try:
+        return _with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err)
+    except deploy.DeployError as exc:
+        if exc.variable == "HF_HOME":  # the env output's HF_HOME is --cache-dir
+            raise Usage(f"--cache-dir: {exc}") from None
+        raise ApiError(f"plan {deploy.one_line(plan.get('plan_id'))}: {exc}") from None
+
+
+def _with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err) -> int:
     if fmt == "docker":
         for warning in warnings:
-            print(f"aim-pick: warning: {warning}", file=err)
+            print(f"aim-pick: warning: {deploy.one_line(warning)}", file=err)
         print(deploy.shell_command(deploy.docker_argv(plan, options)), file=out)
         return EXIT_OK
     if fmt == "json":
@@ -112,12 +130,19 @@ def with_plan(fmt, output, plan, options, detected, request, candidates, cache, 
         print(explain_text(detected, request, plan, candidates, cache, warnings, options), file=out)
         return EXIT_OK
     text = plan_text(fmt, plan, options)
+    quoted = env_quoted(plan, options) if fmt == "env" else []
+    if quoted:
+        print(
+            f"aim-pick: note: {', '.join(quoted)} needed shell quoting: load this env output with "
+            "`set -a; . file` (docker run --env-file would keep the quotes as part of the value)",
+            file=err,
+        )
     if output:
         try:
             write_atomic(output, (text + "\n").encode("utf-8"))
         except OSError as exc:
             raise Usage(f"cannot write {output}: {exc}") from None
-        print(f"aim-pick: wrote {output} ({plan['plan_id']})", file=err)
+        print(deploy.one_line(f"aim-pick: wrote {output} ({plan['plan_id']})"), file=err)
     else:
         print(text, file=out)
     return EXIT_OK
@@ -170,4 +195,6 @@ def explain_text(detected, request, plan, candidates, cache, warnings, options) 
         lines.append(f"Plan: {plan['plan_id']} ({plan['status']}, recipe {plan['recipe_id']})")
         lines.append("Command:")
         lines.append("  " + deploy.shell_command(deploy.docker_argv(plan, options)))
-    return "\n".join(lines)
+    # Text from the catalogue, the host and the API: every line stays one line, with no
+    # control character reaching the terminal (the command above is shown, not run).
+    return "\n".join(deploy.one_line(line) for line in lines)

@@ -16,6 +16,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from aim_pick.contract import deploy
+
+from .fakedocker import FakeDocker, parsed_env
+
 pytestmark = [pytest.mark.clients]
 
 K8S_VERSION = "1.32.0"
@@ -154,6 +158,29 @@ def test_every_run_script_passes_shellcheck(built):
             timeout=300,
         )
         assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_every_env_file_reads_the_same_in_sh_and_docker(built, tmp_path):
+    """The env file format (deploy.env_value): sh (`set -a; . file`) and the docker CLI
+    (`--env-file`, sent to a fake daemon) read every published env file as the plan's values."""
+    from . import readers
+
+    all_plans = plans(built)
+    for plan in all_plans:
+        loaded = readers.new_vars(readers.source_env_file(built / plan["env_file"], tmp_path))
+        assert loaded == dict(deploy.env_file(plan)), plan["plan_id"]
+    # docker: whole files for one plan per GPU and backend, and every distinct set of lines
+    sample = {(p["hardware"], p["backend"]): p for p in all_plans}.values()
+    distinct = {tuple(deploy.env_file(p)) for p in all_plans}
+    with FakeDocker(tmp_path) as daemon:
+        for plan in sample:
+            parsed = parsed_env(tool("docker"), daemon, built / plan["env_file"], readers.base_env())
+            assert parsed == [f"{k}={v}" for k, v in deploy.env_file(plan)], plan["plan_id"]
+        for i, pairs in enumerate(sorted(distinct)):
+            path = tmp_path / f"distinct-{i}.env"
+            path.write_text("".join(f"{k}={v}\n" for k, v in pairs), "utf-8")
+            assert parsed_env(tool("docker"), daemon, path, readers.base_env()) == [f"{k}={v}" for k, v in pairs]
+    assert readers.ran_payloads(tmp_path) == []
 
 
 def test_env_files_load_in_a_shell(built):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
+import string
 import subprocess
 
 import pytest
@@ -13,8 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aim_engine.publish.artifacts import artifacts, yaml_str
+from aim_engine.publish import artifacts as render
+from aim_engine.publish.artifacts import ArtifactError, artifacts, yaml_str
 from aim_pick.contract import deploy
+
+from . import readers
+from .readers import unescape_dollars
 
 NASTY = [
     "'",
@@ -64,16 +70,6 @@ def nasty_text(sentinel: str):
 
 def base_plan(built, name="qwen3-8b-mi300x-bf16-vllm-tp2.json"):
     return json.loads((built / "api" / "plans" / name).read_text())
-
-
-def unescape_dollars(value):
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [unescape_dollars(v) for v in value]
-    if isinstance(value, dict):
-        return {k: unescape_dollars(v) for k, v in value.items()}
-    return value
 
 
 def test_templates_render_exactly_the_deploy_data(built):
@@ -158,6 +154,38 @@ def test_yaml_str_round_trips_awkward_text():
         assert yaml.safe_load(f"k: {yaml_str(text)}") == {"k": text}
 
 
+def bare_text():
+    """Env values an env file writes bare (deploy.ENV_BARE), including the empty one."""
+    return st.text(alphabet=st.sampled_from(string.ascii_letters + string.digits + "_@%+=:,./-^"), max_size=12)
+
+
+ENV_LINE = re.compile(r"(#[^\n]*|[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_@%+=:,./^-]*)")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def assert_comments_one_line(made: dict, plan: dict) -> None:
+    """Comment text never breaks its line: the YAML files hold no control character at all
+    (yaml_str escapes them), every env-file line is a comment or NAME=bare value, the script
+    is comments up to its `exec` line, and against the same plan with plain text in the
+    comments, the files have as many lines and differ only in comment lines."""
+    for kind in ("compose", "k8s"):
+        assert not CONTROL.search(made[kind].replace("\n", "")), kind
+    if "env" in made:
+        for line in made["env"].splitlines():
+            assert ENV_LINE.fullmatch(line), line
+    head, _, command = made["script"].partition("\nset -eu\nexec ")
+    assert all(line.startswith("#") for line in head.splitlines())
+    assert command.rstrip("\n") == made["docker_command"]
+    plain = {**plan, "model": "test-org/plain", "engine": {**plan["engine"], "title": "Engine"}}
+    renderers = {"compose": render.compose_text, "k8s": render.k8s_text, "script": render.script_text}
+    if "env" in made:
+        renderers["env"] = render.env_text
+    for kind, rendered in renderers.items():
+        lines, plain_lines = made[kind].split("\n"), rendered(plain).split("\n")
+        assert len(lines) == len(plain_lines), kind
+        assert all(a.startswith("#") for a, b in zip(lines, plain_lines) if a != b), kind
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
@@ -165,13 +193,32 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     plan = base_plan(built)
     served = data.draw(nasty_text(sentinel), label="served name")
     arg = data.draw(nasty_text(sentinel), label="arg value")
-    env_value = data.draw(nasty_text(sentinel), label="env value")
+    env_value = data.draw(bare_text() | nasty_text(sentinel), label="env value")
+    model = data.draw(nasty_text(sentinel), label="model (shown in comments)")
+    title = data.draw(nasty_text(sentinel), label="engine title (shown in comments)")
     plan = {
         **plan,
+        "model": model,
+        "engine": {**plan["engine"], "title": title},
+        "gated": data.draw(st.booleans(), label="gated"),
         "container_argv": [*plan["container_argv"], "--served-model-name", served, "--chat-template", arg],
         "env": {**plan["env"], "AIM_TEST_VALUE": env_value},
     }
-    made = artifacts(plan)
+    if deploy.env_bare(env_value):
+        made = artifacts(plan)
+    else:
+        # the env file cannot carry it: a build error naming the recipe; the others still do
+        with pytest.raises(ArtifactError, match=f"^recipe {plan['recipe_id']} .*AIM_TEST_VALUE=.*env file"):
+            artifacts(plan)
+        argv = deploy.docker_argv(plan)
+        made = {
+            "docker_argv": argv,
+            "docker_command": deploy.shell_command(argv),
+            "compose": render.compose_text(plan),
+            "k8s": render.k8s_text(plan),
+            "script": render.script_text(plan),
+        }
+    assert_comments_one_line(made, plan)
 
     # docker: the shell words are exactly the argv, and the argv carries the values intact
     assert shlex.split(made["docker_command"]) == made["docker_argv"]
@@ -187,19 +234,78 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     assert unescape_dollars(service["environment"]["AIM_TEST_VALUE"]) == env_value
     objects = list(yaml.safe_load_all(made["k8s"]))
     assert objects == deploy.k8s_objects(plan)
-    container = objects[0]["spec"]["template"]["spec"]["containers"][0]
-    assert unescape_dollars(container["args"]) == plan["container_argv"]
+    container = readers.k8s_container(objects)
+    assert container["args"] == plan["container_argv"]
+    assert {"name": "AIM_TEST_VALUE", "value": env_value} in container["env"]
 
-    # env file and run script: sourcing runs nothing and yields the exact value
-    env_path = tmp_path / "plan.env"
-    env_path.write_text(made["env"])
-    done = subprocess.run(
-        ["sh", "-c", f'set -a; . "{env_path}"; set +a; printf %s "$AIM_TEST_VALUE"'],
-        capture_output=True,
-        env={"PATH": os.environ["PATH"]},
-    )  # bytes: text mode would turn \r into \n
-    assert done.returncode == 0 and done.stdout.decode("utf-8") == env_value
+    # run script: docker (a stub) gets exactly the argv, and nothing else runs
+    script = tmp_path / "run.sh"
+    script.write_text(made["script"], "utf-8")
+    assert readers.run_script(script, tmp_path) == made["docker_argv"]
+
+    # env file: sourcing runs nothing and yields the exact values
+    if "env" in made:
+        env_path = tmp_path / "plan.env"
+        env_path.write_text(made["env"], "utf-8")
+        assert readers.new_vars(readers.source_env_file(env_path, tmp_path)) == dict(deploy.env_file(plan))
     assert not os.path.exists(sentinel)
+    assert readers.ran_payloads(tmp_path) == []
+
+
+@pytest.mark.clients
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_env_files_read_the_same_by_sh_and_docker(built, tmp_path, data):
+    """Property: whatever env value is drawn, the env file either refuses it (an error naming
+    the recipe) or the real docker CLI and a POSIX shell read exactly the value."""
+    sentinel = str(tmp_path / "pwned")
+    plan = base_plan(built)
+    values = data.draw(st.lists(bare_text(), min_size=1, max_size=4), label="bare values")
+    if data.draw(st.booleans(), label="add a nasty value"):
+        values.append(data.draw(nasty_text(sentinel), label="nasty value"))
+    plan = {**plan, "env": {**plan["env"], **{f"AIM_TEST_{i}": v for i, v in enumerate(values)}}}
+    if not all(deploy.env_bare(v) for v in values):
+        with pytest.raises(ArtifactError, match=f"^recipe {plan['recipe_id']} "):
+            artifacts(plan)
+        return
+    path = tmp_path / "plan.env"
+    path.write_text(artifacts(plan)["env"], "utf-8")
+    expected = dict(deploy.env_file(plan))
+    assert readers.new_vars(readers.source_env_file(path, tmp_path)) == expected
+    assert dict(item.split("=", 1) for item in readers.docker_env_file(path, tmp_path)) == expected
+    assert readers.ran_payloads(tmp_path) == [] and not os.path.exists(sentinel)
+
+
+@pytest.mark.clients
+def test_the_bare_alphabet_is_what_both_readers_agree_on(tmp_path):
+    """Every printable ASCII character, alone, first and inside a word: whatever
+    deploy.env_value accepts, sh and the docker CLI read the same. What it refuses, written
+    the way a shell needs it (quoted), docker reads with the quotes. (It refuses a few
+    characters both would take literally in an assignment, such as * and #: the rule is
+    shlex's safe set plus ^, simple to state.)"""
+    candidates = {
+        f"AIM_C{ord(c)}_{where}": text
+        for c in map(chr, range(0x20, 0x7F))
+        for where, text in (("alone", c), ("inside", f"a{c}b"), ("lead", f"{c}a"))
+    }
+    candidates["AIM_EMPTY"] = ""
+    accepted = {k: v for k, v in candidates.items() if deploy.env_bare(v)}
+    lines = [deploy.env_assignment(k, v) for k, v in accepted.items()]
+    path = tmp_path / "alphabet.env"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    assert readers.new_vars(readers.source_env_file(path, tmp_path)) == accepted
+    assert readers.docker_env_file(path, tmp_path) == [f"{k}={v}" for k, v in accepted.items()]
+    # the refused ones, written as a shell would need them: docker keeps the quotes
+    refused = {k: v for k, v in candidates.items() if k not in accepted}
+    for key, value in refused.items():
+        with pytest.raises(deploy.DeployError, match="cannot go in an env file"):
+            deploy.env_assignment(key, value)
+    shell_form = tmp_path / "quoted.env"
+    shell_form.write_text("\n".join(deploy.env_assignment(k, v, quote=True) for k, v in refused.items()) + "\n")
+    assert readers.new_vars(readers.source_env_file(shell_form, tmp_path)) == refused
+    docker = dict(item.split("=", 1) for item in readers.docker_env_file(shell_form, tmp_path))
+    assert all(docker[k] != v for k, v in refused.items())
+    assert readers.ran_payloads(tmp_path) == []
 
 
 @pytest.mark.clients
@@ -212,7 +318,7 @@ def test_adversarial_compose_through_the_real_client(built, tmp_path):
         "env": {**plan["env"], "AIM_TEST_VALUE": evil},
     }
     path = tmp_path / "c.yaml"
-    path.write_text(artifacts(plan)["compose"])
+    path.write_text(render.compose_text(plan))  # (the env file refuses the value: see above)
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
         capture_output=True,
@@ -227,5 +333,11 @@ def test_adversarial_compose_through_the_real_client(built, tmp_path):
     assert "leak" not in done.stdout  # ${HF_TOKEN} in a value was not interpolated
     from .test_artifacts_clients import docker_parses
 
-    ok, err = docker_parses(artifacts(plan)["docker_argv"])
+    ok, err = docker_parses(deploy.docker_argv(plan))
     assert ok, err
+
+
+def test_every_run_script_runs_docker_with_the_plan_argv(built, tmp_path):
+    for path in sorted((built / "api" / "plans").glob("*.json")):
+        plan = json.loads(path.read_text())
+        assert readers.run_script(built / plan["run_script"], tmp_path) == plan["docker_argv"], plan["plan_id"]

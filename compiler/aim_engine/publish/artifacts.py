@@ -2,8 +2,23 @@
 file, run script) from the Jinja2 templates in templates/.
 
 What goes into each artifact is decided by `aim_pick.contract.deploy` (shared with the host
-shim); the templates decide only how it is written. Every value that comes from data
-passes through a quoting filter for its language.
+shim); the templates decide only how it is written. Escaping is done by construction, one
+Jinja2 environment per template kind (`KINDS`), in the manner of autoescape:
+
+- Every `{{ ... }}` goes through the kind's `finalize`: text that did not come from one of
+  the kind's filters is written in the kind's default form, which is safe at any place in
+  a file of that language, comments included: a YAML double-quoted scalar (control
+  characters escaped), a POSIX shell word or a bare env-file value (both refuse text with a
+  control character rather than change it).
+- The filters say what the place is, and return text marked as written for it (`Safe`):
+  `comment` (one line of comment text: control characters written as escapes by
+  `aim_pick.contract.text.printable`), `yaml_str`, `yaml_value`, `yaml_plain`, `shquote`,
+  `shell_words`, `env_name`, `env_value`.
+- Templates use no macros (a macro's text would be quoted again as one value) and Jinja2's
+  `safe` filter is removed: there is no way to write data unescaped.
+
+`$` is doubled where compose or Kubernetes would interpolate it by `deploy` itself, in the
+data (aim-pick prints the same structures as JSON).
 """
 
 from __future__ import annotations
@@ -11,12 +26,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 import jinja2
 
+from aim_engine.errors import AimError
 from aim_pick.contract import deploy
 
 TEMPLATES = resources.files("aim_engine.publish") / "templates"
@@ -27,6 +44,21 @@ _YAML_ESCAPE = re.compile(
     '[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff"\\\\]|[\U00010000-\U0010ffff]'
 )
 _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+# Plain YAML scalars a template may write unquoted (keys, DNS labels): letters, digits and
+# '-', a letter first, and none of the words YAML 1.1 reads as booleans or null.
+_YAML_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+class Safe(str):
+    """Text a filter wrote for its place in the file; `finalize` leaves it as it is."""
+
+    __slots__ = ()
+
+
+class ArtifactError(AimError):
+    """Data an artifact cannot carry faithfully (a build error naming the recipe)."""
 
 
 def yaml_str(value: Any) -> str:
@@ -54,42 +86,159 @@ def yaml_value(value: Any) -> str:
     return yaml_str(value)
 
 
+def yaml_plain(value: Any) -> str:
+    """A key or DNS label written unquoted; anything YAML would read otherwise is refused."""
+    text = str(value)
+    if not _YAML_PLAIN.match(text) or text.lower() in _YAML_WORDS:
+        raise deploy.DeployError(
+            f"{deploy.one_line(repr(text))} cannot be an unquoted YAML name (letters, digits and -, a letter first)"
+        )
+    return text
+
+
+def comment(value: Any) -> str:
+    """Text for one comment line, in any of the languages: no line break or other control
+    character (written as escapes, like lone surrogates, which no file can hold)."""
+    return deploy.one_line(str(value))
+
+
+def shell_word(value: Any) -> str:
+    """One POSIX shell word on one line (the shell kind's default): control characters refused."""
+    text = str(value)
+    if _CONTROL.search(text):
+        raise deploy.DeployError(
+            f"{deploy.one_line(repr(text))} has a control character: it cannot be one shell word on a line"
+        )
+    return shlex.quote(text)
+
+
+def shell_words(argv: list[str]) -> str:
+    """A command line whose words are exactly `argv` (values keep every character, quoted)."""
+    if isinstance(argv, str):
+        raise TypeError("shell_words takes a list of words, not a string")
+    return deploy.shell_command(list(argv))
+
+
+def env_name(value: Any) -> str:
+    text = str(value)
+    if not deploy.ENV_NAME.match(text):
+        raise deploy.DeployError(
+            f"environment variable name {deploy.one_line(repr(text))} is not a portable name", text
+        )
+    return text
+
+
+def env_value(value: Any, name: str | None = None) -> str:
+    """A value after `NAME=` that `set -a; . file` and `docker --env-file` read the same."""
+    return deploy.env_value(name, str(value))
+
+
+def _safe(function: Callable[..., str]) -> Callable[..., Safe]:
+    return lambda value, *args: Safe(function(value, *args))
+
+
+def _finalize(default: Callable[[Any], str]) -> Callable[[Any], str]:
+    def finalize(value: Any) -> str:
+        if type(value) is Safe:
+            return value  # written by one of this kind's filters
+        return default(value)
+
+    return finalize
+
+
+# Every kind can show a shell command in a comment: `| shquote | comment`, `| shell_words | comment`.
+_COMMON = {"comment": comment, "shquote": shell_word, "shell_words": shell_words}
+_YAML = {"yaml_str": yaml_str, "yaml_value": yaml_value, "yaml_plain": yaml_plain, **_COMMON}
+_SHELL = _COMMON
+_ENV = {"env_name": env_name, "env_value": env_value, **_COMMON}
+# template kind -> (default for unfiltered text, the kind's filters)
+KINDS: dict[str, tuple[Callable[[Any], str], dict[str, Callable[..., str]]]] = {
+    "yaml": (yaml_str, _YAML),
+    "shell": (shell_word, _SHELL),
+    "env": (env_value, _ENV),
+}
+TEMPLATE_KINDS = {
+    "compose.yaml.j2": "yaml",
+    "k8s.yaml.j2": "yaml",
+    "docker-run.sh.j2": "shell",
+    "plan.env.j2": "env",
+}
+
+
+def kind_of(template: str) -> str:
+    if template in TEMPLATE_KINDS:
+        return TEMPLATE_KINDS[template]
+    for suffix, kind in ((".yaml.j2", "yaml"), (".sh.j2", "shell"), (".env.j2", "env")):
+        if template.endswith(suffix):
+            return kind
+    raise ValueError(f"no template kind for {template} (expected *.yaml.j2, *.sh.j2 or *.env.j2)")
+
+
 @lru_cache(maxsize=8)
-def environment(template_dir: str | None = None) -> jinja2.Environment:
+def environment(kind: str, template_dir: str | None = None) -> jinja2.Environment:
+    default, filters = KINDS[kind]
     folders = [template_dir] if template_dir else []
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([*folders, str(TEMPLATES)]),
-        autoescape=False,  # YAML and shell: quoting is done by the filters below
+        autoescape=False,  # not HTML: `finalize` escapes for this kind's language
+        finalize=_finalize(default),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(yaml_str=yaml_str, yaml_value=yaml_value, shquote=shlex.quote)
+    for hatch in ("safe", "escape", "e", "forceescape"):  # HTML's, and the way around finalize
+        env.filters.pop(hatch, None)
+    env.filters.update({name: _safe(function) for name, function in filters.items()})
     return env
 
 
 def render(template: str, **context: Any) -> str:
-    return environment().get_template(template).render(**context)
+    return str(environment(kind_of(template)).get_template(template).render(**context))
+
+
+def _context(plan: dict, options: deploy.DeployOptions) -> dict[str, Any]:
+    return {"plan": plan, "options": options, "cache_root": deploy.CACHE_ROOT}
+
+
+def compose_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
+    return render(
+        "compose.yaml.j2",
+        name=deploy.k8s_name(plan),
+        service=deploy.compose_service(plan, options),
+        **_context(plan, options),
+    )
+
+
+def k8s_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
+    return render("k8s.yaml.j2", objects=deploy.k8s_objects(plan, options), **_context(plan, options))
+
+
+def env_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
+    return render(
+        "plan.env.j2", env=deploy.env_file(plan, options), bare_chars=deploy.ENV_BARE_CHARS, **_context(plan, options)
+    )
+
+
+def script_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
+    return render("docker-run.sh.j2", docker_argv=deploy.docker_argv(plan, options), **_context(plan, options))
 
 
 def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> dict[str, Any]:
-    """The docker argv and command plus the text of every artifact file for `plan`."""
-    argv = deploy.docker_argv(plan, options)
-    command = deploy.shell_command(argv)
-    context = {"plan": plan, "options": options, "cache_root": deploy.CACHE_ROOT}
-    return {
-        "docker_argv": argv,
-        "docker_command": command,
-        "compose": render(
-            "compose.yaml.j2", name=deploy.k8s_name(plan), service=deploy.compose_service(plan, options), **context
-        ),
-        "k8s": render("k8s.yaml.j2", objects=deploy.k8s_objects(plan, options), **context),
-        "env": render(
-            "plan.env.j2",
-            env=deploy.env_file(plan, options),
-            native=deploy.shell_command(plan["engine_argv"]),
-            **context,
-        ),
-        "script": render("docker-run.sh.j2", docker_command=command, **context),
-    }
+    """The docker argv and command plus the text of every artifact file for `plan`.
+
+    Data an artifact cannot carry (an env value both env-file readers would not read the
+    same, a variable name no shell can assign) is an ArtifactError naming the recipe."""
+    made: dict[str, Any] = {}
+    try:
+        made["docker_argv"] = deploy.docker_argv(plan, options)
+        made["docker_command"] = deploy.shell_command(made["docker_argv"])
+        made["compose"] = compose_text(plan, options)
+        made["k8s"] = k8s_text(plan, options)
+        made["env"] = env_text(plan, options)
+        made["script"] = script_text(plan, options)
+    except deploy.DeployError as exc:
+        raise ArtifactError(
+            f"recipe {comment(plan.get('recipe_id'))} (plan {comment(plan.get('plan_id'))}): {exc}"
+        ) from None
+    return made

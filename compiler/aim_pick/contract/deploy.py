@@ -27,6 +27,42 @@ DOCKER_DEVICE_FLAGS = (
 )
 HEALTH_PATH = "/health"
 READY_PATH = "/v1/models"
+# An environment variable name every artifact can carry: a POSIX shell assigns only these
+# (`NAME=value`), and docker's --env-file refuses whitespace in names.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Values an env file writes bare. `docker run --env-file` takes the rest of a line verbatim
+# (docker/cli pkg/kvfile: no quote removal, no expansion), while `set -a; . file` expands and
+# unquotes it; they agree on text a POSIX shell takes literally in an assignment. These are
+# such characters, simple to state: shlex's safe set plus ^ (NCCL's "all but" prefix). Empty
+# is empty for both. Anything else an env file refuses (DeployError).
+ENV_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./^-]*\Z")
+ENV_BARE_CHARS = "letters, digits and _ @ % + = : , . / - ^"
+# Control characters (as aim_pick.contract.text counts them) and lone surrogates, which no
+# env-file line can carry.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class DeployError(ValueError):
+    """A value an artifact cannot carry faithfully; the message names it (one printable line)."""
+
+    def __init__(self, message: str, variable: str | None = None):
+        super().__init__(message)
+        self.variable = variable
+
+
+def one_line(value: object) -> str:
+    """`value` as text for one line of a comment, a header or help text in any artifact or
+    output: control characters (`aim_pick.contract.text.printable`) and lone surrogates (no
+    file or terminal can hold them) written as escapes."""
+    from aim_pick.contract.text import printable  # imported when first needed: aim-pick's start-up
+
+    text = printable(value)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) if _SURROGATE.search(text) else text
+
+
+def _shown(text: str) -> str:
+    return one_line(repr(text))
 
 
 # Host-side choices that change an artifact's structure (immutable, keyword-constructed).
@@ -89,6 +125,13 @@ def environment(plan: dict, options: DeployOptions) -> dict[str, str]:
         # One variable only: ROCR_ and HIP_ masks stack, and vLLM rejects a differing CUDA_.
         env["HIP_VISIBLE_DEVICES"] = ",".join(options.visible_devices)
     env.update(dict(options.extra_env))
+    for key in env:
+        if not ENV_NAME.match(key):
+            raise DeployError(
+                f"environment variable name {_shown(key)} is not a portable name "
+                "(letters, digits and _, not starting with a digit)",
+                key,
+            )
     return dict(sorted(env.items()))
 
 
@@ -252,3 +295,37 @@ def env_file(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[tuple
     env = environment(plan, options)
     env["HF_HOME"] = options.cache_dir
     return sorted(env.items())
+
+
+def env_bare(value: str) -> bool:
+    """Whether `value` is written bare in an env file, read the same by sh and docker."""
+    return bool(ENV_BARE.match(value))
+
+
+def env_value(name: str | None, value: str, quote: bool = False) -> str:
+    """`value` as written after `NAME=` in an env file.
+
+    A bare value (`ENV_BARE`) reads the same through `set -a; . file` and through
+    `docker run --env-file`. Any other value raises DeployError, or with `quote` is
+    shell-quoted: exact for a POSIX shell, but docker would keep the quotes. A value with a
+    control character (a line break would end the line for docker) is always refused.
+    """
+    if env_bare(value):
+        return value
+    if quote and not _CONTROL.search(value):
+        return shlex.quote(value)
+    why = "a control character" if _CONTROL.search(value) else "characters a shell would expand or unquote"
+    what = f"{name}={_shown(value)}" if name else f"the value {_shown(value)}"
+    raise DeployError(
+        f"{what} cannot go in an env file: it has {why}, so `set -a; . file` and "
+        f"`docker run --env-file` (which takes values verbatim) would read different values; "
+        f"env-file values may hold only {ENV_BARE_CHARS}",
+        name,
+    )
+
+
+def env_assignment(name: str, value: str, quote: bool = False) -> str:
+    """One `NAME=value` line of an env file (see `env_value`)."""
+    if not ENV_NAME.match(name):
+        raise DeployError(f"environment variable name {_shown(name)} is not a portable name", name)
+    return f"{name}={env_value(name, value, quote)}"
