@@ -126,7 +126,14 @@ def test_the_index_record_from_the_hub_and_the_catalogue_combine(tmp_path, root)
     )
 
 
-NASTY_ROOTS = ["$(touch PWNED)", "`touch PWNED`", "a'b; touch PWNED; '", "new\nline; touch PWNED", "sp ace $HOME"]
+NASTY_ROOTS = ["$(touch PWNED)", "`touch PWNED`", "a'b; touch PWNED; '", "sp ace $HOME"]
+
+
+def test_a_cache_root_with_a_control_character_is_refused(tmp_path, capsys):
+    root = tmp_path / "x" / "new\nline; touch PWNED"
+    build_repo(root, "org/m", files(100), C1)
+    code, out, err = run(capsys, "cache", "env", "org/m", "--host", "--cache-dir", str(root))
+    assert code == 2 and out == "" and "control character" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("name", NASTY_ROOTS)
@@ -166,7 +173,6 @@ def test_env_host_output_sources_to_the_literal_path_and_runs_nothing(tmp_path, 
 
 
 def test_volumes_and_notes_stay_on_one_line(tmp_path, capsys):
-    root = tmp_path / "two\nlines"
+    root = tmp_path / "two\nlines"  # a mount spec holds one line: such a root is refused, in one line
     code, out, err = run(capsys, "cache", "volumes", "org/m", "--cache-dir", str(root))
-    assert code == 0 and len(out.splitlines()) == 1 and len(err.splitlines()) == 1 and err.startswith("# ")
-    assert out == f"{tmp_path}/two\\nlines:/workspace/model-cache\n"  # the newline shown as an escape
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "two\\nlines" in err

@@ -14,14 +14,14 @@ so `set -a; . file` reads exactly the values shown and never runs anything.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 from pathlib import Path
 from typing import Any
 
+from aim_engine.cache import CacheError
 from aim_engine.cache.index import load_index
 from aim_engine.cache.names import printable
 from aim_pick.contract.cache_state import snapshot_state
-from aim_pick.contract.deploy import CACHE_ROOT, cache_environment, token_env
+from aim_pick.contract.deploy import CACHE_ROOT, DeployError, cache_environment, env_assignment, one_line, token_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,10 +123,14 @@ def model_volumes(root: Path) -> list[str]:
 
 
 def shell_assignment(key: str, value: str) -> str:
-    """`KEY=value` that a POSIX shell (or `set -a; . file`) reads back as exactly `value`."""
-    return f"{key}={shlex.quote(value)}"
+    """`KEY=value` as the generated env files write it (`deploy.env_assignment`): bare where
+    a shell and `docker --env-file` read it alike, else shell-quoted (exact for `set -a; . file`)."""
+    try:
+        return env_assignment(key, value, quote=True)
+    except DeployError as exc:
+        raise CacheError(str(exc), 2) from None
 
 
 def comment(text: str) -> str:
     """A `# ...` line: data in it cannot end the comment and start a command."""
-    return f"# {printable(text)}"
+    return f"# {one_line(text)}"

@@ -17,6 +17,9 @@ from aim_engine.cache import CacheError
 from aim_pick.contract import cache_state
 from aim_pick.contract.cache_state import HUB_DIR, repo_folder
 from aim_pick.contract.deploy import CACHE_ROOT
+from aim_pick.contract.text import has_control, printable
+
+__all__ = ["printable"]  # re-exported: the cache modules print data through it
 
 ENV_ROOT = "AIM_CACHE_DIR"
 
@@ -24,8 +27,6 @@ ENV_ROOT = "AIM_CACHE_DIR"
 def cache_root(option: str | None) -> Path:
     """--cache-dir, else $AIM_CACHE_DIR, else the seed's /workspace/model-cache."""
     text = option or os.environ.get(ENV_ROOT) or CACHE_ROOT
-    if "\0" in text:
-        raise CacheError("the cache root contains a NUL byte", 2)
     if not text.isascii():
         try:
             text.encode("utf-8")  # a name with bytes that are not UTF-8 cannot be printed, or put in HF_HOME
@@ -33,6 +34,8 @@ def cache_root(option: str | None) -> Path:
             raise CacheError(
                 f"the cache root {printable(text)} is not valid UTF-8; rename it or choose another", 2
             ) from None
+    if has_control(text):  # it lands in HF_HOME, env files and mounts, which hold one line each
+        raise CacheError(f"the cache root {printable(text)} contains a control character; choose another folder", 2)
     root = Path(os.path.abspath(os.path.expanduser(text)))
     if root.exists() and not root.is_dir():
         raise CacheError(f"cache root {printable(str(root))} exists and is not a folder", 2)
@@ -116,12 +119,3 @@ def epoch(text: object) -> float | None:
     except ValueError:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-
-
-def printable(text: str) -> str:
-    """`text` on one line: newlines and other control characters from data (file names,
-    paths, another process's record) shown as escapes, so they can never start a new
-    line of output, a new shell command after a `#` comment, or a terminal sequence."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] if c.isascii() else f"\\u{ord(c):04x}" for c in text)

@@ -37,10 +37,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # is empty for both. Anything else an env file refuses (DeployError).
 ENV_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./^-]*\Z")
 ENV_BARE_CHARS = "letters, digits and _ @ % + = : , . / - ^"
-# Control characters (as aim_pick.contract.text counts them) and lone surrogates, which no
-# env-file line can carry.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters and lone surrogates, which no env-file line can carry.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")  # aim_pick.contract.text.CONTROL
 
 
 class DeployError(ValueError):
@@ -53,12 +51,10 @@ class DeployError(ValueError):
 
 def one_line(value: object) -> str:
     """`value` as text for one line of a comment, a header or help text in any artifact or
-    output: control characters (`aim_pick.contract.text.printable`) and lone surrogates (no
-    file or terminal can hold them) written as escapes."""
+    output (`aim_pick.contract.text.printable`: what is not printable written as escapes)."""
     from aim_pick.contract.text import printable  # imported when first needed: aim-pick's start-up
 
-    text = printable(value)
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) if _SURROGATE.search(text) else text
+    return printable(value)
 
 
 def _shown(text: str) -> str:

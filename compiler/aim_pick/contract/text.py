@@ -1,7 +1,8 @@
 """Text from data made safe for a terminal or a one-line message.
 
 Catalogue files come from pull requests: a model name or a recipe value could carry a
-newline (forging another output line) or an ANSI escape (rewriting the terminal). Every
+newline (forging another output line), an ANSI escape (rewriting the terminal) or an
+invisible format character (a right-to-left override reordering what is shown). Every
 tool prints such text through `printable`.
 """
 
@@ -9,25 +10,28 @@ from __future__ import annotations
 
 import re
 
-# C0 controls (tab included), DEL, C1 controls and the Unicode line/paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The characters `printable` escapes that line- and file-based formats must refuse: C0 and
+# C1 controls (tab included), DEL, the Unicode line/paragraph separators, lone surrogates.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def printable(value: object) -> str:
-    """`value` as text on one line: control characters written as escapes (\\n, \\x1b, ...)."""
+    """`value` as text on one line: every character Python does not call printable (controls,
+    format characters such as U+202E, separators, lone surrogates, ...) written as an escape
+    (\\n, \\x1b, \\u202e); spaces stay."""
     text = str(value)
-    if not _CONTROL.search(text):
+    if text.isprintable():
         return text
-    return _CONTROL.sub(
-        lambda m: (
-            _NAMED.get(m.group(0)) or f"\\x{ord(m.group(0)):02x}"
-            if ord(m.group(0)) < 0x100
-            else f"\\u{ord(m.group(0)):04x}"
-        ),
-        text,
-    )
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
 
 
 def has_control(value: str) -> bool:
-    return bool(_CONTROL.search(value))
+    return bool(CONTROL.search(value))
