@@ -7,6 +7,7 @@ from typing import Any
 
 from aim_engine.catalogue.records import Hardware, Model
 from aim_engine.planning.planner import Considered, Decision, Verdict
+from aim_pick.contract.text import printable
 from aim_pick.contract.units import gib
 
 
@@ -84,4 +85,4 @@ def render_text(decision: Decision, model: Model, hardware: Hardware) -> str:
             lines.append(f"  {_label(x):<{width}}  {x.reason.code:<23} {x.message}")
     if decision.chosen is None:
         lines += ["", "No plan: every candidate is listed above with the reason it cannot run."]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # data (names, notes) never adds a line
