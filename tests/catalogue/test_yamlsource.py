@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aim_engine.catalogue.yamlsource import YamlError, parse_yaml
+from aim_engine.catalogue.yamlsource import YamlError, load_yaml, parse_yaml
 
 P = Path("x.yaml")
 
@@ -52,3 +52,50 @@ def test_syntax_error_has_a_line():
 
 def test_empty_document():
     assert parse_yaml("", P).data is None
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("a: 1\nb: !!float abc\n", 2, "explicit YAML tag '!!float'"),
+        ("a: 1\nb: !!int abc\n", 2, "explicit YAML tag '!!int'"),
+        ("a: 1\nb: !!bool maybe\n", 2, "explicit YAML tag '!!bool'"),
+        ("a: 1\nb: !!str 5\n", 2, "explicit YAML tag '!!str'"),
+        ("a: 1\nb: !!set {x}\n", 2, "explicit YAML tag '!!set'"),
+        ("a: 1\nb: !!python/object:os.system ls\n", 2, "explicit YAML tag"),
+        ("a: 1\nb: !custom x\n", 2, "explicit YAML tag '!custom'"),
+        ("a: 1\nb: !!timestamp 2001-99-99\n", 2, "cannot read '2001-99-99' as timestamp"),
+        ("a: 1\nb: 2001-99-99\n", 2, "cannot read '2001-99-99' as timestamp"),
+        ("a: 1\nb: 0x_\n", 2, "cannot read '0x_' as int"),
+        ("a: 1\nb: [\n", 2, "invalid YAML"),
+        ("a: 1\nb: x\x00y\n", 2, "character U+0000"),
+        ("a: 1\nb: é\x1b\n", 2, "character U+001B"),
+        ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
+        ("a:\n  " + "[" * 70 + "]" * 70 + "\n", 2, "nests deeper than 64"),
+        ("a: 1\nb: " + "[" * 1200 + "]" * 1200 + "\n", 2, "invalid YAML"),
+        ("a: 1\nb: 'unterminated", 2, "invalid YAML"),
+    ],
+)
+def test_every_yaml_error_has_a_line_and_one_line_of_text(text, line, words):
+    with pytest.raises(YamlError) as err:
+        parse_yaml(text, P)
+    assert err.value.line == line, err.value.message
+    assert words in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_plain_and_quoted_values_are_not_tags():
+    doc = parse_yaml("a: 1\nb: x\nc: 'y'\nd: \"!!float z\"\ne: 1.5\nf: null\ng: 2001-12-14\n<<: {h: 1}\n", P)
+    assert doc.data["d"] == "!!float z" and doc.data["h"] == 1
+
+
+def test_file_level_errors_have_a_line():
+    for raw, line in [(b"a: 1\nb: \xff\n", 2), ("a: 1\n".encode("utf-16"), 1), (b"\xef\xbb\xbfa: 1\nb: [\n", 2)]:
+        with pytest.raises(YamlError) as err:
+            load_yaml(P, raw)
+        assert err.value.line == line, (raw, err.value.message)
+    assert load_yaml(P, b"\xef\xbb\xbfa: 1\n").data == {"a": 1}  # a UTF-8 byte order mark is fine
+
+
+def test_an_empty_document_points_at_line_one():
+    assert parse_yaml("", P).line_of(("x",)) == 1

@@ -338,6 +338,20 @@ CASES = [
     ),
     ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),
     ("no-backend", GOOD_VLLM[: GOOD_VLLM.index("vllm_serve:")], Check.NO_BACKEND, None, Severity.ERROR),
+    (
+        "control-character-id",
+        mutate("model_id: Qwen/Qwen3-8B", 'model_id: "Qwen/Qwen3-8B\\n"'),
+        Check.CONTROL_CHARACTER,
+        "model_id:",
+        Severity.ERROR,
+    ),
+    (
+        "unknown-value-kv-dtype",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: turboquant_3bit_nc\n"),
+        Check.UNKNOWN_VALUE,
+        "--kv-cache-dtype",
+        Severity.ERROR,
+    ),
 ]
 
 

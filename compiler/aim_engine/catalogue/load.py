@@ -50,7 +50,23 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     spec = schema(name)
     cls = jsonschema.validators.validator_for(spec)
     cls.check_schema(spec)
-    return cls(spec)
+    return cls(_inline_refs(spec, spec.get("$defs", {})))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with its local `#/$defs/...` references replaced by their targets (the
+    same validation; resolving a reference per value is most of jsonschema's time)."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    ref = out.pop("$ref", None)
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+        return {**_inline_refs(defs[ref[8:]], defs), **out}
+    if ref is not None:
+        out["$ref"] = ref
+    return out
 
 
 def schema_errors(name: str, data: Any) -> list[tuple[tuple, str]]:
@@ -75,7 +91,16 @@ def _extra_keys(error: jsonschema.ValidationError) -> tuple[str, ...]:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    """A value for a message: never a non-finite number, never hundreds of digits."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"a {len(str(abs(value))) if abs(value) < 10**4000 else 'many'}-digit number"
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
+        except ValueError:  # NaN or infinity inside, or an integer too long to write
+            return "a value holding a non-finite or oversized number"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -94,7 +119,12 @@ def _describe(error: jsonschema.ValidationError, extra: tuple[str, ...]) -> str:
         values = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return f"{where}: {_short(error.instance)} is not one of {', '.join(map(str, values))}"
     if v == "pattern":
-        return f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}"
+        rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+        return (
+            f"{where}: {_short(error.instance)} is not {rule}"
+            if rule
+            else (f"{where}: {_short(error.instance)} does not match the pattern {error.validator_value}")
+        )
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{where}: {_short(error.instance)} is out of range ({v} {error.validator_value})"
     return f"{where}: {error.message if len(error.message) < 200 else error.message[:197] + '...'}"

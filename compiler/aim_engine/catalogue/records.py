@@ -15,7 +15,7 @@ from typing import Any
 from aim_engine.errors import UsageError
 from aim_pick.contract import layout
 
-ENTRY_KEY = re.compile(r"^([1-9][0-9]*)_gpu$")
+ENTRY_KEY = re.compile(r"([1-9][0-9]*)_gpu\Z")  # use with match(): \Z, not $ (which allows a final newline)
 
 
 def normalise(spelling: str) -> str:
@@ -84,6 +84,12 @@ class FlagSpec:
     deprecated: bool
     deprecation: str | None
     help: str
+    type_name: str | None = None  # the parser's type function (human_readable_int_or_auto, loads, ...)
+    # Human-readable integers: suffix -> multiplier, and the suffixes that take a decimal number.
+    suffixes: Mapping[str, int] | None = None
+    decimal_suffixes: tuple[str, ...] = ()
+    # Spellings the option's type reads specially: "auto" -> -1, "None" -> null (not set), ...
+    special: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ class FlagTable:
     def from_snapshot(cls, data: Mapping[str, Any]) -> FlagTable:
         options: dict[str, FlagSpec] = {}
         spellings: dict[str, tuple[FlagSpec, bool]] = {}
+        suffixes = data.get("number_suffixes") or {}
+        special = data.get("special_values") or {}
         for name, raw in sorted(data["options"].items()):
             spec = FlagSpec(
                 name=name,
@@ -113,6 +121,10 @@ class FlagTable:
                 deprecated=bool(raw.get("deprecated")),
                 deprecation=raw.get("deprecation"),
                 help=raw.get("help") or "",
+                type_name=raw.get("type_name"),
+                suffixes=dict(suffixes[name]["multipliers"]) if name in suffixes else None,
+                decimal_suffixes=tuple(suffixes[name].get("decimal_suffixes") or ()) if name in suffixes else (),
+                special=dict(special[name]) if name in special else None,
             )
             options[name] = spec
             for spelling in (name, *spec.aliases):

@@ -8,10 +8,22 @@ documentation can list them all.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from aim_pick.contract.text import printable
+
+# Beyond printable()'s controls: lone surrogates (no output encoding can write them) and the
+# bidirectional embedding, override and isolate characters (they reorder the text around them).
+_INVISIBLE = re.compile("[\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: object) -> str:
+    """Text from data made safe for one output line: control characters, lone surrogates
+    and bidirectional overrides written as escapes."""
+    text = printable(value)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) if _INVISIBLE.search(text) else text
 
 
 class Severity(enum.StrEnum):
@@ -149,7 +161,12 @@ class Check(enum.Enum):
         "serve the matching variant or fix the precision",
     )
     ENV_NAME = (ERROR, "The environment variable name is not valid.", "use upper-case letters, digits and underscores")
-    ENV_VALUE = (ERROR, "The environment value cannot be passed to a process.", "remove NUL characters from the value")
+    ENV_VALUE = (
+        ERROR,
+        "The environment value holds a control character (NUL, newline, escape, ...): no process environment, "
+        "env file or script can carry it safely.",
+        "remove the character from the value",
+    )
     SECRET = (
         ERROR,
         "A value looks like a secret (token, key, password); recipes are published.",
@@ -167,6 +184,18 @@ class Check(enum.Enum):
     )
     NO_BACKEND = (ERROR, "The recipe has no backend block.", "add a vllm_serve or sglang_serve block")
     ENTRY_KEY = (ERROR, "The GPU-count key must look like N_gpu with N >= 1.", "rename the key, e.g. 4_gpu")
+    CONTROL_CHARACTER = (
+        ERROR,
+        "A key or text value holds a control character (newline, escape, NUL, ...), a lone surrogate or a "
+        "bidirectional override; only notes may span lines.",
+        "remove the character (notes may hold newlines and tabs)",
+    )
+    UNKNOWN_VALUE = (
+        ERROR,
+        "The engine accepts the value, but AIM Engine does not know what it means for planning "
+        "(a --dtype without a precision, a --kv-cache-dtype without a size).",
+        "use one of the values listed in the message",
+    )
 
     @property
     def severity(self) -> Severity:
@@ -198,8 +227,8 @@ class Diagnostic:
 
     def format_text(self) -> str:
         """One line: data in paths and messages never adds a line or a terminal escape."""
-        where = printable(f"{self.path}:{self.line}" if self.line else f"{self.path}")
-        return f"{where}: {self.severity.value}: {printable(self.message)} [{self.check.slug}] (fix: {self.check.hint})"
+        where = clean(f"{self.path}:{self.line}" if self.line else f"{self.path}")
+        return f"{where}: {self.severity.value}: {clean(self.message)} [{self.check.slug}] (fix: {self.check.hint})"
 
     def format_github(self) -> str:
         # GitHub workflow commands: properties escape ',' ':' and message escapes newlines.
@@ -216,11 +245,11 @@ class Diagnostic:
             return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
         level = "error" if self.severity is Severity.ERROR else "warning"
-        parts = [f"file={prop(str(self.path))}"]
+        parts = [f"file={prop(clean(self.path))}"]
         if self.line:
             parts.append(f"line={self.line}")
         parts.append(f"title={prop(self.check.slug)}")
-        return f"::{level} {','.join(parts)}::{msg(self.message + ' (fix: ' + self.check.hint + ')')}"
+        return f"::{level} {','.join(parts)}::{msg(clean(self.message) + ' (fix: ' + self.check.hint + ')')}"
 
 
 class Report:
@@ -230,8 +259,9 @@ class Report:
         self.items: list[Diagnostic] = []
 
     def add(self, path: Path, line: int | None, check: Check, message: str) -> None:
-        """Record one finding; its severity is the check's."""
-        self.items.append(Diagnostic(path, line, check.severity, check, message))
+        """Record one finding; its severity is the check's. The message is kept on one line
+        whatever data it quotes (control characters become escapes)."""
+        self.items.append(Diagnostic(path, line, check.severity, check, clean(message)))
 
     @property
     def errors(self) -> list[Diagnostic]:

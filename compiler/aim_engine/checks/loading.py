@@ -5,6 +5,9 @@ reported and left out, so later checks never see half-formed data."""
 from __future__ import annotations
 
 import hashlib
+import math
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,10 +59,81 @@ def _schema_ok(doc: YamlDocument, name: str, report: Report) -> bool:
         )
     if bad_keys:
         return False
+    text_ok = _text_ok(doc, name, report)
     errors = schema_errors(name, doc.data)
     for where, message in errors:
         report.add(doc.path, doc.key_line(where), Check.SCHEMA, message)
-    return not errors
+    return text_ok and not errors
+
+
+# Control characters (C0, tab included, DEL, C1), the line and paragraph separators, lone
+# surrogates and the bidirectional embedding/override/isolate characters: none belongs in
+# an id, a name, a description, a flag value or an env value, and every one of them can
+# break out of a comment or a line of a generated script or forge a line of output.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# `notes` are prose shown on the catalogue page: they may span lines and hold tabs.
+_FORBIDDEN_IN_NOTES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL", "\x1b": "an escape (ESC)"}
+
+
+def _char_name(char: str) -> str:
+    code = ord(char)
+    if char in _NAMED:
+        return f"{_NAMED[char]} (U+{code:04X})"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate (U+{code:04X})"
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return f"a bidirectional control (U+{code:04X})"
+    return f"the control character U+{code:04X}"
+
+
+def _texts(data: Any, where: tuple) -> Iterator[tuple[tuple, Any, bool]]:
+    """(path, value, is_key) for every key and every text or float value."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str):
+                yield where + (key,), key, True
+            yield from _texts(value, where + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _texts(value, where + (index,))
+    elif isinstance(data, (str, float)):
+        yield where, data, False
+
+
+def _is_env_value(kind: str, where: tuple) -> bool:
+    return kind == "recipe" and len(where) in (2, 4) and where[-2] == "env"
+
+
+def _text_ok(doc: YamlDocument, kind: str, report: Report) -> bool:
+    """Refuses control characters in every key and text value (newline and tab allowed in a
+    recipe's notes) and non-finite numbers anywhere."""
+    ok = True
+    for where, value, is_key in _texts(doc.data, ()):
+        dotted = ".".join(map(str, where))
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                what = "NaN" if math.isnan(value) else "an infinity"
+                report.add(
+                    doc.path, doc.line_of(where), Check.SCHEMA, f"{dotted}: {what} is not a number a file may hold"
+                )
+                ok = False
+            continue
+        notes = kind == "recipe" and not is_key and where[-1] == "notes"
+        found = (_FORBIDDEN_IN_NOTES if notes else _FORBIDDEN).search(value)
+        if found is None:
+            continue
+        ok = False
+        what = f"the key {value!r}" if is_key else "the value"
+        message = f"{dotted}: {what} holds {_char_name(found.group(0))} at character {found.start() + 1}"
+        if is_key:
+            report.add(doc.path, doc.key_line(where), Check.CONTROL_CHARACTER, message)
+        elif _is_env_value(kind, where):
+            report.add(doc.path, doc.line_of(where), Check.ENV_VALUE, message)
+        else:
+            hint = "; only newlines and tabs are allowed in notes" if notes else ""
+            report.add(doc.path, doc.line_of(where), Check.CONTROL_CHARACTER, message + hint)
+    return ok
 
 
 def _non_string_keys(data: Any, where: tuple):

@@ -16,18 +16,12 @@ from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, 
 from aim_engine.checks.diagnostics import Check, Report
 from aim_engine.checks.loading import Loaded
 from aim_engine.engines import backends_for
-from aim_engine.engines.base import (
-    Backend,
-    FlagChoiceError,
-    FlagValueError,
-    parse_value,
-    settings_problems,
-)
+from aim_engine.engines.base import Backend, FlagChoiceError, FlagValueError, problems_of
 from aim_engine.planning.entry import analyse_entry, fit_sentence
 from aim_engine.planning.parallelism import TpRule
 from aim_engine.planning.precision import dtype_problem
 
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")  # fullmatch: "$" would let a final newline through
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 SECRET_VALUE = re.compile(
     r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-[A-Za-z0-9-]{10,})"
@@ -174,7 +168,7 @@ class Validator:
     def check_env(self, path: Path, where: tuple, env: Mapping[str, str], backends: set[Backend]) -> None:
         for name, value in env.items():
             at = where + (name,)
-            if not ENV_NAME.match(name):
+            if not ENV_NAME.fullmatch(name):
                 self.error(
                     path,
                     at,
@@ -182,8 +176,6 @@ class Validator:
                     f"environment name {name!r} must be upper-case letters, digits and underscores",
                     key=True,
                 )
-            if "\x00" in value:
-                self.error(path, at, Check.ENV_VALUE, f"{name}: an environment value cannot contain a NUL character")
             if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
                 self.error(
                     path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe"
@@ -218,9 +210,12 @@ class Validator:
         if model is None or hardware is None:
             return
         arg_at = self._arg_locator(entry, backend, path, base)
-        nonsense = settings_problems(backend.settings(entry, model, hardware))
-        for sentence in nonsense:
-            self.error(path, base, Check.FLAG_VALUE, f"{entry.key}: {sentence}", key=True)
+        nonsense = problems_of(backend.settings(entry, model, hardware))
+        for bad in nonsense:
+            check = {"dtype": Check.DTYPE_MISMATCH, "unknown": Check.UNKNOWN_VALUE}.get(bad.kind, Check.FLAG_VALUE)
+            where = arg_at(*bad.flags)
+            # at the flag that sets it, or (a default) at the entry's key
+            self.error(path, where, check, f"{entry.key}: {bad.sentence}", key=where == base)
         if nonsense:
             return
         analysis = analyse_entry(backend, entry, recipe, model, hardware)
@@ -261,14 +256,14 @@ class Validator:
         for problem in analysis.tp_problems:
             check = TP_CHECKS[problem.rule]
             self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {problem.sentence}")
-        limit = model.config.max_position_embeddings
-        if s.max_model_len_explicit and s.max_model_len > limit and not self._has_rope_override(entry):
+        limit, why = self._context_limit(entry, backend, model)
+        if s.max_model_len_explicit and s.max_model_len > limit:
             self.error(
                 path,
                 arg_at(backend.context_flag),
                 Check.CONTEXT_TOO_LONG,
                 f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds "
-                f"{model.name}'s maximum of {limit} tokens",
+                f"{model.name}'s maximum of {limit} tokens{why}",
             )
         if not analysis.memory.fits:
             self.error(
@@ -295,9 +290,18 @@ class Validator:
         return at
 
     @staticmethod
-    def _has_rope_override(entry: Entry) -> bool:
-        overrides = str(entry.args.get("--hf-overrides", "")) + str(entry.args.get("--json-model-override-args", ""))
-        return "rope" in overrides
+    def _context_limit(entry: Entry, backend: Backend, model: Model) -> tuple[int, str]:
+        """The longest context the entry may ask for, and what raised it above the model's
+        maximum: only a rope-scaling override with a real factor does (never the mere word)."""
+        limit = model.config.max_position_embeddings
+        rope = backend.rope_override(entry)
+        if rope is None:
+            return limit, ""
+        base = rope.original or limit
+        scaled = int(rope.factor * base)
+        if scaled <= limit:
+            return limit, ""
+        return scaled, f" with rope factor {rope.factor:g} over {base} ({backend.config_override_flag})"
 
     def check_flags(self, path: Path, base: tuple, entry: Entry, backend: Backend) -> None:
         table = backend.flags
@@ -352,8 +356,12 @@ class Validator:
                 )
             if spec.name in SECRET_FLAGS and value not in (None, False, ""):
                 self.error(path, at, Check.SECRET, f"{spelling} carries a secret; pass it at run time instead")
+            elif any(
+                isinstance(v, str) and SECRET_VALUE.search(v) for v in (value if isinstance(value, list) else [value])
+            ):
+                self.error(path, at, Check.SECRET, f"{spelling} holds what looks like a secret; never publish it")
             try:
-                parse_value(spec, value)
+                backend.parse(spec, value)
             except FlagChoiceError as exc:
                 self.error(path, at, Check.FLAG_CHOICE, str(exc))
             except FlagValueError as exc:

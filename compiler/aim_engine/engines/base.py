@@ -13,84 +13,213 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from aim_engine.catalogue.load import load_formats
 from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
 
-_HUMAN_INT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
-# vLLM's human_readable_int: lower-case suffixes are decimal, upper-case binary.
-_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# Human-readable integers (vLLM's human_readable_int, vllm/utils/argparse_utils.py): a number
+# with one suffix, anything else goes to int(). Which suffixes exist and which take a decimal
+# number is per engine, in the flag snapshot (`number_suffixes`: SGLang 0.5.23 knows k, M, G,
+# T, all decimal); these are vLLM's, for options the snapshot says nothing about.
+_VLLM_SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_VLLM_DECIMAL = ("k", "m", "g", "t")
+# What argparse takes for a negative number rather than an option (ArgumentParser
+# _negative_number_matcher); every other argument starting with "-" reads as an option.
+_NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+# JSON values nest a few levels (--compilation-config.pass_config.x); deeper is not config.
+MAX_JSON_DEPTH = 32
 
 
 class FlagValueError(ValueError):
     pass
 
 
-def parse_human_int(text: str) -> int:
-    match = _HUMAN_INT.match(text)
-    if not match:
-        raise FlagValueError(f"{text!r} is not an integer (suffixes k/m/g or K/M/G allowed)")
-    number, suffix = match.groups()
-    value = float(number) * _SUFFIX[suffix]
-    if value != int(value):
-        raise FlagValueError(f"{text!r} is not a whole number")
-    return int(value)
-
-
-def parse_scalar(spec: FlagSpec, value: Any) -> Any:
-    """Convert one recipe value the way the engine's argparse type would, or raise."""
-    if isinstance(value, bool) or value is None:
-        raise FlagValueError(f"{spec.name} takes a value ({spec.type}), not a bare on/off")
-    text = str(value)
-    if "\x00" in text:
-        raise FlagValueError(f"{spec.name}: a value cannot contain a NUL character")
-    try:
-        if spec.type == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(text) if not isinstance(value, float) else int(value)
-        if spec.type == "float":
-            number = float(text)
-            if not math.isfinite(number):
-                raise ValueError
-            return number
-        if spec.type == "human_int":
-            return int(value) if isinstance(value, int) else parse_human_int(text)
-        if spec.type == "json":
-            return json.loads(text)
-    except FlagValueError:
-        raise
-    except (ValueError, TypeError, OverflowError):
-        raise FlagValueError(f"{spec.name} expects {spec.type.replace('_', ' ')}, got {text!r}") from None
-    return text
-
-
-def parse_value(spec: FlagSpec, value: Any) -> Any:
-    """Parse a recipe value for `spec`; returns the python value the engine would see."""
-    if spec.kind in ("flag", "bool", "count"):
-        if value is None or isinstance(value, bool):
-            return True if value is None else value
-        raise FlagValueError(f"{spec.name} is an on/off flag: use true, false or no value, not {value!r}")
-    multi = spec.nargs in ("+", "*") or (spec.nargs or "").isdigit()
-    if isinstance(value, list):
-        if not multi:
-            raise FlagValueError(f"{spec.name} takes one value, not a list")
-        parsed = [parse_scalar(spec, v) for v in value]
-    else:
-        parsed = parse_scalar(spec, value)
-    if spec.choices is not None:
-        for item in parsed if isinstance(parsed, list) else [parsed]:
-            if str(item) not in spec.choices:
-                raise FlagChoiceError(f"{spec.name} {item!r} is not one of: {', '.join(spec.choices)}")
-    return parsed
-
-
 class FlagChoiceError(FlagValueError):
     pass
 
 
-def canonical_args(args: Mapping[str, Any], table: FlagTable) -> dict[str, Any]:
+def shown(value: Any, limit: int = 40) -> str:
+    """A value for a message: quoted, short, never a non-finite float or a 400-digit number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a non-finite number"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"a {len(str(abs(value))) if abs(value) < 10**4000 else 'many'}-digit number"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def looks_like_option(text: str) -> bool:
+    """argparse reads this argument as an option (of its own parser), not as a value."""
+    return text.startswith("-") and len(text) > 1 and not _NEGATIVE_NUMBER.fullmatch(text)
+
+
+def parse_human_int(
+    text: str, suffixes: Mapping[str, int] | None = None, decimal: tuple[str, ...] | None = None
+) -> int:
+    """The engine's human-readable integer (its `suffixes` and the `decimal` ones among them;
+    default vLLM's), refusing what it would truncate silently."""
+    suffixes = _VLLM_SUFFIXES if suffixes is None else suffixes
+    decimal = _VLLM_DECIMAL if decimal is None else decimal
+    value = text.strip()
+    letters = "".join(sorted(suffixes))
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([" + re.escape(letters) + "])", value) if letters else None
+    if not match:
+        try:
+            return int(value)
+        except ValueError:
+            known = "/".join(sorted(suffixes))
+            raise FlagValueError(f"{shown(text)} is not an integer (a whole number, optionally with {known})") from None
+    number, suffix = match.groups()
+    if suffix not in decimal:
+        if not number.isdigit():
+            raise FlagValueError(f"{shown(text)}: decimals are not allowed with the suffix {suffix}")
+        return int(number) * suffixes[suffix]
+    exact = Decimal(number) * suffixes[suffix]
+    try:
+        engine = int(float(number) * suffixes[suffix])
+    except OverflowError:
+        raise FlagValueError(f"{shown(text)} is too large") from None
+    if exact != exact.to_integral_value():
+        raise FlagValueError(f"{shown(text)} is not a whole number")
+    if engine != exact:
+        raise FlagValueError(f"{shown(text)}: the engine reads it as {engine}; write {int(exact)}")
+    return engine
+
+
+def _special(spec: FlagSpec, value: Any) -> tuple[bool, Any]:
+    """(True, what the engine makes of it) when `value` is a spelling the option's type
+    reads specially (`auto`, `None`, ...); matched loosely, as refusing is what follows."""
+    special = spec.special
+    if special is None:  # an older snapshot: vLLM's context length alone is known
+        special = {"auto": -1, "-1": -1} if spec.type_name == "human_readable_int_or_auto" else {}
+    if not special or isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
+        return False, None
+    text = str(value).strip()
+    for spelling, parsed in special.items():
+        if text == spelling or text.lower() == spelling.lower():
+            return True, parsed
+    return False, None
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_depth(value: Any, limit: int, depth: int = 1) -> int:
+    if depth > limit or not isinstance(value, (dict, list)):
+        return depth
+    items = value.values() if isinstance(value, dict) else value
+    return max((_json_depth(v, limit, depth + 1) for v in items), default=depth)
+
+
+def parse_json(spec_name: str, text: str) -> Any:
+    """Strict JSON: no NaN or Infinity, finite numbers, limited depth."""
+    try:
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise FlagValueError(f"{spec_name}: the JSON value nests too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError included
+        raise FlagValueError(f"{spec_name} expects JSON: {str(exc).splitlines()[0][:80]}") from None
+    if _json_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise FlagValueError(f"{spec_name}: the JSON value nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def parse_scalar(spec: FlagSpec, value: Any, value_type: str | None = None) -> Any:
+    """Convert one recipe value the way the engine's argparse type would, or raise.
+
+    Stricter than the engine where it would read something else than what is written:
+    integers are integers (no 8192.0, no 1.5K, no 1e20), floats are finite, and no value
+    may read as another option. `value_type` overrides the snapshot's type (JSON-valued
+    options the parser types as str).
+    """
+    kind = value_type or spec.type
+    if isinstance(value, bool) or value is None:
+        raise FlagValueError(f"{spec.name} takes a value ({kind.replace('_', ' ')}), not a bare on/off")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FlagValueError(f"{spec.name}: {shown(value)} is not a value")
+    if not isinstance(value, (str, int, float)):
+        raise FlagValueError(f"{spec.name} takes text or a number, not {type(value).__name__}")
+    special, parsed = _special(spec, value)
+    if special and parsed is None:
+        raise FlagValueError(f"{spec.name} {shown(value)} is read by the engine as not set; leave the option out")
+    if special and parsed == -1 and kind in ("int", "human_int"):
+        raise FlagValueError(
+            f"{spec.name} {shown(value)} lets the engine choose the value at start-up; "
+            "write it, so that the memory check uses it"
+        )
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FlagValueError(f"{spec.name}: a value cannot contain a NUL character")
+        if looks_like_option(value):
+            raise FlagValueError(
+                f"{spec.name}: the value {shown(value)} would be read as another option; "
+                "a value may hold only the option's own value"
+            )
+    if kind in ("int", "human_int"):
+        return _parse_integer(spec, value, kind)
+    try:
+        if kind == "float":
+            return _finite_float(value) if isinstance(value, str) else _finite_float(repr(float(value)))
+        if kind == "json":
+            return parse_json(spec.name, value if isinstance(value, str) else str(value))
+    except FlagValueError:
+        raise
+    except (ValueError, TypeError, OverflowError):
+        raise FlagValueError(f"{spec.name} expects a finite number, got {shown(value)}") from None
+    return value if isinstance(value, str) else str(value)
+
+
+def _parse_integer(spec: FlagSpec, value: Any, kind: str) -> int:
+    if isinstance(value, float):
+        raise FlagValueError(f"{spec.name} takes an integer, not the decimal number {shown(value)}")
+    if isinstance(value, int):
+        number = value
+    elif kind == "human_int":
+        try:
+            number = parse_human_int(value, spec.suffixes, spec.decimal_suffixes if spec.suffixes is not None else None)
+        except FlagValueError as exc:
+            raise FlagValueError(f"{spec.name}: {exc}") from None
+    else:
+        try:
+            number = int(value)  # argparse type=int: int("8192.0") and int("8k") fail
+        except ValueError:
+            raise FlagValueError(f"{spec.name} takes an integer, got {shown(value)}") from None
+    return number
+
+
+def parse_value(spec: FlagSpec, value: Any, value_type: str | None = None) -> Any:
+    """Parse a recipe value for `spec`; returns the python value the engine would see."""
+    if spec.kind in ("flag", "bool", "count"):
+        if value is None or isinstance(value, bool):
+            return True if value is None else value
+        raise FlagValueError(f"{spec.name} is an on/off flag: use true, false or no value, not {shown(value)}")
+    nargs = spec.nargs or ""
+    if isinstance(value, list):
+        if nargs not in ("+", "*") and not nargs.isdigit():
+            raise FlagValueError(f"{spec.name} takes one value, not a list")
+        if nargs.isdigit() and len(value) != int(nargs):
+            raise FlagValueError(f"{spec.name} takes exactly {nargs} value(s), got {len(value)}")
+        parsed: Any = [parse_scalar(spec, v, value_type) for v in value]
+    else:
+        parsed = parse_scalar(spec, value, value_type)
+    if spec.choices is not None:
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if str(item) not in spec.choices:
+                raise FlagChoiceError(f"{spec.name} {shown(item)} is not one of: {', '.join(spec.choices)}")
+    return parsed
+
+
+def canonical_args(args: Mapping[str, Any], table: FlagTable, json_options: tuple[str, ...] = ()) -> dict[str, Any]:
     """Recipe args keyed by the option's canonical name, parsed; unknown or bad ones dropped."""
     out: dict[str, Any] = {}
     for spelling, value in args.items():
@@ -99,13 +228,19 @@ def canonical_args(args: Mapping[str, Any], table: FlagTable) -> dict[str, Any]:
             continue
         spec, negated = found
         try:
-            parsed = parse_value(spec, value)
+            parsed = parse_value(spec, value, "json" if spec.name in json_options else None)
         except FlagValueError:
             continue
         if negated:
             parsed = not parsed if isinstance(parsed, bool) else parsed
         out[spec.name] = parsed
     return out
+
+
+def given(args: Mapping[str, Any], flag: str, default: Any) -> Any:
+    """The recipe's value, or the default when the recipe does not set it (0 is a value)."""
+    value = args.get(flag)
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -129,23 +264,81 @@ class EntrySettings:
     cuda_graphs: bool
 
 
-def settings_problems(settings: EntrySettings) -> list[str]:
-    """Values no engine accepts, whatever the flag is called (they would also break the
-    memory model): sizes below 1, utilization outside (0, 1]."""
+# Sane ranges of the settings the memory model reads: no node has more GPUs than this,
+# and no context or batch is longer (the biggest catalogue context is 10 million tokens).
+MAX_PARALLEL = 1024
+MAX_TOKENS = 10**9
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    """A setting the plan cannot be reasoned about with. `kind`: range (a size or fraction
+    outside its sane range), dtype (a --dtype no catalogue precision computes in) or
+    unknown (a value the engine accepts but the format data does not describe)."""
+
+    kind: str
+    sentence: str
+    flags: tuple[str, ...] = ()  # the options that set it (any engine's spelling)
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def problems_of(settings: EntrySettings) -> list[SettingsProblem]:
+    """Values no plan can run with, whatever the flag is called (they would also break the
+    memory model): sizes outside 1..their maximum, utilization outside (0, 1], dtypes
+    without a weight format."""
     problems = []
-    for label, value in (
-        ("tensor-parallel size", settings.tp),
-        ("pipeline-parallel size", settings.pp),
-        ("data-parallel size", settings.dp),
-        ("context length", settings.max_model_len),
-        ("batched-token budget", settings.max_num_batched_tokens),
-        ("sequence limit", settings.max_num_seqs),
+    for label, value, ceiling, flags in (
+        ("tensor-parallel size", settings.tp, MAX_PARALLEL, ("--tensor-parallel-size", "--tp-size")),
+        ("pipeline-parallel size", settings.pp, MAX_PARALLEL, ("--pipeline-parallel-size", "--pp-size")),
+        ("data-parallel size", settings.dp, MAX_PARALLEL, ("--data-parallel-size", "--dp-size")),
+        ("context length", settings.max_model_len, MAX_TOKENS, ("--max-model-len", "--context-length")),
+        (
+            "batched-token budget",
+            settings.max_num_batched_tokens,
+            MAX_TOKENS,
+            ("--max-num-batched-tokens", "--chunked-prefill-size"),
+        ),
+        ("sequence limit", settings.max_num_seqs, MAX_TOKENS, ("--max-num-seqs", "--max-running-requests")),
     ):
-        if value < 1:
-            problems.append(f"the {label} must be at least 1, got {value}")
+        if not 1 <= value <= ceiling:
+            sentence = f"the {label} must be 1 to {ceiling:,}, got {shown(value)}"
+            problems.append(SettingsProblem("range", sentence, flags))
     if not 0 < settings.utilization <= 1:
-        problems.append(f"the memory fraction must be in (0, 1], got {settings.utilization}")
+        sentence = f"the memory fraction must be in (0, 1], got {shown(settings.utilization)}"
+        problems.append(SettingsProblem("range", sentence, ("--gpu-memory-utilization", "--mem-fraction-static")))
+    formats = load_formats()
+    if settings.dtype != "auto":
+        precision = formats.dtypes.get(settings.dtype)
+        if precision is None:
+            known = ", ".join(sorted(formats.dtypes))
+            sentence = f"--dtype {shown(settings.dtype)} has no precision in the format data ({known})"
+            problems.append(SettingsProblem("unknown", sentence, ("--dtype",)))
+        elif precision not in formats.weight_formats:
+            problems.append(
+                SettingsProblem(
+                    "dtype",
+                    f"--dtype {settings.dtype} computes in {precision}, which no recipe precision serves "
+                    "(it doubles memory over 16-bit); use bfloat16 or float16",
+                    ("--dtype",),
+                )
+            )
+    if settings.kv_cache_dtype not in formats.kv_cache_dtypes:
+        problems.append(
+            SettingsProblem(
+                "unknown",
+                f"--kv-cache-dtype {shown(settings.kv_cache_dtype)} is accepted by the engine, but its size per "
+                f"element is not in the format data ({', '.join(sorted(formats.kv_cache_dtypes))})",
+                ("--kv-cache-dtype",),
+            )
+        )
     return problems
+
+
+def settings_problems(settings: EntrySettings) -> list[str]:
+    """The sentences of `problems_of` (the planner's reason for an invalid entry)."""
+    return [p.sentence for p in problems_of(settings)]
 
 
 class Backend:
@@ -155,6 +348,10 @@ class Backend:
     model_flags: tuple[str, ...] = ()
     context_flag: str = ""
     reserved_flags: tuple[str, ...] = ("--host", "--port")
+    # Options whose values are JSON although the parser types them as str.
+    json_options: tuple[str, ...] = ()
+    # The option that overrides the checkpoint's config.json (rope scaling among others).
+    config_override_flag: str = ""
 
     def __init__(self, data: EngineData):
         self.data = data
@@ -180,6 +377,19 @@ class Backend:
         return True
 
     # --- shared --------------------------------------------------------------------------
+    def parse(self, spec: FlagSpec, value: Any) -> Any:
+        """A recipe value as the engine reads it (raises FlagValueError)."""
+        return parse_value(spec, value, "json" if spec.name in self.json_options else None)
+
+    def args(self, entry: Entry) -> dict[str, Any]:
+        """The entry's args by canonical name, parsed; unknown or bad ones dropped."""
+        return canonical_args(entry.args, self.flags, self.json_options)
+
+    def rope_override(self, entry: Entry) -> RopeOverride | None:
+        """The rope scaling the entry's config override sets, if it sets a real one."""
+        overrides = self.args(entry).get(self.config_override_flag) if self.config_override_flag else None
+        return rope_override(overrides)
+
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         """Flags the launch needs even when the recipe leaves them to defaults."""
         return []
@@ -211,9 +421,8 @@ class Backend:
                 elif value is False and spec.kind == "bool" and not negated and spec.negation:
                     argv.append(spec.negation)
                 continue
-            values = value if isinstance(value, list) else [value]
             argv.append(written)
-            argv.extend(_render_value(v) for v in values)
+            argv.extend(self.render(spec, value))
         return argv + ["--host", "0.0.0.0", "--port", str(port)]
 
     def container_command(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
@@ -225,6 +434,22 @@ class Backend:
         start = list(self.data.launch) or (self.data.image_entrypoint or "").split()
         return start + self.engine_args(entry, settings, port)
 
+    def render(self, spec: FlagSpec, value: Any) -> list[str]:
+        """The argv words of a value: what validation parsed, written back canonically
+        (integers as digits, floats as Python writes them, JSON compact and ASCII)."""
+        values = value if isinstance(value, list) else [value]
+        try:
+            parsed = self.parse(spec, value)
+        except FlagValueError:
+            return [_render_value(v) for v in values]  # invalid: validation reports it, nothing is published
+        items = parsed if isinstance(parsed, list) else [parsed]
+        kind = "json" if spec.name in self.json_options else spec.type
+        if kind == "json":
+            return [json.dumps(v, separators=(",", ":"), ensure_ascii=True, sort_keys=False) for v in items]
+        if kind in ("int", "human_int", "float"):
+            return [_render_value(v) for v in items]
+        return [_render_value(v) for v in values]
+
     def checkpoint(self, args: Mapping[str, Any], model: Model) -> str:
         for flag in self.model_flags:
             if args.get(flag):
@@ -234,6 +459,43 @@ class Backend:
     def kv_bytes(self, settings: EntrySettings) -> float:
         size = load_formats().kv_cache_dtypes.get(settings.kv_cache_dtype, 2)
         return 2.0 if size is None else float(size)
+
+
+@dataclass(frozen=True)
+class RopeOverride:
+    """A rope-scaling override: the context grows to `factor` x `original` (the
+    checkpoint's own maximum when the override does not say)."""
+
+    factor: float
+    original: int | None
+
+
+# A real rope factor stretches the context a few times (Qwen 4, Llama 3.1 8, DeepSeek 40).
+MAX_ROPE_FACTOR = 1024
+
+
+def rope_override(overrides: Any) -> RopeOverride | None:
+    """The rope scaling set by a parsed config override (--hf-overrides, SGLang's
+    --json-model-override-args): a `rope_scaling` or `rope_parameters` mapping (also under
+    `text_config`) with a numeric `factor` above 1; None for anything else."""
+    if not isinstance(overrides, dict):
+        return None
+    for holder in (overrides, overrides.get("text_config")):
+        if not isinstance(holder, dict):
+            continue
+        for key in ("rope_scaling", "rope_parameters"):
+            rope = holder.get(key)
+            if not isinstance(rope, dict):
+                continue
+            factor = rope.get("factor")
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+                continue
+            if not (math.isfinite(factor) and 1 < factor <= MAX_ROPE_FACTOR):
+                continue
+            original = rope.get("original_max_position_embeddings")
+            valid = isinstance(original, int) and not isinstance(original, bool) and 1 <= original <= MAX_TOKENS
+            return RopeOverride(float(factor), original if valid else None)
+    return None
 
 
 def _render_value(value: Any) -> str:

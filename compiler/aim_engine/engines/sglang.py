@@ -4,7 +4,8 @@ derives from GPU memory when a recipe leaves them out (srt/arg_groups/memory_hoo
 from __future__ import annotations
 
 from aim_engine.catalogue.records import Entry, Hardware, Model
-from aim_engine.engines.base import Backend, EntrySettings, canonical_args
+from aim_engine.engines.base import Backend, EntrySettings
+from aim_engine.engines.base import given as _given
 from aim_pick.contract.units import GIB
 
 MIB = 1024**2
@@ -29,6 +30,9 @@ class SGLang(Backend):
     name = "sglang"
     model_flags = ("--model-path",)
     context_flag = "--context-length"
+    config_override_flag = "--json-model-override-args"
+    # server_args.py types it as str and json.loads it when the model config is built.
+    json_options = ("--json-model-override-args",)
 
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         # The launch always names the checkpoint and the TP size explicitly.
@@ -41,40 +45,41 @@ class SGLang(Backend):
         return False
 
     def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
-        args = canonical_args(entry.args, self.flags)
-        tp = int(args.get("--tp-size", 1))
-        pp = int(args.get("--pp-size", 1))
-        dp = int(args.get("--dp-size", 1))
-        attention_dp = bool(args.get("--enable-dp-attention")) or int(args.get("--attn-dp-size") or 1) > 1
+        args = self.args(entry)
+        tp = int(_given(args, "--tp-size", 1))
+        pp = int(_given(args, "--pp-size", 1))
+        dp = int(_given(args, "--dp-size", 1))
+        attention_dp = bool(args.get("--enable-dp-attention")) or int(_given(args, "--attn-dp-size", 1)) > 1
         defaults = self.data.defaults
         chunk = int(
-            args.get("--chunked-prefill-size") or by_memory(defaults["chunked_prefill_size"], hardware.memory_bytes)
+            _given(args, "--chunked-prefill-size", by_memory(defaults["chunked_prefill_size"], hardware.memory_bytes))
         )
         explicit_len = args.get("--context-length")
         fraction = args.get("--mem-fraction-static")
+        small_tp, small_pp = min(max(tp, 1), 1024), min(max(pp, 1), 1024)  # out-of-range sizes are reported, not used
         return EntrySettings(
-            checkpoint=str(args.get("--model-path") or model.model_id),
+            checkpoint=str(_given(args, "--model-path", model.model_id)),
             tp=tp,
             pp=pp,
             dp=dp,
             # Attention data-parallelism runs inside the TP group; plain --dp-size adds replicas.
             gpus_used=tp * pp * (1 if attention_dp else dp),
-            expert_parallel=int(args.get("--ep-size") or 1) > 1,
-            max_model_len=int(explicit_len) if explicit_len else model.config.max_position_embeddings,
-            max_model_len_explicit=bool(explicit_len),
+            expert_parallel=int(_given(args, "--ep-size", 1)) > 1,
+            max_model_len=model.config.max_position_embeddings if explicit_len is None else int(explicit_len),
+            max_model_len_explicit=explicit_len is not None,
             utilization=float(fraction)
-            if fraction
+            if fraction is not None
             else default_mem_fraction_static(
                 hardware.memory_bytes,
-                max(chunk, 0),
-                tp,
-                pp,
+                min(max(chunk, 0), 10**9),
+                small_tp,
+                small_pp,
                 by_memory(defaults["cuda_graph_max_bs"], hardware.memory_bytes),
             ),
             max_num_batched_tokens=max(chunk, 1),
-            max_num_seqs=int(args.get("--max-running-requests") or defaults["max_running_requests"]),
-            kv_cache_dtype=str(args.get("--kv-cache-dtype", "auto")),
-            dtype=str(args.get("--dtype", "auto")),
+            max_num_seqs=int(_given(args, "--max-running-requests", defaults["max_running_requests"])),
+            kv_cache_dtype=str(_given(args, "--kv-cache-dtype", "auto")),
+            dtype=str(_given(args, "--dtype", "auto")),
             quantization=args.get("--quantization"),
             cuda_graphs=not args.get("--disable-cuda-graph", False),
         )
