@@ -9,7 +9,6 @@ published fallback path are taken only if they fit that part.
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 
 from aim_pick.contract import deploy, layout
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from aim_pick.contract.records import HardwareRecord, LookupRecord, ModelSummary
 
 MAX_KEY_GPUS = 8  # the published grid covers n = 1..8
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # what the docker daemon accepts
+CONTAINER_NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"  # what the docker daemon accepts (compiled only for --name)
 
 # Records (namedtuples, not dataclasses: importing dataclasses, and with it inspect, would
 # cost aim-pick's start-up more than everything it does on a GPU host).
@@ -39,20 +38,87 @@ Settings.__doc__ = "The user's choices, from the command line and the AIM_* envi
 PARTITION_FACTOR = {"SPX": 1, "DPX": 2, "TPX": 3, "QPX": 4}
 
 
+MEMORY_TOLERANCE = (0.9, 1.05)  # a reported figure matches a catalogue GPU within -10 % / +5 % of its memory
+# Words of a catalogue product name that never tell one GPU from another.
+VENDOR_WORDS = frozenset({"amd", "ati", "advanced", "micro", "devices", "inc", "instinct", "radeon", "pro"})
+
+
+def name_words(name) -> list[str]:
+    """The words of a product name, lower case, ASCII letters and digits only, '/' also
+    splitting: 'Aqua Vanjaram [Instinct MI300X]' -> aqua, vanjaram, instinct, mi300x;
+    'AMD Instinct MI250X/MI250' -> amd, instinct, mi250x, mi250."""
+    if not isinstance(name, str):
+        return []
+    text = "".join(c if c.isascii() and c.isalnum() else " " for c in name[:200].lower())
+    return text.split()
+
+
+def catalogue_words(hardware: dict[str, HardwareRecord]) -> dict[str, set[str]]:
+    """Model words per catalogue GPU: its name and its product name without vendor words
+    (MI300X -> {mi300x}; W7900 'AMD Radeon PRO W7900' -> {w7900})."""
+    return {
+        gpu: {w for w in [*name_words(gpu), *name_words(h.get("product"))] if w not in VENDOR_WORDS}
+        for gpu, h in hardware.items()
+    }
+
+
+def name_candidates(name, words: dict[str, set[str]]) -> set[str]:
+    """Catalogue GPUs a product name may be, matched loosely: case, vendor words
+    ('AMD', 'Instinct'), codenames and form-factor suffixes ('OAM', 'PCIe', '[...]') do
+    not matter, since only a word that is a GPU's model word counts ('AMD Instinct MI300X
+    OAM' -> MI300X). Without such a word, a family name one letter short of model words
+    ('MI300' -> MI300A, MI300X; 'AMD Instinct MI350 OAM' -> MI350X) gives those GPUs."""
+    found = name_words(name)
+    exact = {gpu for gpu, own in words.items() if own & set(found)}
+    if exact:
+        return exact
+    families = {w for w in found if any(c.isdigit() for c in w)}
+    return {gpu for gpu, own in words.items() if any(o[:-1] in families and o[-1].isalpha() for o in own)}
+
+
+def memory_matches(candidates, reported: int | None, hardware: dict[str, HardwareRecord]) -> set[str]:
+    """The candidates whose catalogue memory is close to a reported whole-GPU figure."""
+    low, high = MEMORY_TOLERANCE
+    if not reported:
+        return set()
+    return {
+        g for g in candidates if low * hardware[g]["memory_bytes"] <= reported <= high * hardware[g]["memory_bytes"]
+    }
+
+
+def identify_one(d: dict, hardware: dict[str, HardwareRecord], by_id: dict[str, str], words) -> str | None:
+    """One device's catalogue GPU (docs/reference/hardware.md#identification):
+
+    1. a PCI device id decides whenever a source gave one (an id outside the catalogue
+       stays unknown: it never falls back to a name);
+    2. else the product name(s), loosely (`name_candidates`); several candidates are told
+       apart by the reported memory, and stay unknown if it cannot;
+    3. else the gfx target, when its GPUs' memory leaves one that matches the reported
+       figure (or, with no figure, when only one GPU has that target)."""
+    if d.get("device_id"):
+        return by_id.get(d["device_id"])
+    memory = d.get("vram_bytes")
+    whole = memory * max(1, d.get("partitions_on_gpu") or 1) if memory else None  # sources repeat it per partition
+    for name in (d.get("name"), d.get("product")):
+        candidates = name_candidates(name, words)
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        narrowed = memory_matches(candidates, whole, hardware)
+        if len(narrowed) == 1:
+            return next(iter(narrowed))
+    same_target = {g for g, h in hardware.items() if d.get("gfx") and h["gfx_target"] == d["gfx"]}
+    if whole:
+        same_target = memory_matches(same_target, whole, hardware)
+    return next(iter(same_target)) if len(same_target) == 1 else None
+
+
 def identify(devices: list[dict], hardware: dict[str, HardwareRecord]) -> None:
-    """Name each device's GPU type from the catalogue's hardware table: by PCI device id
-    first; torch (no id) by exact product name, or by a gfx target only one type has."""
+    """Name each device's GPU type from the catalogue's hardware table (`identify_one`),
+    then split a repeated full-GPU memory figure over the partitions a source reported."""
     by_id = {d: name for name, h in hardware.items() for d in h["device_ids"]}
-    by_product = {h["product"].lower(): name for name, h in hardware.items()}
-    by_gfx: dict[str, list[str]] = {}
-    for name, h in hardware.items():
-        by_gfx.setdefault(h["gfx_target"], []).append(name)
+    words = catalogue_words(hardware)
     for d in devices:
-        gpu = by_id.get(d.get("device_id") or "")
-        if gpu is None and not d.get("device_id"):
-            gpu = by_product.get(str(d.get("name") or "").strip().lower())
-            if gpu is None and len(by_gfx.get(d.get("gfx") or "", [])) == 1:
-                gpu = by_gfx[d["gfx"]][0]
+        gpu = identify_one(d, hardware, by_id, words)
         d["gpu"] = gpu
         if (
             gpu
@@ -177,7 +243,7 @@ def settings(args, env: dict) -> Settings:
     backend = (args.backend or env.get("AIM_BACKEND") or "auto").lower()
     if args.port is not None and not 1 <= args.port <= 65535:
         raise Usage(f"--port {args.port} is not a TCP port (1-65535)")
-    if args.name is not None and not CONTAINER_NAME.match(args.name):
+    if args.name is not None and not _container_name(args.name):
         raise Usage(f"--name {args.name!r} is not a valid container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)")
     if args.gpus is not None and args.gpus < 1:
         raise Usage("--gpus must be at least 1")
@@ -191,6 +257,12 @@ def settings(args, env: dict) -> Settings:
         args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
         args.k8s_cache,
     )
+
+
+def _container_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(CONTAINER_NAME, name) is not None
 
 
 def check_choices(chosen: Settings, index: dict) -> None:
@@ -209,8 +281,49 @@ def find_model(index: dict, text: str) -> ModelSummary:
     raise Usage(f"unknown model {text!r}; the catalogue has: {', '.join(m['model_id'] for m in index['models'])}")
 
 
+MAX_SIMULATED = 1024  # AIM_GPU_COUNT above this is a typo, not a host
+
+
+def gpu_count(env: dict) -> int | None:
+    """AIM_GPU_COUNT as a number of GPUs (None when unset)."""
+    text = env.get("AIM_GPU_COUNT")
+    if not text:
+        return None
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 6):
+        raise Usage(f"AIM_GPU_COUNT={deploy.one_line(repr(text[:40]))} is not a number")
+    count = int(digits)
+    if count < 1:
+        raise Usage("AIM_GPU_COUNT must be at least 1")
+    if count > MAX_SIMULATED:
+        raise Usage(f"AIM_GPU_COUNT={count} is more than {MAX_SIMULATED} GPUs")
+    return count
+
+
+def simulated_device(gpu: str, record: HardwareRecord) -> dict:
+    """A device of a simulated host: the catalogue's GPU with its catalogue memory."""
+    return {
+        "source": "simulated",
+        "gpu": gpu,
+        "device_id": next(iter(record.get("device_ids") or ()), None),
+        "gfx": record.get("gfx_target"),
+        "vram_bytes": record.get("memory_bytes"),
+        "physical": None,
+        "partition": None,
+        "render_minor": None,
+        "name": record.get("product"),
+        "product": None,
+        "uuid": None,
+        "partitions_on_gpu": 1,
+    }
+
+
 def resolve_hardware(found: dict, hardware: dict[str, HardwareRecord], env: dict) -> Host:
-    """Name the GPUs, apply AIM_GPU_MODEL / AIM_GPU_COUNT, pick the group to use."""
+    """Name the GPUs, apply AIM_GPU_MODEL / AIM_GPU_COUNT, pick the group to use.
+
+    AIM_GPU_MODEL on a host where no GPU is usable simulates one: `found` then holds
+    AIM_GPU_COUNT (default 1) devices of that type, visible at every level, so the
+    levels, the group and the HIP_VISIBLE_DEVICES pinning are those of a detected host."""
     devices = found["devices"]
     identify(devices, hardware)
     forced = env.get("AIM_GPU_MODEL")
@@ -218,24 +331,26 @@ def resolve_hardware(found: dict, hardware: dict[str, HardwareRecord], env: dict
     if forced:
         match = next((name for name in hardware if layout.matches(forced, name)), None)
         if match is None:
-            raise Usage(f"AIM_GPU_MODEL={forced!r} is not a known GPU ({', '.join(hardware)})")
+            raise Usage(
+                f"AIM_GPU_MODEL={deploy.one_line(repr(forced[:40]))} is not a known GPU ({', '.join(hardware)})"
+            )
         for d in devices:
             d["gpu"] = match
     gpu, group = choose_group(devices, found["process"])
-    simulated = False
-    if forced and not group:
-        gpu, group, simulated = match, [], True
-    count = len(group)
-    if env.get("AIM_GPU_COUNT"):
-        try:
-            count = int(env["AIM_GPU_COUNT"])
-        except ValueError:
-            raise Usage(f"AIM_GPU_COUNT={env['AIM_GPU_COUNT']!r} is not a number") from None
-        if count < 1:
-            raise Usage("AIM_GPU_COUNT must be at least 1")
-        simulated = simulated or count > len(group)
-    elif simulated:
-        count = 1
+    forced_count = gpu_count(env)
+    if forced and match and not group:
+        count = forced_count or 1
+        note = "simulated by AIM_GPU_MODEL" + (
+            " and AIM_GPU_COUNT" if forced_count else " (AIM_GPU_COUNT unset: 1 GPU)"
+        )
+        if devices:
+            note += f"; the {len(devices)} detected device(s) are not usable here ({found['container_note']})"
+        devices = [simulated_device(match, hardware[match]) for _ in range(count)]
+        found.update(devices=devices, container=list(range(count)), process=list(range(count)), container_note=note)
+        gpu, group = match, list(range(count))
+        return Host(gpu, count, group, True, None, None, bool(hardware[gpu].get("apu")))
+    count = forced_count or len(group)
+    simulated = forced_count is not None and forced_count > len(group)
     first = devices[group[0]] if group else {}
     # Partition modes are set per GPU: if any GPU of the group is partitioned, the plan
     # must fit the smallest device of the group, not the first one's.
@@ -245,6 +360,54 @@ def resolve_hardware(found: dict, hardware: dict[str, HardwareRecord], env: dict
     return Host(
         gpu, count, group, simulated, partition, smallest if modes else None, bool(gpu and hardware[gpu].get("apu"))
     )
+
+
+def host_warnings(host: Host, env: dict) -> list[str]:
+    """What the user should know about the host aim-pick planned for."""
+    warnings = []
+    if host.simulated and env.get("AIM_GPU_MODEL") and not env.get("AIM_GPU_COUNT"):
+        warnings.append(
+            f"AIM_GPU_MODEL={host.gpu} simulates a host but AIM_GPU_COUNT is not set: assuming 1 GPU "
+            "(set AIM_GPU_COUNT=N to plan for N)"
+        )
+    return warnings
+
+
+def plan_warnings(plan: dict, env: dict, cache: dict | None) -> list[str]:
+    """What the user should know about the chosen plan before running it: a gated model
+    needs a token, a tight plan may not start, a derived or generic plan was not verified.
+
+    Plans say how they were made in `source` (recipe | sibling | generic) and `tight`;
+    plans published before those fields say `status` ("derived" for a sibling's recipe)."""
+    pid = plan.get("plan_id")
+    hardware = plan.get("hardware")
+    warnings = []
+    source = plan.get("source")
+    if source == "generic":
+        warnings.append(
+            f"plan {pid} is generic: no recipe covers {plan.get('model')} on {hardware}, so it is built from the "
+            "engine's defaults, neither tuned nor verified"
+        )
+    elif source == "sibling" or (source is None and plan.get("status") == "derived"):
+        sibling = plan.get("derived_from") or "a sibling GPU"
+        warnings.append(
+            f"plan {pid} is derived from a recipe for {sibling}: re-checked against {hardware} memory, "
+            f"not verified on {hardware}"
+        )
+    if plan.get("tight") is True:
+        summary = plan.get("summary")
+        warnings.append(
+            f"plan {pid} is tight on memory" + (f" ({summary})" if summary else "") + ": the engine may run out of "
+            "memory at start-up or under load; more GPUs or a shorter context leave headroom"
+        )
+    if plan.get("gated") and not (cache or {}).get("complete"):
+        missing = [name for name in deploy.passthrough_env(plan) if not env.get(name)]
+        if missing:
+            warnings.append(
+                f"{plan.get('model')} is gated on Hugging Face: export {' and '.join(missing)} (a token with access "
+                "to it) before running; the command passes it by name, never its value"
+            )
+    return warnings
 
 
 def no_gpu_reason(found: dict) -> str:

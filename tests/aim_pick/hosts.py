@@ -10,11 +10,16 @@ sample is "composed", values are taken from its samples and #gpu-table's GPU tab
                  platform devices without a `vendor` file), #partition-modes partitions (KFD nodes of
                  one GPU share `location_id`/`domain`, each with `num_xcc` < 8).
 - `dev_tree`     /dev/kfd and /dev/dri/renderD<drm_render_minor> (#sysfs-kfd-topology "Derived values").
-- `amd_smi_*`    #amd-smi-cli `amd-smi static --json` (list shape of ROCm 6.2/6.3, `{"gpu_data": …}`).
+- `mem_banks`    #sysfs-kfd-topology `mem_banks/<i>/properties` (`heap_type`, `size_in_bytes`), the memory
+                 source when a node has no DRM card.
+- `amd_smi_*`    #amd-smi-cli `amd-smi static --json` (list shape of ROCm 6.2/6.3, `{"gpu_data": …}`),
+                 and the verbatim MI350X / MI300A captures as JSON (`amd_smi_capture`).
 - `rocm_smi_*`   #rocm-smi-cli `rocm-smi --showproductname --showmeminfo vram --json` (keys before and
-                 after ROCm 6.1, every value a string).
+                 after ROCm 6.1, every value a string), and the verbatim W7900 / MI100 captures as JSON.
 - `fake_amdsmi`  #amdsmi-python-module amdsmi Python API.
-- `fake_torch`   #pytorch PyTorch on ROCm.
+- `fake_torch`   #pytorch PyTorch on ROCm (with `gcnArchName`, and older releases without it).
+- faults         `endless_tool`, `fifo`: what a broken host does (a tool that never stops printing, a
+                 FIFO where a sysfs file should be); each names the documented format it breaks.
 """
 
 from __future__ import annotations
@@ -61,6 +66,11 @@ MI300A = Gpu(0x74A0, 90402, 228, 64289 * MIB, "MI300A", "gfx942", num_xcc=6, cpu
 # #gpu-table: Radeon PRO W7900 0x7448, gfx1100 (110000), 48 GiB, 96 CUs; its name is the bare id,
 # as rocm-smi printed "Card Series: 0x7448" in the #rocm-smi-cli capture.
 W7900 = Gpu(0x7448, 110000, 96, 48 * GIB, "0x7448", "gfx1100", num_xcc=1)
+
+
+# #rocm-smi-cli: product-name fields "can also carry a form-factor suffix, as in 'AMD Instinct MI300X OAM'"
+# (the name rocm-smi before ROCm 6.1 printed in `Card series`).
+MI300X_OAM = replace(MI300X, market_name="AMD Instinct MI300X OAM")
 
 
 def cpx(gpu: Gpu) -> Gpu:
@@ -191,6 +201,25 @@ def sysfs_tree(
     return root
 
 
+def mem_banks(root: Path, node: int, banks: list[tuple[int, int]]) -> None:
+    """#sysfs-kfd-topology: `nodes/<N>/mem_banks/<i>/properties`, `name value` lines as in the node's own
+    `properties` (kfd_topology.c), with `heap_type` (1/2 frame buffer, 0 system memory: amdkfd
+    HSA_MEM_HEAP_TYPE_*) and `size_in_bytes`; one (heap_type, size) per bank."""
+    folder = root / "class" / "kfd" / "kfd" / "topology" / "nodes" / str(node) / "mem_banks"
+    for index, (heap_type, size) in enumerate(banks):
+        _write(folder / str(index) / "properties", f"heap_type {heap_type}\nsize_in_bytes {size}\n")
+
+
+def fifo(path: Path) -> Path:
+    """A FIFO where a sysfs attribute (a regular file) should be: opening it for reading blocks
+    until a writer comes, which none ever does."""
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
 def dev_tree(root: Path, minors, *, kfd: bool = True) -> Path:
     """A /dev stand-in (for AIM_DEV_ROOT): `kfd` and `dri/renderD<minor>` for each minor."""
     (root / "dri").mkdir(parents=True, exist_ok=True)
@@ -229,6 +258,28 @@ def fake_tool(bin_dir: Path, name: str, expected_args: str, output: str, *, exit
             f"exit {exit_code}\n"
         ),
     )
+
+
+def script_tool(bin_dir: Path, name: str, body: str) -> Path:
+    """`name` runs the shell `body` (calls logged like fake_tool's)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    return _script(bin_dir / name, f'echo "{name} $*" >> "$(dirname "$0")/calls.log"\n{body}')
+
+
+def endless_tool(bin_dir: Path, name: str, entry: dict) -> Path:
+    """#amd-smi-cli `{"gpu_data": [...]}` shape that never ends: the opening, then `entry` again and
+    again without end (a tool stuck in a loop)."""
+    (bin_dir / f"{name}.entry").parent.mkdir(parents=True, exist_ok=True)
+    (bin_dir / f"{name}.entry").write_text((json.dumps(entry) + ",\n") * 2000, encoding="utf-8")
+    return script_tool(
+        bin_dir, name, 'printf \'{"gpu_data": [\'\nwhile :; do cat "$(dirname "$0")/' + name + '.entry"; done\n'
+    )
+
+
+def hanging_child_tool(bin_dir: Path, name: str) -> Path:
+    """A tool whose child keeps its standard output open after the tool itself is gone: only
+    killing the process group ends the pipe."""
+    return script_tool(bin_dir, name, "sleep 60 &\nexec sleep 60\n")
 
 
 def hanging_tool(bin_dir: Path, name: str) -> Path:
@@ -318,6 +369,69 @@ def rocm_smi_old(gpus: list[Gpu], subsystem_id: str | None = None) -> str:
     return json.dumps(body) + "\n"
 
 
+def rocm_smi_w7900_capture(*, old_keys: bool = False) -> str:
+    """#rocm-smi-cli verbatim Radeon PRO W7900 capture (`Card Series: 0x7448`: the bare id, pci.ids had no
+    name; `Subsystem ID: 0x0e0d`; `GFX Version: gfx11000`, the decimal misprint), as formatJson() prints
+    it, with `VRAM Total Memory (B)` of its 48 GiB (#gpu-table). With `old_keys`, the spelling before
+    ROCm 6.1: `Card series` / `Card model` (which held the subsystem id) / `Card vendor`, no `GFX Version`."""
+    if old_keys:
+        card = {
+            "Card series": "0x7448",
+            "Card model": "0x0e0d",
+            "Card vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+            "Card SKU": "D7070100",
+        }
+    else:
+        card = {
+            "Card Series": "0x7448",
+            "Card Model": "0x7448",
+            "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+            "Card SKU": "D7070100",
+            "Subsystem ID": "0x0e0d",
+            "Device Rev": "0x00",
+            "Node ID": "1",
+            "GUID": "19246",
+            "GFX Version": "gfx11000",
+        }
+    card["VRAM Total Memory (B)"] = str(48 * GIB)
+    card["VRAM Total Used Memory (B)"] = "297775104"
+    return json.dumps({"card0": card}) + "\n"
+
+
+def amd_smi_capture(which: str) -> dict:
+    """#amd-smi-cli verbatim captures as `amd-smi static --json` entries (the JSON keys are the lower-case
+    spellings of the human-readable output's upper-case ones):
+
+    - "MI350X": MARKET_NAME AMD Instinct MI350X, DEVICE_ID 0x75a0, NUM_COMPUTE_UNITS 128,
+      TARGET_GRAPHICS_VERSION gfx950, BDF 0000:05:00.0, PRODUCT_NAME "AMD Instinct MI350 OAM"
+      (ROCm/rocm-systems PR #2987); VRAM 288 GiB from #gpu-table (the capture is trimmed).
+    - "MI300A": MARKET_NAME MI300A, DEVICE_ID 0x74a0, PRODUCT_NAME "Aqua Vanjaram [Instinct MI300A]",
+      COMPUTE_PARTITION SPX, MEMORY_PARTITION NPS1, VRAM HBM 64289 MB (ROCm/amdsmi README).
+    """
+    if which == "MI350X":
+        return {
+            "gpu": 0,
+            "asic": {
+                "market_name": "AMD Instinct MI350X",
+                "vendor_id": "0x1002",
+                "device_id": "0x75a0",
+                "subsystem_id": "0x75a0",
+                "num_compute_units": 128,
+                "target_graphics_version": "gfx950",
+            },
+            "bus": {"bdf": "0000:05:00.0"},
+            "board": {"product_name": "AMD Instinct MI350 OAM"},
+            "vram": {"type": "HBM3E", "size": {"value": 288 * 1024, "unit": "MB"}},
+        }
+    return {
+        "gpu": 0,
+        "asic": {"market_name": "MI300A", "vendor_id": "0x1002", "device_id": "0x74a0"},
+        "board": {"product_name": "Aqua Vanjaram [Instinct MI300A]"},
+        "partition": {"compute_partition": "SPX", "memory_partition": "NPS1"},
+        "vram": {"type": "HBM", "size": {"value": 64289, "unit": "MB"}},
+    }
+
+
 # --- fake Python modules (a folder for PYTHONPATH) ------------------------------------------------
 
 
@@ -366,17 +480,21 @@ def fake_amdsmi(folder: Path, gpus: list[Gpu]) -> Path:
     return folder
 
 
-def fake_torch(folder: Path, gpus: list[Gpu], *, marker: Path | None = None) -> Path:
+def fake_torch(
+    folder: Path, gpus: list[Gpu], *, marker: Path | None = None, arch_name: bool = True, total_memory=None
+) -> Path:
     """#pytorch: torch.version.hip set, torch.cuda.{is_available, device_count,
     get_device_properties(i)} with name, gcnArchName ('gfx942:sramecc+:xnack-'),
-    total_memory (bytes) and multi_processor_count. Importing it touches `marker`."""
+    total_memory (bytes) and multi_processor_count. Importing it touches `marker`.
+    `arch_name=False`: a release before pytorch PR #107477, without gcnArchName.
+    `total_memory`: a value to report instead of each GPU's (a fault: NaN, infinity)."""
     package = folder / "torch"
     package.mkdir(parents=True, exist_ok=True)
     devices = [
         {
             "name": g.market_name,
-            "gcnArchName": f"{g.gfx}:sramecc+:xnack-",
-            "total_memory": g.vram_bytes,
+            **({"gcnArchName": f"{g.gfx}:sramecc+:xnack-"} if arch_name else {}),
+            "total_memory": g.vram_bytes if total_memory is None else total_memory,
             "multi_processor_count": g.compute_units,
             "major": 9,
             "minor": 4,

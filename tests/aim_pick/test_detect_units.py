@@ -236,3 +236,163 @@ def test_fits_device_rechecks_only_smaller_devices():
     assert pick.fits_device(candidate, full, full)
     assert pick.fits_device(candidate, 48 * hosts.GIB, full)  # QPX: 43.2 GiB usable
     assert not pick.fits_device(candidate, 24 * hosts.GIB, full)  # CPX: 21.6 GiB usable
+
+
+def test_sysfs_memory_from_mem_banks_when_no_drm_card(tmp_path):
+    """#sysfs-kfd-topology: with no DRM card, the largest frame-buffer bank (heap_type 1 or 2);
+    system memory (heap_type 0) never counts, nor a bank of impossible size."""
+    root = hosts.sysfs_tree(tmp_path, [hosts.MI300X], drm=False)
+    hosts.mem_banks(root, 2, [(0, 512 * hosts.GIB), (1, 206141652992), (2, 1024), (1, -5)])
+    [device] = detect.from_sysfs(str(root))
+    assert device["vram_bytes"] == 206141652992
+
+
+# --- identification (#identification) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, gpu",
+    [
+        ("AMD Instinct MI300X", "MI300X"),
+        ("AMD Instinct MI300X OAM", "MI300X"),  # #rocm-smi-cli: a form-factor suffix
+        ("amd instinct mi300x", "MI300X"),  # case
+        ("Aqua Vanjaram [Instinct MI300X]", "MI300X"),  # pci.ids style: codename [product]
+        ("MI300A", "MI300A"),  # #amd-smi-cli MI300A capture: market_name without a vendor prefix
+        ("Aqua Vanjaram [Instinct MI300A]", "MI300A"),  # the same capture's board.product_name
+        ("AMD Instinct MI350 OAM", "MI350X"),  # #amd-smi-cli MI350X capture's product_name: the family name
+        ("AMD Instinct MI250X/MI250", "MI250X"),  # #rocminfo marketing name of an MI250X GCD
+        ("AMD Radeon PRO W7900", "W7900"),
+        ("Arcturus GL-XL [AMD Instinct MI100]", None),  # #rocm-smi-cli MI100 capture: not in the catalogue
+        ("AMD Radeon Graphics", None),  # #pytorch: an integrated GPU
+        ("", None),
+        (None, None),
+        ("MI３00X", None),  # a full-width digit is not an ASCII digit: no match, no error
+    ],
+)
+def test_names_match_loosely(hardware, name, gpu):
+    [device] = [detect.device("rocm-smi", name=name)]
+    pick.identify([device], hardware)
+    assert device["gpu"] == gpu
+
+
+def test_a_pci_id_wins_over_any_name(hardware):
+    """An id decides, even against a name that matches another GPU; an id outside the catalogue
+    stays unknown instead of falling back to the name."""
+    devices = [
+        detect.device("amd-smi", device_id="0x74a5", name="AMD Instinct MI300X"),
+        detect.device("amd-smi", device_id="0x738c", name="AMD Instinct MI300X"),  # MI100's id
+    ]
+    pick.identify(devices, hardware)
+    assert [d["gpu"] for d in devices] == ["MI325X", None]
+
+
+def test_memory_tells_apart_gpus_that_share_a_name_pattern(hardware):
+    """A family name matches several GPUs ('MI300' -> MI300A, MI300X); so does a gfx target
+    alone (gfx942: MI300A, MI300X, MI308X, MI325X). The reported memory keeps the one it fits,
+    and leaves the device unknown when it fits several (MI300X and MI308X report the same)
+    or none (an RX 7900 XTX's 24 GiB is no W7900)."""
+    cases = [
+        (dict(name="AMD Instinct MI300", vram_bytes=64289 * hosts.MIB), "MI300A"),
+        (dict(name="AMD Instinct MI300", vram_bytes=206141652992), "MI300X"),
+        (dict(name="AMD Instinct MI300"), None),  # no memory to tell
+        (dict(gfx="gfx942", vram_bytes=64289 * hosts.MIB), "MI300A"),
+        (dict(gfx="gfx942", vram_bytes=int(255.5 * hosts.GIB)), "MI325X"),  # "slightly less" than 256 GiB
+        (dict(gfx="gfx942", vram_bytes=206141652992), None),  # MI300X or MI308X
+        (dict(gfx="gfx1100", vram_bytes=48 * hosts.GIB), "W7900"),
+        (dict(gfx="gfx1100", vram_bytes=24 * hosts.GIB), None),
+        (dict(gfx="gfx1100"), "W7900"),  # only one catalogue GPU has gfx1100
+        # a partition whose figure apply_partitions already split (MI300A in CPX: 6 per GPU): the
+        # whole GPU's memory is compared
+        (dict(gfx="gfx942", vram_bytes=64289 * hosts.MIB // 6, partitions_on_gpu=6), "MI300A"),
+    ]
+    for fields, gpu in cases:
+        device = detect.device("torch", **fields)
+        pick.identify([device], hardware)
+        assert device["gpu"] == gpu, fields
+
+
+# --- values no GPU can have -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, scale, out",
+    [
+        (206141652992, 1, 206141652992),
+        ("206141652992", 1, 206141652992),
+        (196592, 1024**2, 206141652992),
+        (float("nan"), 1, None),
+        (float("inf"), 1, None),
+        (-206141652992, 1, None),
+        ("-206141652992", 1, None),
+        ("nan", 1, None),
+        ("1e999", 1, None),
+        ("9" * 5000, 1, None),
+        ("²⁰⁶", 1, None),
+        (True, 1, None),
+        (0, 1, None),
+        (None, 1, None),
+        ({"value": 1}, 1, None),
+        (2**60, 1, None),  # more than 1 PiB
+    ],
+)
+def test_memory_figures(value, scale, out):
+    assert detect.memory_bytes(value, scale) == out
+
+
+@pytest.mark.parametrize(
+    "raw, parsed",
+    [
+        (b'noise {"a": 1}', {"a": 1}),
+        (b'{"size": NaN, "b": Infinity, "c": -Infinity}', {"size": None, "b": None, "c": None}),
+        (b'{"size": 1e999}', {"size": None}),
+        (b'{"size": ' + b"9" * 5000 + b"}", {"size": None}),
+        (b"[" * 100000 + b"]" * 100000, None),  # deeper than the parser's recursion limit
+        (b"garbage", None),
+        (b"", None),
+    ],
+)
+def test_tool_json(raw, parsed):
+    assert detect.parse_json(raw) == parsed
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [("gfx9²¹⁰", None), ("gfx" + "9" * 5000, None), ("gfx٩٤٢", None), ("gfx942", "gfx942")],
+)
+def test_gfx_versions_with_strange_digits(text, name):
+    assert detect.normalise_gfx(text) == name
+
+
+@pytest.mark.parametrize(
+    "value, seconds, warned",
+    [
+        (None, detect.DEFAULT_BUDGET, False),
+        ("", detect.DEFAULT_BUDGET, False),
+        ("0.5", 0.5, False),
+        ("nan", detect.DEFAULT_BUDGET, True),
+        ("NaN", detect.DEFAULT_BUDGET, True),
+        ("inf", detect.DEFAULT_BUDGET, True),
+        ("-inf", detect.DEFAULT_BUDGET, True),
+        ("1e999", detect.DEFAULT_BUDGET, True),
+        ("0", detect.DEFAULT_BUDGET, True),
+        ("-3", detect.DEFAULT_BUDGET, True),
+        ("five", detect.DEFAULT_BUDGET, True),
+        ("3600", detect.MAX_BUDGET, True),
+        ("9" * 5000, detect.DEFAULT_BUDGET, True),  # parses as infinity
+    ],
+)
+def test_detection_budget(value, seconds, warned):
+    env = {} if value is None else {"AIM_DETECT_TIMEOUT": value}
+    got, warning = detect.budget(env)
+    assert got == seconds and (warning is not None) == warned
+    if warning:
+        assert len(warning) < 200
+
+
+@pytest.mark.parametrize(
+    "value, visible", [("²", []), ("¹,0", []), ("٣", []), ("9" * 5000, []), ("0," + "9" * 5000 + ",1", [0])]
+)
+def test_visibility_masks_with_strange_digits(value, visible):
+    """Not an ordinal (HIP/CUDA read ASCII decimal): the list ends there, nothing raises."""
+    shown, _ = detect.process_visible(list(range(8)), _devices(8), {"HIP_VISIBLE_DEVICES": value})
+    assert shown == visible

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from . import hosts
-from .conftest import env_of
+from .conftest import Host, env_of
 from .test_hosts import published
 
 QWEN = "Qwen/Qwen3-32B"
@@ -23,7 +23,10 @@ def mi300x(host):
 
 
 def test_simulate_a_host_without_gpus(host, api_dir):
-    result = host.pick(QWEN, "--format", "json", env={"AIM_GPU_MODEL": "mi300x", "AIM_GPU_COUNT": "8"})
+    """A simulated host is a host: its 8 GPUs at every level, and a plan smaller than it is
+    pinned exactly as on a detected host (Qwen3-32B's size tier asks for 4 GPUs)."""
+    env = {"AIM_GPU_MODEL": "mi300x", "AIM_GPU_COUNT": "8"}
+    result = host.pick(QWEN, "--format", "json", env=env)
     assert result.code == 0, result.err
     body = result.json()
     detected = body["detected"]
@@ -33,19 +36,36 @@ def test_simulate_a_host_without_gpus(host, api_dir):
         "simulated",
         True,
     )
-    assert detected["levels"] == {"host": 0, "container": 0, "process": 0, "usable": 8}
+    assert detected["levels"] == {"host": 8, "container": 8, "process": 8, "usable": 8}
     assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/auto")
-    assert "HIP_VISIBLE_DEVICES" not in env_of(
-        host.pick(QWEN, env={"AIM_GPU_MODEL": "MI300X", "AIM_GPU_COUNT": "8"}).argv()
-    )
-    explain = host.pick(QWEN, "--format", "explain", env={"AIM_GPU_MODEL": "MI300X", "AIM_GPU_COUNT": "8"})
+    assert not any("AIM_GPU_COUNT" in w for w in body["warnings"])
+    count = body["plan"]["gpu_count"]
+    assert count < 8  # the premise: the plan uses part of the simulated host
+    docker = host.pick(QWEN, env=env)
+    assert env_of(docker.argv())["HIP_VISIBLE_DEVICES"] == ",".join(str(i) for i in range(count))
+    # the same pinning as a detected 8 x MI300X host
+    real = Host(host.tmp / "real", api_dir).gpus([hosts.MI300X] * 8)
+    assert env_of(real.pick(QWEN).argv())["HIP_VISIBLE_DEVICES"] == env_of(docker.argv())["HIP_VISIBLE_DEVICES"]
+    explain = host.pick(QWEN, "--format", "explain", env=env)
     assert "simulated or forced" in explain.out
+    assert "levels: host 8, container 8 (simulated by AIM_GPU_MODEL and AIM_GPU_COUNT), process 8 -> usable 8" in (
+        explain.out
+    )
 
 
 def test_simulated_model_alone_means_one_gpu(host, api_dir):
-    body = host.pick(QWEN, "--format", "json", env={"AIM_GPU_MODEL": "MI355X"}).json()
+    result = host.pick(QWEN, "--format", "json", env={"AIM_GPU_MODEL": "MI355X"})
+    body = result.json()
     assert (body["detected"]["gpu"], body["detected"]["count"]) == ("MI355X", 1)
+    assert body["detected"]["levels"] == {"host": 1, "container": 1, "process": 1, "usable": 1}
     assert body["plan"]["plan_id"] == published(api_dir, "MI355X", QWEN, "1/auto/auto/auto")
+    # it assumes one GPU, and says so: in --json warnings and on stderr
+    [warning] = [w for w in body["warnings"] if "AIM_GPU_COUNT" in w]
+    assert "assuming 1 GPU" in warning
+    docker = host.pick(QWEN, env={"AIM_GPU_MODEL": "MI355X"})
+    assert docker.code == 0 and "warning: AIM_GPU_MODEL=MI355X simulates a host but AIM_GPU_COUNT is not set" in (
+        docker.err
+    )
 
 
 def test_count_alone_on_a_host_without_gpus_is_still_no_gpu(host):

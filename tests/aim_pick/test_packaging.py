@@ -47,7 +47,8 @@ def pick(*args):
 
 results = {"docker": pick("Qwen/Qwen3-32B")}
 heavy = sorted(m for m in ("subprocess", "threading", "shutil", "urllib.request", "dataclasses", "inspect", "hashlib",
-                           "tempfile", "zipfile", "typing") if m in sys.modules)
+                           "tempfile", "zipfile", "typing", "argparse", "gettext", "locale", "selectors")
+               if m in sys.modules)
 for fmt in ("json", "explain", "compose", "k8s", "env"):
     results[fmt] = pick("Qwen/Qwen3-32B", "--format", fmt)
 os.environ["AIM_SYSFS_ROOT"] = empty_sys
@@ -108,6 +109,7 @@ def test_zipapp_runs_with_a_bare_python_on_its_embedded_api(host, built, bare_py
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("docker run ")
     assert done.stdout == host.pick(MODEL).out  # same build, read from the folder by the installed package
+    assert done.stderr == ""  # the embedded catalogue: no fallback to ./build/api, nothing to warn about
     body = json.loads(
         subprocess.run(
             [bare_python, str(pyz), MODEL, "--format", "json"],
