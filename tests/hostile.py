@@ -2,10 +2,13 @@
 attack payload, as an untrusted pull request could write them.
 
 Each payload is different, so a test can check that a rendered file gives back exactly the
-value it came from. Payloads avoid control characters where the validator refuses them
-(names, descriptions, env values, flag values); `notes` fields, which may span lines, carry
-newline payloads too. Renderers are also tested with every payload, control characters
-included, on plan records built directly (tests/publish/test_render.py).
+value it came from. The catalogue validates and builds: payloads avoid what the validator
+refuses — control characters in names, descriptions, env values and flag values (only
+`notes` may span lines), and in env values anything an env file cannot carry for both a
+shell and `docker --env-file` (ENV_PAYLOADS are the hostile values it can carry;
+REFUSED_ENV_PAYLOADS must be findings). Renderers are also tested with every payload,
+control characters included, on plan records built directly (tests/publish/test_render.py,
+tests/publish/test_hostile_artifacts.py).
 """
 
 from __future__ import annotations
@@ -37,12 +40,25 @@ PAYLOADS = (
     "{{ 7*7 }}-15 {% raw %}",
     "&lt;b&gt;16&amp;",
     "back\\slash\\17",
+    "<img src=x onerror=alert(18)>",
 )
 # Only where a field may span lines (notes): newline and terminal escapes.
 LINE_PAYLOADS = (
     "line one\ntouch PWNED20 #",
-    "\x1b[31mred\x1b[0m-21\nsecond line",
+    "tab\there-21\n$(touch PWNED21)\n</script><script>window.__aimPwned=21</script>",
 )
+# Env values an env file carries for sh and docker alike, hostile all the same.
+ENV_PAYLOADS = (
+    "PWNED1=--served-model-name=x",
+    "a=b==c",
+    "^lo,docker0",
+    "@%+=:,./-^_",
+    "-e",
+    "HOME:/tmp/x",
+    "%PATH%",
+)
+# Env values the validator must refuse (ENV_FILE_VALUE): shell and interpolation payloads.
+REFUSED_ENV_PAYLOADS = PAYLOADS[6:14]
 
 
 def payload(index: int) -> str:
@@ -68,7 +84,7 @@ def hostile_catalogue(root: Path, repo: Path) -> Path:
     provenance = [{"source": payload(i), "kind": "config", "figures": ["hidden_size"]} for i in range(3, 6)]
     model = model[:start] + "provenance: " + json.dumps(provenance) + "\nunverified: []\n"
     (root / "models" / "hostile-8b.yaml").write_text(model, "utf-8")
-    env = {f"AIM_HOSTILE_{i}": payload(i) for i in range(len(PAYLOADS))}
+    env = {f"AIM_HOSTILE_{i}": value for i, value in enumerate(ENV_PAYLOADS[:-1])}
     recipe = {
         "recipe_id": "hostile-8b-mi300x-bf16",
         "model_id": MODEL_ID,
@@ -82,7 +98,7 @@ def hostile_catalogue(root: Path, repo: Path) -> Path:
                 "enabled": True,
                 "notes": LINE_PAYLOADS[0],
                 "args": {"--dtype": "bfloat16", "--max-model-len": 32768, "--served-model-name": payload(6)},
-                "env": {"AIM_HOSTILE_ENTRY": payload(7)},
+                "env": {"AIM_HOSTILE_ENTRY": ENV_PAYLOADS[-1]},
             }
         },
         "sglang_serve": {

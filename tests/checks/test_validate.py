@@ -339,6 +339,13 @@ CASES = [
     ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),
     ("no-backend", GOOD_VLLM[: GOOD_VLLM.index("vllm_serve:")], Check.NO_BACKEND, None, Severity.ERROR),
     (
+        "env-file-value",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_ROCM_USE_AITER: "$(touch PWNED)"'),
+        Check.ENV_FILE_VALUE,
+        "VLLM_ROCM_USE_AITER",
+        Severity.ERROR,
+    ),
+    (
         "control-character-id",
         mutate("model_id: Qwen/Qwen3-8B", 'model_id: "Qwen/Qwen3-8B\\n"'),
         Check.CONTROL_CHARACTER,
@@ -565,6 +572,35 @@ def test_each_catalogue_check_trips(copy_catalogue, case_id, change, check_code,
     assert found[0].severity is check_code.severity
 
 
+# Bugs: a rule that raises on one file (simulated) is an INTERNAL finding on that file.
+FAULT_CASES = [("internal", Check.INTERNAL)]
+
+
+@pytest.mark.parametrize("case_id, check_code", FAULT_CASES, ids=[c[0] for c in FAULT_CASES])
+def test_a_bug_in_a_rule_is_reported_on_its_file_and_hides_nothing(
+    copy_catalogue, monkeypatch, capsys, case_id, check_code
+):
+    from aim_engine.checks import rules
+    from aim_engine.cli import main
+
+    broken = copy_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
+    other = copy_catalogue / "recipes" / "qwen3-32b-mi300x-bf16.yaml"
+    other.write_text(other.read_text().replace("--max-model-len", "--max-modle-len", 1))
+    real = rules.Validator.check_recipe
+
+    def check_recipe(self, recipe):
+        if recipe.path.name == broken.name:
+            raise RuntimeError("simulated bug")
+        return real(self, recipe)
+
+    monkeypatch.setattr(rules.Validator, "check_recipe", check_recipe)
+    found = run(copy_catalogue)
+    assert [(d.path.name, d.check) for d in found if d.check is check_code] == [(broken.name, check_code)]
+    assert any(d.path.name == other.name and d.check is Check.UNKNOWN_FLAG for d in found)  # not hidden
+    assert main(["validate", "--root", str(copy_catalogue)]) == 70
+    assert "simulated bug" in capsys.readouterr().out
+
+
 def test_every_check_has_a_case():
-    """Both case tables together trip every finding code (each case is a test above)."""
-    assert set(Check) == {c[2] for c in CASES} | {c[2] for c in CATALOGUE_CASES}
+    """The case tables together trip every finding code (each case is a test above)."""
+    assert set(Check) == {c[2] for c in CASES} | {c[2] for c in CATALOGUE_CASES} | {c[1] for c in FAULT_CASES}

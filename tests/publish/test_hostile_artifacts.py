@@ -3,11 +3,11 @@ payload runs, and every reader gets the literal values of the recipe.
 
 The env file can carry only values that `set -a; . file` and `docker run --env-file` read the
 same (bare values, deploy.ENV_BARE): docker takes the rest of a line verbatim, with no quote
-removal. The hostile recipe's env payloads are not such values, so building that catalogue
-is a build error naming the recipe. The artifacts are then checked twice:
+removal. The validator refuses other env values (ENV_FILE_VALUE), and the build refuses them
+too should one get past it. The artifacts are checked twice:
 
-- `carried`: the same hostile catalogue with the recipe's env replaced by hostile values an env
-  file can carry, built for real; every artifact of the hostile plans goes to its reader;
+- `carried`: the hostile catalogue (its env values are hostile values an env file can carry),
+  built for real; every artifact of the hostile plans goes to its reader;
 - the refused payloads, put back into those plans (with the newline and terminal-escape
   payloads as the model's name, which every artifact's comments show): compose, Kubernetes
   and the run script carry them exactly; only the env file refuses them.
@@ -24,27 +24,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aim_engine.build import build
-from aim_engine.errors import AimError
+from aim_engine.build import CatalogueInvalid, build
 from aim_engine.publish import artifacts as render
 from aim_pick.contract import deploy
 from tests.conftest import REPO
-from tests.hostile import LINE_PAYLOADS, MODEL_ID, PAYLOADS, hostile_catalogue
+from tests.hostile import ENV_PAYLOADS, LINE_PAYLOADS, MODEL_ID, PAYLOADS, REFUSED_ENV_PAYLOADS, hostile_catalogue
 
 from . import readers
 
 RECIPE = "hostile-8b-mi300x-bf16"
-# Hostile values an env file can carry (each different; one is hostile.py's own bare payload).
-CARRIED = {
-    "AIM_HOSTILE_0": next(p for p in PAYLOADS if deploy.env_bare(p)),
-    "AIM_HOSTILE_1": "PWNED1=--served-model-name=x",
-    "AIM_HOSTILE_2": "a=b==c",
-    "AIM_HOSTILE_3": "^lo,docker0",
-    "AIM_HOSTILE_4": "@%+=:,./-^_",
-    "AIM_HOSTILE_5": "-e",
-    "AIM_HOSTILE_6": "HOME:/tmp/x",
-}
-CARRIED_ENTRY = {"AIM_HOSTILE_ENTRY": "%PATH%"}
+# Hostile values an env file can carry: hostile.py's env payloads.
+CARRIED = {f"AIM_HOSTILE_{i}": value for i, value in enumerate(ENV_PAYLOADS[:-1])}
+CARRIED_ENTRY = {"AIM_HOSTILE_ENTRY": ENV_PAYLOADS[-1]}
 # Control characters, as aim_pick.contract.text counts them.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -59,18 +50,9 @@ def edit_recipe(root: Path, change) -> None:
     recipe_path(root).write_text(json.dumps(recipe, indent=1), "utf-8")
 
 
-def notes_without_escapes(recipe: dict) -> None:
-    """Notes only reach the plan JSON, never an artifact; the validator may refuse the terminal
-    escapes hostile.py puts there (it allows line breaks), so they keep only the line breaks."""
-    for where in (recipe, recipe["vllm_serve"]["1_gpu"], recipe["sglang_serve"]["1_gpu"]):
-        where["notes"] = re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", "", where["notes"])
-
-
 @pytest.fixture(scope="module")
 def hostile_root(tmp_path_factory):
-    root = hostile_catalogue(tmp_path_factory.mktemp("hostile") / "cat", REPO)
-    edit_recipe(root, notes_without_escapes)
-    return root
+    return hostile_catalogue(tmp_path_factory.mktemp("hostile") / "cat", REPO)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +62,9 @@ def hostile_recipe(hostile_root):
 
 @pytest.fixture(scope="module")
 def carried(tmp_path_factory, hostile_root):
-    """The hostile catalogue with env values an env file can carry, built without the site."""
-    root = tmp_path_factory.mktemp("carried") / "cat"
-    hostile_catalogue(root, REPO)
-
-    def carry(recipe: dict) -> None:
-        notes_without_escapes(recipe)
-        recipe["env"] = CARRIED
-        recipe["vllm_serve"]["1_gpu"]["env"] = CARRIED_ENTRY
-
-    edit_recipe(root, carry)
+    """The hostile catalogue (env values an env file can carry), built without the site."""
+    root = hostile_root
+    assert recipe_env(json.loads(recipe_path(root).read_text("utf-8")), "vllm") == {**CARRIED, **CARRIED_ENTRY}
     out = tmp_path_factory.mktemp("carried-out") / "build"
     build(root, out, site=False)
     return root, out
@@ -115,41 +90,46 @@ def assert_flag(argv: list[str], flag: str, value: str) -> None:
     assert argv[argv.index(flag) + 1] == value, (flag, value)
 
 
-# --- the hostile catalogue as written: its env payloads are a build error ------------------------
+# --- env payloads no env file can carry: validation errors, and a build error behind them ---------
 
 
-def test_env_values_no_env_file_can_carry_are_a_build_error(hostile_root, tmp_path):
+@pytest.fixture(scope="module")
+def refusing_root(tmp_path_factory):
+    root = hostile_catalogue(tmp_path_factory.mktemp("refusing") / "cat", REPO)
+    edit_recipe(root, lambda recipe: recipe.update(env={f"AIM_BAD_{i}": v for i, v in enumerate(REFUSED_ENV_PAYLOADS)}))
+    return root
+
+
+def test_env_values_no_env_file_can_carry_are_validation_errors(refusing_root, tmp_path):
     out = tmp_path / "build"
-    with pytest.raises(AimError) as caught:
-        build(hostile_root, out, site=False)
-    message = str(caught.value)
-    assert f"recipe {RECIPE} (plan " in message
-    assert "AIM_HOSTILE_" in message and "cannot go in an env file" in message
-    assert "docker run --env-file" in message
-    assert not CONTROL.search(message)
+    with pytest.raises(CatalogueInvalid) as caught:
+        build(refusing_root, out, site=False)
+    found = [d for d in caught.value.report.errors if d.path.name == f"{RECIPE}.yaml"]
+    assert {d.check.slug for d in found} == {"env-file-value"}
+    assert len(found) == len(REFUSED_ENV_PAYLOADS) and all(d.line for d in found)
+    assert not any(CONTROL.search(d.format_text()) for d in found)
     assert not out.exists()
 
 
-def test_the_build_error_is_one_line_from_the_command(hostile_root, tmp_path):
+def test_the_refusal_is_one_line_per_finding_from_the_command(refusing_root, tmp_path):
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aim_engine",
-            "build",
-            "--no-site",
-            "--root",
-            str(hostile_root),
-            "--out",
-            str(tmp_path / "b"),
-        ],
+        [sys.executable, "-m", "aim_engine", "validate", "--root", str(refusing_root)],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert done.returncode == 1, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"aim-engine: recipe {RECIPE} (plan ")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    ours = [line for line in done.stdout.splitlines() if f"{RECIPE}.yaml:" in line]
+    assert len(ours) == len(REFUSED_ENV_PAYLOADS)
+
+
+def test_the_build_refuses_what_gets_past_the_validator(carried):
+    _, out = carried
+    plan = hostile_plans(out)[0]
+    for value in REFUSED_ENV_PAYLOADS:
+        with pytest.raises(render.ArtifactError, match="cannot go in an env file") as caught:
+            render.artifacts({**plan, "env": {**plan["env"], "AIM_BAD": value}})
+        assert not CONTROL.search(str(caught.value))
 
 
 # --- a hostile catalogue whose env values an env file can carry, built for real ------------------
@@ -234,14 +214,14 @@ def test_k8s_manifests_give_back_the_literal_values(carried):
 
 
 def refused_plans(carried, hostile_recipe) -> list[tuple[dict, dict]]:
-    """Each hostile plan with the hostile recipe's own env payloads and a model name with a
-    line break and terminal escapes (it is shown in every artifact's comments); and the same
-    with the carried env (for the env file)."""
+    """Each hostile plan with env payloads no env file can carry (as if they had got past the
+    validator) and a model name with a line break and terminal escapes (it is shown in every
+    artifact's comments); and the same with the carried env (for the env file)."""
     _, out = carried
     made = []
     for i, plan in enumerate(hostile_plans(out)):
-        model = LINE_PAYLOADS[i % len(LINE_PAYLOADS)]
-        env = {**plan["env"], **recipe_env(hostile_recipe, plan["backend"])}
+        model = LINE_PAYLOADS[i % len(LINE_PAYLOADS)] + "\x1b[2J"
+        env = {**plan["env"], **{f"AIM_BAD_{j}": v for j, v in enumerate(REFUSED_ENV_PAYLOADS)}}
         made.append(({**plan, "env": env, "model": model, "gated": True}, {**plan, "model": model, "gated": True}))
     return made
 

@@ -259,9 +259,9 @@ def test_hostile_model_page_shows_its_values_as_text(page, server):
     assert page.locator("meta[name=description]").get_attribute("content") == (
         f"Serving {hostile.MODEL_ID} on AMD Instinct GPUs with vLLM or SGLang"
     )
-    # the command is the published one, payloads in env values and flags included
+    # the command is the published one, hostile env values and flag values included
     command = page.locator(".tabbed-block pre code").first.text_content().rstrip("\n")
-    assert hostile.payload(0) in command and hostile.payload(6) in command
+    assert hostile.ENV_PAYLOADS[0] in command and hostile.payload(6) in command
     assert page.evaluate(f"typeof window.{hostile.MARK}") == "undefined"
     assert dialogs == []
 

@@ -190,6 +190,17 @@ class Check(enum.Enum):
         "bidirectional override; only notes may span lines.",
         "remove the character (notes may hold newlines and tabs)",
     )
+    ENV_FILE_VALUE = (
+        ERROR,
+        "The environment value has characters that a shell (`set -a; . file`) and `docker run --env-file` "
+        "would read differently, so the plan's env file could not carry it.",
+        "use only letters, digits and _ @ % + = : , . / - ^ (or pass the setting as an engine flag)",
+    )
+    INTERNAL = (
+        ERROR,
+        "AIM Engine failed while checking this file: a bug, not a fault of the file; the other files were checked.",
+        "please report it with the file; aim-engine validate exits 70",
+    )
     UNKNOWN_VALUE = (
         ERROR,
         "The engine accepts the value, but AIM Engine does not know what it means for planning "

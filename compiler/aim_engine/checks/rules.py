@@ -8,8 +8,9 @@ The entry-level analysis (settings, weight format, memory estimate) is exposed a
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
@@ -20,6 +21,8 @@ from aim_engine.engines.base import Backend, FlagChoiceError, FlagValueError, pr
 from aim_engine.planning.entry import analyse_entry, fit_sentence
 from aim_engine.planning.parallelism import TpRule
 from aim_engine.planning.precision import dtype_problem
+from aim_pick.contract.deploy import env_bare
+from aim_pick.contract.text import has_control, printable
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")  # fullmatch: "$" would let a final newline through
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
@@ -59,8 +62,16 @@ class Validator:
     def run(self, unlisted_ok: set[Path], only: frozenset[Path] | None) -> None:
         for recipe in sorted(self.cat.recipes.values(), key=lambda r: str(r.path)):
             if only is None or recipe.path in only:
-                self.check_recipe(recipe)
+                self.guarded(recipe.path, functools.partial(self.check_recipe, recipe))
         self.check_listing(unlisted_ok)
+
+    def guarded(self, path: Path, check: Callable[[], None]) -> None:
+        """Run the checks of one file; a bug in them becomes an INTERNAL finding on that file,
+        so it never hides the findings of the other files (validate then exits 70)."""
+        try:
+            check()
+        except Exception as exc:  # a bug in a rule, not a property of the input
+            self.report.add(path, None, Check.INTERNAL, f"{type(exc).__name__}: {exc}")
 
     def check_listing(self, unlisted_ok: set[Path]) -> None:
         """aim_recipes must name exactly the recipes for the model (checked both ways)."""
@@ -175,6 +186,13 @@ class Validator:
                     Check.ENV_NAME,
                     f"environment name {name!r} must be upper-case letters, digits and underscores",
                     key=True,
+                )
+            if not has_control(value) and not env_bare(value):  # control characters: ENV_VALUE, at load
+                self.error(
+                    path,
+                    at,
+                    Check.ENV_FILE_VALUE,
+                    f"{name}={printable(repr(value))} cannot be written to an env file that sh and docker read alike",
                 )
             if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
                 self.error(

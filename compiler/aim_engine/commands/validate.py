@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from aim_engine.build import check
-from aim_engine.checks.diagnostics import Severity
-from aim_engine.errors import EXIT_FAILED, EXIT_OK
+from aim_engine.checks.diagnostics import Check, Severity
+from aim_engine.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,4 +27,6 @@ def run(args: argparse.Namespace) -> int:
     errors = sum(1 for d in findings if d.severity is Severity.ERROR)
     summary = f"{len(checked.shown)} file(s) checked: {errors} error(s), {len(findings) - errors} warning(s)"
     print(summary, file=sys.stderr if args.format == "github" else sys.stdout)
+    if any(d.check is Check.INTERNAL for d in findings):
+        return EXIT_INTERNAL  # a bug in AIM Engine, reported on the file it happened on
     return EXIT_FAILED if errors else EXIT_OK
