@@ -21,7 +21,7 @@ from aim_engine.checks.loading import Loaded, load
 from aim_engine.errors import AimError
 from aim_engine.planning.planner import Planner
 from aim_engine.publish.api import Api, build_api
-from aim_engine.publish.fsutil import replace_tree
+from aim_engine.publish.fsutil import check_output, replace_tree
 from aim_engine.publish.pyz import build_pyz
 from aim_engine.publish.site import build_site
 
@@ -88,7 +88,9 @@ def compile_catalogue(root: Path) -> Api:
 def build(root: Path, out: Path, site: bool = True) -> BuildResult:
     """Validate, plan and publish into `out`; with `site`, also the catalogue site."""
     start = time.perf_counter()
+    protected = [root, root / "models", root / "recipes"]
+    check_output(out, protected)  # before any work: a bad --out is one line, at once
     api = compile_catalogue(root)
     site_step = (lambda staging: build_site(api.files, staging / "site")) if site else None
-    replace_tree(out, api.files, site_step, protected=[root, root / "models", root / "recipes"])
+    replace_tree(out, api.files, site_step, protected=protected)
     return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)
