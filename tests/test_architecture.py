@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 COMPILER = REPO / "compiler"
@@ -74,6 +76,7 @@ def test_nothing_imports_up():
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow
 def test_the_shim_and_the_contract_import_only_the_standard_library():
     # amdsmi and torch are optional detection sources, imported only when installed
     stdlib = set(sys.stdlib_module_names) | {"__future__", "amdsmi", "torch"}

@@ -21,6 +21,8 @@ import pytest
 from . import hosts
 from .conftest import PYTHON
 
+pytestmark = pytest.mark.slow  # real processes and timeouts
+
 MODEL = "Qwen/Qwen3-32B"
 GPUS = [hosts.MI300X] * 8
 DOCUMENTED = (0, 2, 3, 4, 5)
@@ -29,6 +31,7 @@ LIMIT = 3.0  # seconds, the whole aim-pick run
 # Peak memory of one aim-pick run (and of the children it reaped), in KiB on Linux.
 MEASURED = r"""
 import resource, subprocess, sys
+
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True, stdin=subprocess.DEVNULL)
 sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + "\n" + str(done.returncode) + "\n")
 sys.stdout.write(done.stdout)

@@ -127,6 +127,7 @@ def test_missing_shard_named_by_the_weight_index(tmp_path):
     assert not state["complete"] and "model-00002-of-00002.safetensors" in state["reason"]
 
 
+@pytest.mark.slow
 def test_cache_list_agrees_with_aim_pick(tmp_path):
     """One complete and several partial models: `cache list --json` and snapshot_state say the same."""
     root = tmp_path / "cache"

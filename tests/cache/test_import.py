@@ -55,6 +55,7 @@ def test_import_writes_a_valid_model_file_the_catalogue_accepts(hub_env, fake_hu
     assert doc["architecture_config"]["max_position_embeddings"] == 1024 and LLAMA_V1 in doc["provenance"][0]["source"]
 
 
+@pytest.mark.slow
 def test_packed_and_sharded_checkpoints_count_parameters_not_storage(hub_env, fake_hub, tmp_path):
     result = cli(hub_env, "models", "import", "fake-org/tiny-llama-FP8", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr

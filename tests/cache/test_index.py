@@ -116,6 +116,7 @@ def test_read_only_root_answers_from_the_scan(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "cache_index.json").exists()
 
 
+@pytest.mark.slow
 def test_an_index_of_deeply_nested_arrays_is_rebuilt_and_every_command_works(root):
     """json answers such a file with a RecursionError: it is a corrupt index like any other."""
     build_repo(root, "org/model", FILES, commit_of("c"))

@@ -77,6 +77,7 @@ def test_generation_is_exact_and_reproducible():
     assert len({f.data for f in files}) > 250  # the damage varies
 
 
+@pytest.mark.slow
 def test_a_small_slice_through_the_library(tmp_path):
     """The fast tier: the same promises on a few hundred files."""
     result = check_slice(SEED + 1, 400, 0, 400, str(tmp_path), batch=200)
@@ -114,6 +115,7 @@ def test_cli_exits_0_or_1_without_a_traceback(tmp_path):
             assert all(line.startswith(("::error ", "::warning ")) for line in lines)
 
 
+@pytest.mark.slow
 def test_binary_and_non_utf8_files(tmp_path):
     for name, data, line in [
         ("bin.yaml", bytes(range(256)), 2),  # byte 10 is a line break
@@ -132,6 +134,7 @@ def test_binary_and_non_utf8_files(tmp_path):
         assert all("\n" not in d.message and not RAW_CONTROL.search(d.format_text()) for d in mine), name
 
 
+@pytest.mark.slow
 def test_cli_never_prints_a_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("recipe_id: [\n")

@@ -457,11 +457,13 @@ def run(root, *paths):
     return [d for d in report.sorted() if d.path in shown or not paths]
 
 
+@pytest.mark.slow
 def test_shipped_catalogue_is_clean():
     report = check(REPO, []).report
     assert report.errors == [], [d.format_text() for d in report.errors[:5]]
 
 
+@pytest.mark.slow
 def test_recipe_missing_from_aim_recipes(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
     model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", ""))
@@ -470,6 +472,7 @@ def test_recipe_missing_from_aim_recipes(copy_catalogue):
     assert found[0].line == 2  # the recipe_id line, after the schema comment
 
 
+@pytest.mark.slow
 def test_dangling_aim_recipes_entry(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
     text = model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-8b-mi999x-bf16\n")
@@ -479,6 +482,7 @@ def test_dangling_aim_recipes_entry(copy_catalogue):
     assert found[0].line == line_of(text, "qwen3-8b-mi999x-bf16")
 
 
+@pytest.mark.slow
 def test_aim_recipes_naming_another_models_recipe(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
     model.write_text(
@@ -488,6 +492,7 @@ def test_aim_recipes_naming_another_models_recipe(copy_catalogue):
     assert found and "serves Qwen/Qwen3-32B" in found[0].message
 
 
+@pytest.mark.slow
 def test_duplicate_model_file(copy_catalogue):
     src = copy_catalogue / "models" / "qwen3-8b.yaml"
     (copy_catalogue / "models" / "zz-copy.yaml").write_text(src.read_text())
@@ -495,6 +500,7 @@ def test_duplicate_model_file(copy_catalogue):
     assert len(found) == 1 and found[0].path.name == "zz-copy.yaml"
 
 
+@pytest.mark.slow
 def test_cli_recipe_needs_no_listing_but_catalogue_recipe_does(copy_catalogue, tmp_path):
     outside = tmp_path / "new-recipe.yaml"
     outside.write_text(textwrap.dedent(GOOD_VLLM))
@@ -565,6 +571,7 @@ CATALOGUE_CASES = [
 
 
 @pytest.mark.parametrize("case_id, change, check_code, file_name", CATALOGUE_CASES, ids=[c[0] for c in CATALOGUE_CASES])
+@pytest.mark.slow
 def test_each_catalogue_check_trips(copy_catalogue, case_id, change, check_code, file_name):
     change(copy_catalogue)
     found = [d for d in run(copy_catalogue) if d.check is check_code and d.path.name == file_name]
@@ -577,6 +584,7 @@ FAULT_CASES = [("internal", Check.INTERNAL)]
 
 
 @pytest.mark.parametrize("case_id, check_code", FAULT_CASES, ids=[c[0] for c in FAULT_CASES])
+@pytest.mark.slow
 def test_a_bug_in_a_rule_is_reported_on_its_file_and_hides_nothing(
     copy_catalogue, monkeypatch, capsys, case_id, check_code
 ):

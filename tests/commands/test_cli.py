@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from aim_engine.cli import main
 from tests.checks.test_validate import GOOD_VLLM
 from tests.conftest import REPO
@@ -14,6 +16,7 @@ def test_validate_whole_catalogue_exits_zero(capsys, monkeypatch):
     assert "0 error(s)" in out.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_validate_bad_file_exits_one_with_file_and_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     bad = tmp_path / "bad.yaml"
@@ -25,6 +28,7 @@ def test_validate_bad_file_exits_one_with_file_and_line(tmp_path, capsys, monkey
     assert out.splitlines()[-1] == "1 file(s) checked: 1 error(s), 0 warning(s)"
 
 
+@pytest.mark.slow
 def test_validate_folder_of_recipes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     (tmp_path / "a.yaml").write_text(textwrap.dedent(GOOD_VLLM).lstrip())
@@ -39,6 +43,7 @@ def test_validate_folder_of_recipes(tmp_path, capsys, monkeypatch):
     assert "b.yaml:3: error" in out and "a.yaml" not in out.replace("2 file(s)", "")
 
 
+@pytest.mark.slow
 def test_github_annotations(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     bad = tmp_path / "bad, name.yaml"
@@ -68,10 +73,12 @@ def test_paths_need_a_catalogue_and_some_yaml(tmp_path, capsys, monkeypatch):
     assert main(["validate", "--root", str(REPO), str(REPO / "recipes" / "qwen3-8b-mi300x-bf16.yaml")]) == 0
 
 
+@pytest.mark.slow
 def test_root_option(tmp_path, capsys):
     assert main(["validate", "--root", str(REPO)]) == 0
 
 
+@pytest.mark.slow
 def test_pre_commit_hook_definition_runs_as_pre_commit_would(tmp_path, capsys, monkeypatch):
     """pre-commit runs `entry` with the changed files matching `files` appended."""
     import re

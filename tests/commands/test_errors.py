@@ -37,7 +37,7 @@ def one_line(done: subprocess.CompletedProcess) -> str:
         (["plan", "No/Such-Model", "--gpu", "MI300X"], 2, "unknown model"),
         (["plan", "Qwen/Qwen3-8B", "--gpu", "MI999X"], 2, "unknown GPU"),
         (["plan", "Qwen/Qwen3-8B", "--gpu", "MI300X", "--gpus", "99"], 2, "between 1 and 8"),
-        (["build", "--no-site", "--out", "/proc/aim-engine-build"], 1, "/proc"),
+        pytest.param(["build", "--no-site", "--out", "/proc/aim-engine-build"], 1, "/proc", marks=pytest.mark.slow),
         (["cache", "list", "--cache-dir", "/proc/self/status"], 2, "not a folder"),
     ],
 )

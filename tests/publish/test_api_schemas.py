@@ -301,6 +301,7 @@ def test_the_build_ships_the_schemas(built):
         jsonschema.Draft202012Validator.check_schema(json.loads(data))
 
 
+@pytest.mark.slow
 def test_index_models_and_one_gpus_files_match_their_schemas(built):
     """The fast tier's share: the index, every model, and every plan and lookup of MI300X."""
     files = api_files(built)
@@ -344,6 +345,7 @@ def lookup_reference_problems(lookup: dict, plan_ids: set[str]) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_references_between_records_resolve(built):
     api = built / "api"
     files = api_files(built)
@@ -396,6 +398,7 @@ def samples(built):
     }
 
 
+@pytest.mark.slow
 def test_the_samples_are_valid(samples):
     for name, kind in (
         ("plan", "plan"),
@@ -492,6 +495,7 @@ def test_a_decision_whose_plan_is_not_its_chosen_candidates_is_caught_by_the_ref
         (lambda d, did: d["decisions"][did].update(path=[]), "should be non-empty"),
     ],
 )
+@pytest.mark.slow
 def test_lookup_mistakes_are_caught(samples, change, expected):
     lookup = samples["lookup"]
     found = errors("lookup", broken(lookup, lambda d: change(d, _chosen_decision(lookup))))

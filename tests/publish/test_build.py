@@ -32,6 +32,7 @@ def test_index_lists_everything(built, catalogue):
     assert len(index["catalogue_digest"]) == 64
 
 
+@pytest.mark.slow
 def test_lookup_files_answer_every_key_consistently(built, catalogue):
     plans_dir = built / "api" / "plans"
     plan_cache = {}
@@ -135,6 +136,7 @@ def test_build_refuses_a_folder_it_did_not_make(tmp_path):
     assert (precious / "thesis.txt").read_text() == "do not delete"
 
 
+@pytest.mark.slow
 def test_build_stops_on_validation_errors(copy_catalogue, tmp_path):
     recipe = copy_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
     recipe.write_text(recipe.read_text().replace("--max-model-len", "--max-modle-len", 1))
@@ -187,6 +189,7 @@ def test_out_may_not_hold_or_sit_in_the_catalogue(copy_catalogue):
     assert sorted(p.name for p in copy_catalogue.iterdir()) == ["models", "recipes"]
 
 
+@pytest.mark.slow
 def test_an_earlier_build_holding_the_catalogue_is_not_replaced(copy_catalogue, tmp_path):
     out = tmp_path / "x"
     build(copy_catalogue, out, site=False)
@@ -206,6 +209,7 @@ def test_a_copied_marker_does_not_make_a_folder_replaceable(built, tmp_path):
     assert (mine / "notes.txt").read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_leftovers_of_killed_builds_are_removed_and_output_is_readable(tmp_path):
     out = tmp_path / "out"
     stale = tmp_path / ".out.new-killed"

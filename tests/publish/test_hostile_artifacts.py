@@ -32,6 +32,8 @@ from tests.hostile import ENV_PAYLOADS, LINE_PAYLOADS, MODEL_ID, PAYLOADS, REFUS
 
 from . import readers
 
+pytestmark = pytest.mark.slow  # real processes, timeouts and catalogue builds
+
 RECIPE = "hostile-8b-mi300x-bf16"
 # Hostile values an env file can carry: hostile.py's env payloads.
 CARRIED = {f"AIM_HOSTILE_{i}": value for i, value in enumerate(ENV_PAYLOADS[:-1])}

@@ -188,6 +188,7 @@ def assert_comments_one_line(made: dict, plan: dict) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
+@pytest.mark.slow
 def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     sentinel = str(tmp_path / "pwned")
     plan = base_plan(built)
@@ -337,6 +338,7 @@ def test_adversarial_compose_through_the_real_client(built, tmp_path):
     assert ok, err
 
 
+@pytest.mark.slow
 def test_every_run_script_runs_docker_with_the_plan_argv(built, tmp_path):
     for path in sorted((built / "api" / "plans").glob("*.json")):
         plan = json.loads(path.read_text())
