@@ -23,14 +23,20 @@ from aim_engine.catalogue.records import (
     ENTRY_KEY,
     ArchConfig,
     Attention,
+    CheckpointSize,
     EngineData,
+    EngineServing,
     Entry,
     FlagTable,
     Formats,
     Hardware,
+    Indexer,
+    LinearAttention,
     Model,
     Moe,
+    Multimodal,
     Recipe,
+    Serving,
     Variant,
     WeightFormat,
 )
@@ -241,6 +247,8 @@ def model_from(data: dict[str, Any], path: Path) -> Model:
             qk_rope_head_dim=att.get("qk_rope_head_dim", 0),
             sliding_window=att.get("sliding_window", 0),
             sliding_window_layers=att.get("sliding_window_layers", 0),
+            linear=LinearAttention(**att["linear"]) if att.get("linear") else None,
+            indexer=Indexer(**att["indexer"]) if att.get("indexer") else None,
         ),
         moe=Moe(**moe) if moe else None,
         rope_scaling=data.get("rope_scaling"),
@@ -253,13 +261,43 @@ def model_from(data: dict[str, Any], path: Path) -> Model:
                 kv_cache_fp8_scales=v.get("kv_cache_fp8_scales", False),
                 source=v["source"],
                 verified=v["verified"],
+                checkpoint=checkpoint_size(v.get("checkpoint")),
+                alias_of=v.get("alias_of", False),
             )
             for v in data.get("variants", [])
         ),
         provenance=tuple(data["provenance"]),
         unverified=tuple(data.get("unverified", [])),
         path=path,
+        serving=serving_from(data.get("serving") or {}),
+        checkpoint=checkpoint_size(data.get("checkpoint")),
+        multimodal=Multimodal(data["multimodal"]["encoder_params"], tuple(data["multimodal"].get("modalities", ())))
+        if data.get("multimodal")
+        else None,
     )
+
+
+def checkpoint_size(raw: dict[str, Any] | None) -> CheckpointSize | None:
+    if not raw:
+        return None
+    return CheckpointSize(
+        raw["total_bytes"], dict(raw.get("bytes_by_dtype") or {}), raw["source"], raw.get("computed", False)
+    )
+
+
+def serving_from(raw: dict[str, Any]) -> Serving:
+    engines = {
+        name: EngineServing(
+            reasoning_parser=facts.get("reasoning_parser"),
+            tool_call_parser=facts.get("tool_call_parser"),
+            args=dict(facts.get("args") or {}),
+            text_only_args=dict(facts.get("text_only_args") or {}),
+            source=facts.get("source"),
+        )
+        for name, facts in raw.items()
+        if name in ("vllm", "sglang") and isinstance(facts, dict)
+    }
+    return Serving(trust_remote_code=raw.get("trust_remote_code", False), engines=engines, notes=raw.get("notes"))
 
 
 def _env(mapping: dict[str, Any] | None) -> dict[str, str]:

@@ -194,13 +194,36 @@ class ArchConfig:
 
 
 @dataclass(frozen=True)
+class LinearAttention:
+    """Linear-attention layers (e.g. Gated DeltaNet): a fixed state per request, no KV per token."""
+
+    layers: int
+    num_key_heads: int
+    num_value_heads: int
+    key_head_dim: int
+    value_head_dim: int
+    conv_kernel: int
+
+
+@dataclass(frozen=True)
+class Indexer:
+    """DeepSeek sparse attention's indexer: an extra key cache per token."""
+
+    n_heads: int
+    head_dim: int
+    topk: int
+
+
+@dataclass(frozen=True)
 class Attention:
-    kind: str  # gqa | mla
+    kind: str  # gqa | mla | hybrid
     kv_lora_rank: int = 0
     q_lora_rank: int = 0
     qk_rope_head_dim: int = 0
     sliding_window: int = 0
     sliding_window_layers: int = 0
+    linear: LinearAttention | None = None  # hybrid models
+    indexer: Indexer | None = None  # MLA with sparse attention
 
 
 @dataclass(frozen=True)
@@ -213,13 +236,52 @@ class Moe:
 
 
 @dataclass(frozen=True)
+class CheckpointSize:
+    """A checkpoint's real stored size: its weight files' bytes, per safetensors dtype when known."""
+
+    total_bytes: int
+    bytes_by_dtype: Mapping[str, int]
+    source: str
+    computed: bool = False
+
+
+@dataclass(frozen=True)
 class Variant:
     model_id: str
     precision: str
-    quantization: str
+    quantization: str  # none | fp8 | fp8_block | mxfp4 | int8 | int4_awq | int4_gptq | w4a16
     kv_cache_fp8_scales: bool
     source: str
     verified: bool
+    checkpoint: CheckpointSize | None = None
+    alias_of: bool = False  # the same weights under another repo name
+
+
+@dataclass(frozen=True)
+class EngineServing:
+    """How one engine serves a model when no recipe says otherwise (generic plans)."""
+
+    reasoning_parser: str | None = None
+    tool_call_parser: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    text_only_args: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Serving:
+    trust_remote_code: bool = False
+    engines: Mapping[str, EngineServing] = field(default_factory=dict)  # engine name -> facts
+    notes: str | None = None
+
+    def for_engine(self, engine: str) -> EngineServing:
+        return self.engines.get(engine) or EngineServing()
+
+
+@dataclass(frozen=True)
+class Multimodal:
+    encoder_params: int
+    modalities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -245,6 +307,9 @@ class Model:
     provenance: tuple[Mapping[str, Any], ...]
     unverified: tuple[str, ...]
     path: Path
+    serving: Serving = field(default_factory=Serving)
+    checkpoint: CheckpointSize | None = None  # the main checkpoint's stored size
+    multimodal: Multimodal | None = None
 
     @property
     def slug(self) -> str:

@@ -19,8 +19,10 @@ DTYPE_PRECISION = _FORMATS.dtypes  # --dtype spellings -> precision
 
 def weight_format(model: Model, checkpoint: str, quantization: str | None, precision: str, dtype: str = "auto") -> str:
     variant = model.variant(checkpoint)
-    if variant is not None:
+    if variant is not None and variant.quantization != "none":
         return VARIANT_FORMAT[variant.quantization]
+    if variant is not None:  # an unquantized variant (an up-cast or an alias): 16-bit weights
+        return activation_precision(model, dtype) if dtype != "auto" else variant.precision
     if model.native_precision == "fp8":
         return "fp8_block"  # natively FP8 checkpoints here (DeepSeek) use 128x128 block scales
     if model.native_precision in ("mxfp4", "int4", "int8"):
