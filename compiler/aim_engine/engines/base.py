@@ -376,6 +376,10 @@ class Backend:
     def overhead_in_budget(self) -> bool:
         return True
 
+    # vLLM refuses to start when one request of --max-model-len does not fit in the KV cache;
+    # SGLang starts and refuses or truncates longer requests at run time (planning/entry.py).
+    needs_full_context_at_start: bool = True
+
     # --- shared --------------------------------------------------------------------------
     def parse(self, spec: FlagSpec, value: Any) -> Any:
         """A recipe value as the engine reads it (raises FlagValueError)."""

@@ -44,6 +44,10 @@ class SGLang(Backend):
         # --mem-fraction-static sizes weights + KV pool only; activations live in the rest.
         return False
 
+    # SGLang sizes its KV pool from memory and starts even when one request of
+    # --context-length would not fit; such requests are refused or cut at run time.
+    needs_full_context_at_start = False
+
     def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
         args = self.args(entry)
         tp = int(_given(args, "--tp-size", 1))

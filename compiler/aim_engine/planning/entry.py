@@ -31,6 +31,10 @@ def serving_shape(backend: Backend, settings: EntrySettings, fmt: str) -> Servin
     )
 
 
+# The shortest context a plan is worth running with; also the floor of a generic plan's context.
+MIN_USEFUL_CONTEXT = 4096
+
+
 @dataclass(frozen=True)
 class EntryAnalysis:
     """Everything AIM Engine derives from one enabled entry on one GPU type."""
@@ -40,6 +44,20 @@ class EntryAnalysis:
     served_precision: str
     tp_problems: tuple[TpProblem, ...]
     memory: MemoryEstimate
+    starts: bool  # the engine starts with these settings (memory-wise)
+
+    @property
+    def serves_full_context(self) -> bool:
+        """One request of the entry's own context length fits in the KV cache."""
+        return self.memory.fits
+
+
+def starts(backend: Backend, memory: MemoryEstimate) -> bool:
+    """vLLM starts only when one full-context request fits; SGLang starts when its KV pool holds
+    a useful context (MIN_USEFUL_CONTEXT, or the whole of a shorter one) and serves shorter requests."""
+    if memory.fits or backend.needs_full_context_at_start:
+        return memory.fits
+    return memory.max_model_len_that_fits >= min(MIN_USEFUL_CONTEXT, memory.max_model_len)
 
 
 def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, hardware: Hardware) -> EntryAnalysis:
@@ -47,7 +65,7 @@ def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, 
     fmt = weight_format(model, settings.checkpoint, settings.quantization, recipe.precision, settings.dtype)
     problems = tuple(tp_problems(model, settings.tp, fmt, settings.expert_parallel))
     memory = estimate(model, hardware.memory_bytes, serving_shape(backend, settings, fmt))
-    return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory)
+    return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory, starts(backend, memory))
 
 
 def fit_sentence(memory: MemoryEstimate, hardware: Hardware, context_flag: str) -> str:
