@@ -18,6 +18,7 @@ from typing import Any
 
 from aim_engine.catalogue.load import load_formats
 from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
+from aim_engine.engines.facts import LEVELS, EngineFacts, facts_for, weaker
 
 # Human-readable integers (vLLM's human_readable_int, vllm/utils/argparse_utils.py): a number
 # with one suffix, anything else goes to int(). Which suffixes exist and which take a decimal
@@ -352,9 +353,59 @@ class Backend:
     json_options: tuple[str, ...] = ()
     # The option that overrides the checkpoint's config.json (rope scaling among others).
     config_override_flag: str = ""
+    # The engine's quantization methods (its registry names: a checkpoint config's quant_method
+    # or --quantization) that load each quantized weight format; their support per gfx target
+    # is the flag snapshot's quantization_support. Several: the format loads through any of them.
+    weight_format_methods: Mapping[str, tuple[str, ...]] = {}
 
     def __init__(self, data: EngineData):
         self.data = data
+
+    @property
+    def facts(self) -> EngineFacts:
+        """The rest of the pinned release's snapshot (registries, env, config keys, ...)."""
+        return facts_for(self.data)
+
+    def precision_support(self, hardware: Hardware, weight_format: str) -> str | None:
+        """'native', 'emulated' or None (the engine cannot run this weight format on this GPU).
+
+        The GPU's own support for the format's precision (hardware data), limited by what the
+        pinned engine does on the GPU's gfx target (the snapshot's quantization_support for the
+        methods in `weight_format_methods`; the best of them). A method the engine takes with no
+        arch-specific kernel choice ("accepted"), or one the snapshot does not know, leaves the
+        GPU's verdict. Unquantized formats (bf16, fp16) are the GPU's verdict alone.
+        """
+        return self.precision_support_reason(hardware, weight_format)[0]
+
+    def precision_support_reason(self, hardware: Hardware, weight_format: str) -> tuple[str | None, str]:
+        """`precision_support` and a sentence saying where the verdict comes from."""
+        known = load_formats().weight_formats.get(weight_format)
+        precision = known.precision if known is not None else weight_format
+        gpu = hardware.precision_support(precision)
+        where = f"{hardware.name} ({hardware.gfx_target})"
+        if gpu is None:
+            return None, f"{where} cannot run {precision}"
+        methods = self.weight_format_methods.get(weight_format, ())
+        if not methods:
+            return gpu, f"{where} runs {precision} {'natively' if gpu == 'native' else 'in software kernels'}"
+        release = f"{self.data.title} {self.data.version}"
+        best: str | None = None
+        refusals = []
+        for method in methods:
+            verdict = self.facts.quantization_verdict(method, hardware.gfx_target)
+            level = "native" if verdict in (None, "accepted") else verdict if verdict in LEVELS else None
+            if level is None:
+                why = self.facts.quantization_reason(method, hardware.gfx_target)
+                refusals.append(f"{method}" + (f" ({why})" if why else ""))
+            elif best is None or LEVELS.index(level) < LEVELS.index(best):
+                best = level
+        combined = weaker(gpu, best)
+        if combined is None:
+            return None, f"{release} has no {weight_format} kernels on {where}: {', '.join(refusals)} unsupported"
+        if combined == "emulated":
+            why = f"the GPU has no native {precision}" if gpu == "emulated" else "the engine's kernels for it"
+            return combined, f"{release} runs {weight_format} on {where} only through emulation ({why})"
+        return combined, f"{release} runs {weight_format} natively on {where}"
 
     @property
     def flags(self) -> FlagTable:

@@ -33,6 +33,16 @@ class SGLang(Backend):
     config_override_flag = "--json-model-override-args"
     # server_args.py types it as str and json.loads it when the model config is built.
     json_options = ("--json-model-override-args",)
+    # sglang/srt/layers/quantization: Fp8Config (block scales included), Mxfp4Config (registered
+    # only where the device has MXFP4 kernels: gfx950), W8A8Int8Config, AWQ/GPTQ-Marlin and
+    # compressed-tensors.
+    weight_format_methods = {
+        "fp8": ("fp8",),
+        "fp8_block": ("fp8",),
+        "mxfp4": ("mxfp4",),
+        "int8": ("w8a8_int8", "compressed-tensors"),
+        "int4": ("awq", "gptq_marlin", "compressed-tensors"),
+    }
 
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         # The launch always names the checkpoint and the TP size explicitly.

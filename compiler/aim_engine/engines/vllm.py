@@ -13,6 +13,16 @@ class VLLM(Backend):
     model_flags = ("--model",)
     context_flag = "--max-model-len"
     config_override_flag = "--hf-overrides"
+    # vllm/model_executor/layers/quantization: fp8 (block scales included) loads through Fp8Config,
+    # the gpt-oss MXFP4 checkpoints through Mxfp4Config; 8- and 4-bit integer checkpoints through
+    # compressed-tensors, quark, AWQ or GPTQ.
+    weight_format_methods = {
+        "fp8": ("fp8",),
+        "fp8_block": ("fp8",),
+        "mxfp4": ("mxfp4",),
+        "int8": ("compressed-tensors", "quark"),
+        "int4": ("awq", "gptq", "compressed-tensors"),
+    }
 
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         return [] if "--model" in self.written(entry) else ["--model", settings.checkpoint]
