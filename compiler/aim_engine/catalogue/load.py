@@ -213,6 +213,7 @@ def load_engines() -> dict[str, EngineData]:
             removed_env=data["removed_env"],
             family_env=data["family_env"],
             foreign_spellings=dict(data["foreign_spellings"]),
+            generic=dict(data["generic"]),
             defaults=dict(data["defaults"]),
             flags=FlagTable.from_snapshot(snapshot),
         )
@@ -270,6 +271,7 @@ def model_from(data: dict[str, Any], path: Path) -> Model:
         unverified=tuple(data.get("unverified", [])),
         path=path,
         serving=serving_from(data.get("serving") or {}),
+        model_type=data.get("model_type"),
         checkpoint=checkpoint_size(data.get("checkpoint")),
         multimodal=Multimodal(data["multimodal"]["encoder_params"], tuple(data["multimodal"].get("modalities", ())))
         if data.get("multimodal")
@@ -292,6 +294,7 @@ def serving_from(raw: dict[str, Any]) -> Serving:
             tool_call_parser=facts.get("tool_call_parser"),
             args=dict(facts.get("args") or {}),
             text_only_args=dict(facts.get("text_only_args") or {}),
+            env=dict(facts.get("env") or {}),
             source=facts.get("source"),
         )
         for name, facts in raw.items()

@@ -171,6 +171,7 @@ class EngineData:
     family_env: Mapping[str, Mapping[str, str]]
     foreign_spellings: Mapping[str, str]  # other engines' flags -> this engine's spelling
     defaults: Mapping[str, Any]  # what the engine fills in when a recipe leaves a setting out
+    generic: Mapping[str, Any]  # how a generic plan is written (flags per setting, env per gfx target)
     flags: FlagTable
 
     def image_for(self, hardware: Hardware) -> str | None:
@@ -265,6 +266,7 @@ class EngineServing:
     tool_call_parser: str | None = None
     args: Mapping[str, Any] = field(default_factory=dict)
     text_only_args: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
 
 
@@ -310,6 +312,7 @@ class Model:
     serving: Serving = field(default_factory=Serving)
     checkpoint: CheckpointSize | None = None  # the main checkpoint's stored size
     multimodal: Multimodal | None = None
+    model_type: str | None = None  # config.json model_type
 
     @property
     def slug(self) -> str:

@@ -11,6 +11,7 @@ from aim_engine.catalogue.records import Entry, Hardware, Model, Recipe
 from aim_engine.engines.base import Backend, EntrySettings
 from aim_engine.planning.memory import MemoryEstimate, ServingShape, estimate
 from aim_engine.planning.parallelism import TpProblem, tp_problems
+from aim_engine.planning.policy import MIN_USEFUL_CONTEXT
 from aim_engine.planning.precision import served_precision, weight_format
 from aim_pick.contract.units import gib
 
@@ -29,10 +30,6 @@ def serving_shape(backend: Backend, settings: EntrySettings, fmt: str) -> Servin
         cuda_graphs=settings.cuda_graphs,
         overhead_in_budget=backend.overhead_in_budget(),
     )
-
-
-# The shortest context a plan is worth running with; also the floor of a generic plan's context.
-MIN_USEFUL_CONTEXT = 4096
 
 
 @dataclass(frozen=True)
