@@ -194,6 +194,15 @@ def llama_files(max_len: int) -> dict[str, bytes]:
 BIG_WEIGHTS = safetensors_file({"model.embed_tokens.weight": ("BF16", [6_000_000])}, seed=5)  # 12 MB
 
 
+FP8_KV_CONFIG = llama_config(
+    quantization_config={
+        "quant_method": "quark",
+        "global_quant_config": {"weight": {"dtype": "fp8_e4m3", "qscheme": "per_tensor"}},
+        "kv_cache_quant_config": {"*k_proj": {"dtype": "fp8_e4m3"}, "*v_proj": {"dtype": "fp8_e4m3"}},
+    }
+)
+
+
 def fake_repos() -> list[Repo]:
     main = {
         **llama_files(2048),
@@ -234,6 +243,26 @@ def fake_repos() -> list[Repo]:
             "fake-org/tiny-moe",
             {commit_of("moe"): {"config.json": json.dumps(MOE).encode(), **moe_shards()}},
             {"main": commit_of("moe")},
+        ),
+        Repo(  # the same tensors under another name: an alias
+            "fake-org/tiny-llama-mirror",
+            {
+                commit_of("mirror"): {
+                    "config.json": json.dumps(llama_config()).encode(),
+                    "model.safetensors": LLAMA_WEIGHTS,
+                }
+            },
+            {"main": commit_of("mirror")},
+        ),
+        Repo(  # a Quark FP8 export with FP8 KV-cache scales, as AMD's *-FP8-KV checkpoints
+            "fake-amd/tiny-llama-FP8-KV",
+            {
+                commit_of("fp8-kv"): {
+                    "config.json": json.dumps(FP8_KV_CONFIG).encode(),
+                    "model.safetensors": safetensors_file(llama_tensors(FP8_KV_CONFIG, "F8_E4M3", scales=True), 6),
+                }
+            },
+            {"main": commit_of("fp8-kv")},
         ),
         Repo(
             "fake-gated/tiny-gated",

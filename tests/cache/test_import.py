@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+import struct
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +15,18 @@ from aim_engine.cache.hub_import import Unsupported, figures, logical_parameters
 from aim_engine.catalogue.load import schema_errors
 from aim_engine.cli import main
 
-from .conftest import LLAMA_MAIN, LLAMA_V1, MOE, cli, llama_config, llama_parameters, moe_parameters
+from .conftest import (
+    DTYPE_BYTES,
+    LLAMA_MAIN,
+    LLAMA_V1,
+    LLAMA_WEIGHTS,
+    MOE,
+    cli,
+    llama_config,
+    llama_parameters,
+    moe_parameters,
+    safetensors_file,
+)
 
 
 def load(path) -> dict:
@@ -37,11 +51,13 @@ def test_import_writes_a_valid_model_file_the_catalogue_accepts(hub_env, fake_hu
         False,
     )
     assert doc["aim_recipes"] == [] and doc["attention"] == {"kind": "gqa"} and doc["family"] == "Llama"
-    assert all(
-        f"fake-org/tiny-llama at commit {LLAMA_MAIN}" in p["source"]
-        for p in doc["provenance"]
-        if p["kind"] != "computed"
-    )
+    assert all(LLAMA_MAIN in p["source"] for p in doc["provenance"] if p["kind"] != "computed")
+    assert doc["provenance"][0]["source"].endswith(f"/fake-org/tiny-llama/blob/{LLAMA_MAIN}/config.json")
+    tensor_bytes = llama_parameters(cfg) * 2  # every tensor BF16
+    assert doc["checkpoint"]["total_bytes"] == tensor_bytes and doc["checkpoint"]["bytes_by_dtype"] == {
+        "BF16": tensor_bytes
+    }
+    assert "left to fill by hand:" in result.stdout and "reasoning_parser" in result.stdout
     assert (out / "tiny-llama.yaml").read_text().startswith("# yaml-language-server: $schema=")
     assert not fake_hub.requests("GET", "/cdn/") or all(r["range"] for r in fake_hub.requests("GET", "/cdn/"))
     assert main(["validate", "--root", str(copy_catalogue)]) == 0  # loads, cross-checks, no recipes needed
@@ -245,3 +261,250 @@ def test_license_falls_back_to_the_repo_tag():
     info = SimpleNamespace(card_data=None, tags=["license:mit"])
     assert hub_import.license_of(info) == ("mit", True)
     assert hub_import.license_of(SimpleNamespace(card_data=None, tags=[])) == ("unknown", False)
+
+
+@pytest.mark.slow
+def test_variants_are_read_from_their_own_checkpoints_and_added_to_an_existing_file(hub_env, fake_hub, tmp_path):
+    out = tmp_path / "models"
+    result = cli(
+        hub_env, "models", "import", "fake-org/tiny-llama", "--out", str(out), "--variant", "fake-org/tiny-llama-FP8"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "variant fake-org/tiny-llama-FP8: fp8 (fp8)" in result.stdout
+    doc = load(out / "tiny-llama.yaml")
+    (fp8,) = doc["variants"]
+    cfg = llama_config()
+    linear = (
+        llama_parameters(cfg) - 2 * cfg["vocab_size"] * cfg["hidden_size"] - (2 * cfg["num_hidden_layers"] + 1) * 64
+    )
+    assert fp8["checkpoint"]["bytes_by_dtype"]["F8_E4M3"] == linear  # one byte per linear weight
+    assert fp8["checkpoint"]["bytes_by_dtype"]["F32"] == 2 * 7 * 2 * 4  # weight and input scales, 2 layers x 7
+    assert fp8["source"].endswith("/config.json (quantization_config)") and fp8["verified"] is True
+
+    # The file exists: --variant alone adds to it, keeping what is there.
+    result = cli(
+        hub_env,
+        "models",
+        "import",
+        "fake-org/tiny-llama",
+        "--out",
+        str(out),
+        "--variant",
+        "fake-amd/tiny-llama-FP8-KV",
+        "--variant",
+        "fake-org/tiny-llama-mirror",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"updated {out / 'tiny-llama.yaml'}")
+    doc = load(out / "tiny-llama.yaml")
+    assert schema_errors("model", doc) == []
+    by_id = {v["model_id"]: v for v in doc["variants"]}
+    assert list(by_id) == ["fake-org/tiny-llama-FP8", "fake-amd/tiny-llama-FP8-KV", "fake-org/tiny-llama-mirror"]
+    kv = by_id["fake-amd/tiny-llama-FP8-KV"]
+    assert (kv["precision"], kv["quantization"], kv["kv_cache_fp8_scales"]) == ("fp8", "fp8", True)
+    mirror = by_id["fake-org/tiny-llama-mirror"]
+    assert (mirror["precision"], mirror["quantization"], mirror["alias_of"]) == ("bf16", "none", True)
+    result = cli(
+        hub_env, "models", "import", "fake-org/tiny-llama", "--out", str(out), "--variant", "fake-org/tiny-llama"
+    )
+    assert result.returncode == 2 and "not a variant" in result.stderr
+
+
+# --- offline: a local folder ---------------------------------------------------------------
+
+
+def hybrid_vlm_config() -> dict:
+    """A small Qwen3.5-style model: Gated DeltaNet layers, MoE, a vision tower, thinking by default."""
+    return {
+        "architectures": ["Qwen3_5MoeForConditionalGeneration"],
+        "model_type": "qwen3_5_moe",
+        "tie_word_embeddings": False,
+        "video_token_id": 9,
+        "text_config": {
+            "model_type": "qwen3_5_moe_text",
+            "hidden_size": 64,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "layer_types": ["linear_attention"] * 3 + ["full_attention"],
+            "linear_num_key_heads": 2,
+            "linear_num_value_heads": 4,
+            "linear_key_head_dim": 16,
+            "linear_value_head_dim": 16,
+            "linear_conv_kernel_dim": 4,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 32,
+            "shared_expert_intermediate_size": 32,
+            "max_position_embeddings": 4096,
+            "vocab_size": 512,
+            "dtype": "bfloat16",
+        },
+        "vision_config": {"depth": 1, "hidden_size": 32},
+    }
+
+
+HYBRID_TENSORS = {
+    "model.language_model.embed_tokens.weight": ("BF16", [512, 64]),
+    "model.language_model.layers.0.linear_attn.in_proj_qkvz.weight": ("BF16", [192, 64]),
+    "model.language_model.layers.3.self_attn.q_proj.weight": ("BF16", [64, 64]),
+    "model.language_model.layers.3.mlp.experts.0.down_proj.weight": ("BF16", [64, 32]),
+    "mtp.layers.0.mlp.gate.weight": ("BF16", [4, 64]),
+    "model.visual.blocks.0.attn.qkv.weight": ("BF16", [96, 32]),
+    "model.visual.merger.linear_fc2.weight": ("F32", [64, 32]),
+    "lm_head.weight": ("BF16", [512, 64]),
+}
+CARD = "---\nlicense: other\nlicense_name: tiny-licence\nextra_gated_prompt: accept it\n---\n# Tiny\n"
+
+
+def test_from_dir_reads_config_headers_and_card_without_a_hub(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "fake-org--tiny-hybrid-vl"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(hybrid_vlm_config()))
+    (folder / "README.md").write_text(CARD)
+    names = list(HYBRID_TENSORS)
+    first = safetensors_file({n: HYBRID_TENSORS[n] for n in names[:4]}, seed=1)
+    (folder / "model-00001-of-00002.safetensors").write_bytes(first)
+    second = safetensors_file({n: HYBRID_TENSORS[n] for n in names[4:]}, seed=2)
+    length = struct.unpack("<Q", second[:8])[0]
+    (folder / "model-00002-of-00002.safetensors").write_bytes(second[: 8 + length])  # the header is enough
+    out = tmp_path / "models"
+    assert main(["models", "import", "--from-dir", str(folder), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    doc = load(out / "tiny-hybrid-vl.yaml")
+    assert schema_errors("model", doc) == [] and doc["model_id"] == "fake-org/tiny-hybrid-vl"
+    assert doc["model_type"] == "qwen3_5_moe" and doc["family"] == "Qwen"
+    assert doc["attention"] == {
+        "kind": "hybrid",
+        "linear": {
+            "layers": 3,
+            "num_key_heads": 2,
+            "num_value_heads": 4,
+            "key_head_dim": 16,
+            "value_head_dim": 16,
+            "conv_kernel": 4,
+        },
+    }
+    assert doc["moe"]["shared_experts"] == 1 and doc["architecture_config"]["intermediate_size"] == 32
+    params = {n: math.prod(shape) for n, (_, shape) in HYBRID_TENSORS.items()}
+    assert doc["parameters"]["total"] == sum(params.values())
+    assert doc["multimodal"] == {
+        "encoder_params": params["model.visual.blocks.0.attn.qkv.weight"]
+        + params["model.visual.merger.linear_fc2.weight"],
+        "modalities": ["image", "video"],
+    }
+    by_dtype = {}
+    for dtype, shape in HYBRID_TENSORS.values():
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + math.prod(shape) * DTYPE_BYTES[dtype]
+    assert doc["checkpoint"]["bytes_by_dtype"] == by_dtype and doc["checkpoint"]["total_bytes"] == sum(
+        by_dtype.values()
+    )
+    assert doc["serving"] == {
+        "vllm": {"text_only_args": {"--language-model-only": True}},
+        "sglang": {"text_only_args": {"--language-model-only": True}},
+    }
+    assert (doc["license"], doc["gated"], doc["unverified"]) == ("tiny-licence", True, ["gated"])
+    assert "MTP" in printed and "replace them with the repo + commit" in printed
+    assert all("local folder" in p["source"] for p in doc["provenance"] if p["kind"] != "computed")
+
+    # A hub-cache snapshot names the repo and the commit; the sources then point at the hub.
+    commit = "ab" * 20
+    snap = tmp_path / "hub" / "models--fake-org--tiny-llama" / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps(llama_config()))
+    (snap / "model.safetensors").write_bytes(LLAMA_WEIGHTS)
+    assert main(["models", "import", "--from-dir", str(snap), "--out", str(out)]) == 0
+    doc = load(out / "tiny-llama.yaml")
+    assert doc["parameters"]["total"] == llama_parameters(llama_config())
+    assert doc["provenance"][0]["source"] == f"https://huggingface.co/fake-org/tiny-llama/blob/{commit}/config.json"
+    assert doc["license"] == "unknown" and "license" in doc["unverified"]
+
+
+def test_from_dir_refusals(tmp_path, capsys):
+    out = tmp_path / "models"
+    empty = tmp_path / "somewhere"
+    empty.mkdir()
+    assert main(["models", "import", "--from-dir", str(empty), "--out", str(out)]) == 1
+    assert "has no config.json" in capsys.readouterr().err
+    (empty / "config.json").write_text(json.dumps(llama_config()))
+    assert main(["models", "import", "--from-dir", str(empty), "--out", str(out)]) == 2
+    assert "cannot tell which hub id" in capsys.readouterr().err
+    assert main(["models", "import", "fake-org/x", "--from-dir", str(empty), "--out", str(out)]) == 1
+    assert "no safetensors weights" in capsys.readouterr().err
+    (empty / "model.safetensors").write_bytes(b"\xff" * 16)
+    assert main(["models", "import", "fake-org/x", "--from-dir", str(empty), "--out", str(out)]) == 1
+    assert "header" in capsys.readouterr().err
+    (empty / "model.safetensors").unlink()
+    (empty / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 10}, "weight_map": {}}))
+    assert main(["models", "import", "fake-org/x", "--from-dir", str(empty), "--out", str(out)]) == 1
+    assert "cannot be counted" in capsys.readouterr().err
+    index = {"metadata": {"total_size": 1000, "total_parameters": 500}, "weight_map": {"lm_head.weight": "a"}}
+    (empty / "model.safetensors.index.json").write_text(json.dumps(index))
+    assert main(["models", "import", "fake-org/x", "--from-dir", str(empty), "--out", str(out)]) == 0
+    assert "bytes per dtype" in capsys.readouterr().out
+    doc = load(out / "x.yaml")
+    assert doc["parameters"]["total"] == 500 and doc["checkpoint"]["total_bytes"] == 1000
+    assert "bytes_by_dtype" not in doc["checkpoint"] and not out.joinpath("tiny-llama.yaml").exists()
+    assert main(["models", "import", "--from-dir", str(empty), "--variant", "a/b", "fake-org/x"]) == 2
+
+
+def test_hybrid_indexer_chunked_and_quantized_configs():
+    qwen_next = {
+        "architectures": ["Qwen3NextForCausalLM"],
+        "model_type": "qwen3_next",
+        **{k: v for k, v in hybrid_vlm_config()["text_config"].items() if k != "layer_types"},
+        "full_attention_interval": 4,
+        "num_hidden_layers": 8,
+        "intermediate_size": 128,
+    }
+    assert figures(qwen_next, set(), set())["attention"]["linear"]["layers"] == 6
+    glm5 = {
+        "architectures": ["GlmMoeDsaForCausalLM"],
+        **{k: v for k, v in llama_config().items() if k != "architectures"},
+        "kv_lora_rank": 512,
+        "qk_rope_head_dim": 64,
+        "index_n_heads": 32,
+        "index_head_dim": 128,
+        "index_topk": 2048,
+    }
+    att = figures(glm5, set(), set())["attention"]
+    assert att["kind"] == "mla" and att["indexer"] == {"n_heads": 32, "head_dim": 128, "topk": 2048}
+    with pytest.raises(Unsupported, match="indexer without MLA"):
+        figures({**llama_config(), "index_n_heads": 4, "index_head_dim": 8, "index_topk": 16}, set(), set())
+    llama4 = {
+        "architectures": ["Llama4ForConditionalGeneration"],
+        "vision_config": {"hidden_size": 8},
+        "text_config": {
+            **llama_config(model_type="llama4_text", num_hidden_layers=8, num_local_experts=4, num_experts_per_tok=1),
+            "attention_chunk_size": 8192,
+            "no_rope_layers": [1, 1, 1, 0] * 2,
+            "interleave_moe_layer_step": 2,
+        },
+    }
+    fig = figures(llama4, set(), set())
+    assert fig["attention"] == {"kind": "gqa", "sliding_window": 8192, "sliding_window_layers": 6}
+    assert fig["moe"]["shared_experts"] == 1 and fig["moe"]["dense_layers"] == 4 and fig["modalities"] == ["image"]
+    gemma4 = {"architectures": ["Gemma4ForCausalLM"], **llama_config(global_head_dim=512, head_dim=256)}
+    with pytest.raises(Unsupported, match="one KV head size per model"):
+        figures(gemma4, set(), set())
+    with pytest.raises(Unsupported, match="block-sparse"):
+        figures(llama_config(sparse_attention_config={"use_sparse_attention": True}), set(), set())
+    int4 = {
+        "quant_method": "compressed-tensors",
+        "format": "pack-quantized",
+        "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int", "group_size": 32}}},
+    }
+    kimi = {"architectures": ["KimiK25ForConditionalGeneration"], "text_config": llama_config(quantization_config=int4)}
+    quant = figures(kimi, set(), set())["quantization"]
+    assert (quant.precision, quant.method, quant.bits) == ("int4", "w4a16", 4)
+    mx = {"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp4", "qscheme": "per_group"}}}
+    assert figures(llama_config(quantization_config=mx), set(), set())["quantization"].method == "mxfp4"
+    gemma3 = {
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "text_config": {**llama_config(), "model_type": "gemma3_text"},
+    }
+    del gemma3["text_config"]["vocab_size"]
+    fig = figures({**gemma3, "text_config": {**gemma3["text_config"], "sliding_window": 1024}}, set(), set())
+    assert fig["architecture_config"]["vocab_size"] == 262208 and "vocab_size" in fig["derived"]
