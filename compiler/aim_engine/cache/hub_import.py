@@ -289,7 +289,8 @@ def text_config(config: dict) -> tuple[str, dict]:
     if arch.endswith(("ForConditionalGeneration", "ForCausalLM")) and isinstance(config.get("text_config"), dict):
         text = config["text_config"]
         qc = text.get("quantization_config") or config.get("quantization_config")
-        return arch, {**text, "quantization_config": qc}
+        dtype = text.get("torch_dtype") or text.get("dtype") or config.get("torch_dtype") or config.get("dtype")
+        return arch, {**text, "quantization_config": qc, "torch_dtype": dtype}
     raise Unsupported(
         f"{arch} is not a causal language model the planner can serve "
         "(expected *ForCausalLM, or *ForConditionalGeneration with a text_config)"
