@@ -1,0 +1,112 @@
+"""The shipped catalogue's content: enough models, every figure traceable to a source a reader
+can open, vendor recipes that say where they come from, and readiness levels that claim no more
+than the recipes behind them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = sorted((REPO / "models").glob("*.yaml"))
+RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+
+# A public source: a URL, or "owner/repo path @ commit" / "owner/repo path@commit" (7+ hex digits).
+COMMIT = re.compile(r"[\w.-]+/[\w.-]+ \S+ ?@ ?[0-9a-f]{7,40}\b")
+URL = re.compile(r"https?://\S+")
+DERIVED = ("computed", "derived")
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _public(source: str) -> bool:
+    return bool(COMMIT.search(source) or URL.search(source))
+
+
+def test_at_least_forty_models():
+    ids = [_yaml(p)["model_id"] for p in MODELS]
+    assert len(set(ids)) == len(ids) >= 40
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_every_figure_has_a_source(path):
+    """Each figure of the file is named by a provenance entry (or listed as unverified), and
+    each entry is a public source or says it is derived from the others."""
+    doc = _yaml(path)
+    named = set(doc.get("unverified") or [])
+    for entry in doc["provenance"]:
+        named |= set(entry.get("figures") or [])
+        source = entry["source"]
+        assert _public(source) or entry.get("kind") == "computed" or source.startswith(DERIVED), (
+            f"{path.name}: provenance source names no repository@commit or URL: {source[:100]}"
+        )
+        assert not source.startswith("/"), f"{path.name}: a local path is no source a reader can open"
+    figures = set(doc["architecture_config"]) | {"parameters.total", "license", "gated", "architecture"}
+    figures |= {f"attention.{key}" for key in doc["attention"] if key != "kind"}
+    figures |= {f"moe.{key}" for key in doc.get("moe") or {}}
+    if doc["parameters"].get("active") is not None:
+        figures.add("parameters.active")
+    assert not figures - named, f"{path.name}: figures without a source: {sorted(figures - named)}"
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_sizes_and_variants_have_sources(path):
+    doc = _yaml(path)
+    checkpoint = doc.get("checkpoint")
+    if checkpoint:
+        assert checkpoint["source"].strip(), f"{path.name}: checkpoint size without a source"
+        assert checkpoint.get("computed") or _public(checkpoint["source"]), path.name
+    for variant in doc.get("variants") or []:
+        assert _public(variant["source"]), f"{path.name}: variant {variant['model_id']} has no public source"
+
+
+def _recipes_by_model() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for path in RECIPES:
+        doc = _yaml(path)
+        out.setdefault(doc["model_id"], []).append(doc)
+    return out
+
+
+def test_readiness_claims_no_more_than_the_recipes():
+    """production needs a measured (verified) recipe, preview a vendor-tuned (preview) one;
+    everything else is experimental, whatever generic plans the planner can write for it."""
+    recipes = _recipes_by_model()
+    wrong = []
+    for path in MODELS:
+        doc = _yaml(path)
+        statuses = {r.get("status", "untested") for r in recipes.get(doc["model_id"], [])}
+        want = "production" if "verified" in statuses else "preview" if "preview" in statuses else "experimental"
+        if doc["readiness_level"] != want:
+            wrong.append(f"{path.name}: {doc['readiness_level']}, recipes say {want}")
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in RECIPES if _yaml(p).get("status") in ("preview", "verified")],
+    ids=lambda p: p.stem,
+)
+def test_tuned_recipes_name_their_source(path):
+    """A vendor-tuned recipe says where its settings come from (repository + path + commit, or URL)."""
+    notes = _yaml(path).get("notes") or ""
+    assert _public(notes), f"{path.name}: status {_yaml(path)['status']} but its notes name no source"
+
+
+def test_the_new_attention_kinds_are_in_the_catalogue():
+    """MLA, DeepSeek's sparse-attention indexer, hybrid linear attention and sliding-window mixes
+    each have at least one shipped model, so the memory model's handling of them is exercised."""
+    kinds: set[str] = set()
+    for path in MODELS:
+        attention = _yaml(path)["attention"]
+        kinds.add(attention["kind"])
+        if attention.get("indexer"):
+            kinds.add("indexer")
+        if attention.get("sliding_window_layers"):
+            kinds.add("sliding")
+    assert {"gqa", "mla", "hybrid", "indexer", "sliding"} <= kinds, kinds
