@@ -138,7 +138,7 @@ def test_zero_is_not_unset(tmp_path, change):
 
 @pytest.mark.parametrize(
     "value",
-    ["1.5K", "'8192.0'", "8192.0", "'1e20'", "1.0e+20", "'2.01k'", "'auto'", "-1", "1" + "0" * 320, "'32k5'"],
+    ["1.5K", "'8192.0'", "8192.0", "'1e20'", "1.0e+20", "'2.01k'", "-2", "'autofit'", "1" + "0" * 320, "'32k5'"],
 )
 def test_integer_flags_take_what_the_engine_reads_as_that_integer(tmp_path, value):
     text = mutate("--max-model-len: 32768", f"--max-model-len: {value}")

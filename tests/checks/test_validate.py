@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
 
 from aim_engine.build import check
 from aim_engine.checks.diagnostics import Check, Severity
@@ -62,6 +63,23 @@ def errors(diagnostics):
 def test_good_recipe_passes(tmp_path):
     assert validate_text(tmp_path, GOOD_VLLM) == []
 
+
+MXFP4_ON_MI300X_BOTH = """
+recipe_id: t-gpt-oss-both
+model_id: openai/gpt-oss-20b
+hardware: MI300X
+precision: mxfp4
+vllm_serve:
+  1_gpu:
+    enabled: true
+    args:
+      --max-model-len: 32768
+sglang_serve:
+  1_gpu:
+    enabled: true
+    args:
+      --context-length: 32768
+"""
 
 # (id, text, check, marker of the line to blame (None: any line), severity)
 CASES = [
@@ -187,10 +205,46 @@ CASES = [
         Severity.ERROR,
     ),
     (
-        "flag-choice-kv-metavar",
+        # vLLM's --kv-cache-dtype list is its metavar (CacheDType | str): known values, not a limit
+        "registry-kv-metavar",
         mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: fp9\n"),
-        Check.FLAG_CHOICE,
+        Check.REGISTRY_VALUE,
         "--kv-cache-dtype",
+        Severity.WARNING,
+    ),
+    (
+        "registry-reasoning-parser",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --reasoning-parser: qwen4\n"),
+        Check.REGISTRY_VALUE,
+        "--reasoning-parser",
+        Severity.WARNING,
+    ),
+    (
+        "unknown-config-key",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -cc.pass_config.fuse_rope_kv: 'True'\n"),
+        Check.UNKNOWN_CONFIG_KEY,
+        "-cc.pass_config",
+        Severity.ERROR,
+    ),
+    (
+        "unknown-config-key-json",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --compilation-config: '{\"level\": 3}'\n"),
+        Check.UNKNOWN_CONFIG_KEY,
+        "--compilation-config",
+        Severity.ERROR,
+    ),
+    (
+        "dotted-enum-value",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -cc.cudagraph_mode: HALF\n"),
+        Check.FLAG_CHOICE,
+        "-cc.cudagraph_mode",
+        Severity.ERROR,
+    ),
+    (
+        "optimization-level",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -O4: null\n"),
+        Check.FLAG_CHOICE,
+        "-O4",
         Severity.ERROR,
     ),
     (
@@ -201,10 +255,10 @@ CASES = [
         Severity.ERROR,
     ),
     (
-        "flag-choice-quantization",
-        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --quantization: fp9\n"),
+        "flag-choice-sglang-attention",
+        mutate("--context-length: 32768", "--context-length: 32768\n      --attention-backend: rocm_aiter"),
         Check.FLAG_CHOICE,
-        "--quantization",
+        "--attention-backend",
         Severity.ERROR,
     ),
     (
@@ -327,6 +381,36 @@ CASES = [
         mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_TRITON_FLASH_ATTN: "0"'),
         Check.ENV_REMOVED,
         "VLLM_USE_TRITON_FLASH_ATTN",
+        Severity.WARNING,
+    ),
+    (
+        "env-unknown",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_USE_AITER_TRITON_ROPE: "1"'),
+        Check.ENV_REMOVED,
+        "VLLM_USE_AITER_TRITON_ROPE",
+        Severity.WARNING,
+    ),
+    (
+        "env-never-acted-on",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'VLLM_ROCM_USE_AITER_UNIFIED_ATTENTION: "1"'),
+        Check.ENV_REMOVED,
+        "VLLM_ROCM_USE_AITER_UNIFIED_ATTENTION",
+        Severity.WARNING,
+    ),
+    (
+        "env-deprecated",
+        mutate(
+            "      --context-length: 32768", "      --context-length: 32768\n    env:\n      SGLANG_ENABLE_CP_V2: '1'"
+        ),
+        Check.ENV_DEPRECATED,
+        "SGLANG_ENABLE_CP_V2",
+        Severity.WARNING,
+    ),
+    (
+        "env-choice",
+        mutate('VLLM_ROCM_USE_AITER: "1"', "VLLM_ROCM_QUICK_REDUCE_QUANTIZATION: INT5"),
+        Check.ENV_CHOICE,
+        "VLLM_ROCM_QUICK_REDUCE_QUANTIZATION",
         Severity.ERROR,
     ),
     (
@@ -357,6 +441,44 @@ CASES = [
         mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --kv-cache-dtype: turboquant_3bit_nc\n"),
         Check.UNKNOWN_VALUE,
         "--kv-cache-dtype",
+        Severity.ERROR,
+    ),
+    (
+        # SGLang starts with a KV pool shorter than one full-context request (it refuses or cuts
+        # longer requests at run time): a warning naming the context that fits, not an error.
+        "context-fits-shorter-sglang",
+        GOOD_VLLM.replace("Qwen3-8B", "Llama-3.1-70B-Instruct")
+        .replace("Qwen/", "meta-llama/")
+        .replace("--context-length: 32768", "--context-length: 131072"),
+        Check.CONTEXT_FITS_SHORTER,
+        ("--context-length", 1),
+        Severity.WARNING,
+    ),
+    (
+        # vLLM --max-model-len auto: vLLM shortens the context to what fits at start-up.
+        "context-fits-shorter-vllm-auto",
+        GOOD_VLLM.replace("Qwen3-8B", "Llama-3.1-70B-Instruct")
+        .replace("Qwen/", "meta-llama/")
+        .replace("--max-model-len: 32768", "--max-model-len: auto", 1),
+        Check.CONTEXT_FITS_SHORTER,
+        ("--max-model-len: auto", 1),
+        Severity.WARNING,
+    ),
+    (
+        "dtype-unsupported",
+        GOOD_VLLM.replace("Qwen/Qwen3-8B", "google/gemma-3-27b-it")
+        .replace("precision: bf16", "precision: fp16")
+        .replace("--dtype: bfloat16", "--dtype: float16"),
+        Check.DTYPE_UNSUPPORTED,
+        ("--dtype: float16", 1),
+        Severity.ERROR,
+    ),
+    (
+        # SGLang 0.5.23 registers no MXFP4 method on gfx942 (vLLM emulates it there)
+        "precision-unsupported-by-engine",
+        MXFP4_ON_MI300X_BOTH,
+        Check.PRECISION_UNSUPPORTED,
+        ("1_gpu:", 2),
         Severity.ERROR,
     ),
 ]
@@ -609,6 +731,94 @@ def test_a_bug_in_a_rule_is_reported_on_its_file_and_hides_nothing(
     assert "simulated bug" in capsys.readouterr().out
 
 
+def _model_base() -> dict:
+    """A copy of a shipped MoE model file as data, under another id and with no recipes."""
+    data = yaml.safe_load((REPO / "models" / "qwen3-30b-a3b.yaml").read_text(encoding="utf-8"))
+    data["model_id"] = "Test/Qwen3-30B-A3B-copy"
+    data["aim_recipes"] = []
+    for variant in data.get("variants") or []:
+        variant["model_id"] = "Test/" + variant["model_id"].split("/", 1)[1] + "-copy"
+    data["parameters"] = {"total": 30532122624, "active": 3353032704}
+    data["architecture_config"].update(num_attention_heads=32, num_key_value_heads=4, hidden_size=2048)
+    data["moe"].update(num_experts=128, experts_per_token=8)
+    return data
+
+
+def model_text(*changes: tuple[tuple[str, ...], object]) -> str:
+    data = _model_base()
+    for where, value in changes:
+        holder = data
+        for key in where[:-1]:
+            holder = holder[key]
+        holder[where[-1]] = value
+    return yaml.safe_dump(data, sort_keys=False, width=1000)
+
+
+MODEL_TEXT = model_text()
+
+
+# Model files: (id, text, check, marker of the line to blame)
+MODEL_CASES = [
+    ("active-above-total", model_text((("parameters", "active"), 40532122624)), Check.MODEL_INCONSISTENT, "active:"),
+    (
+        "experts-per-token",
+        model_text((("moe", "experts_per_token"), 200)),
+        Check.MODEL_INCONSISTENT,
+        "experts_per_token:",
+    ),
+    (
+        "heads-not-multiple",
+        model_text((("architecture_config", "num_key_value_heads"), 5)),
+        Check.MODEL_INCONSISTENT,
+        "num_key_value_heads:",
+    ),
+    (
+        "more-kv-heads",
+        model_text((("architecture_config", "num_key_value_heads"), 64)),
+        Check.MODEL_INCONSISTENT,
+        "num_key_value_heads:",
+    ),
+    (
+        "sliding-window-layers",
+        model_text((("attention",), {"kind": "gqa", "sliding_window": 4096, "sliding_window_layers": 99})),
+        Check.MODEL_INCONSISTENT,
+        "sliding_window_layers:",
+    ),
+    (
+        "total-below-embeddings",
+        model_text((("parameters",), {"total": 100000000, "active": 90000000})),
+        Check.MODEL_INCONSISTENT,
+        "total:",
+    ),
+    (
+        "decimal-integer",
+        model_text((("architecture_config", "hidden_size"), 2048.0)),
+        Check.NOT_AN_INTEGER,
+        "hidden_size:",
+    ),
+    (
+        "decimal-exponent",
+        model_text((("parameters", "total"), 3.0532122624e10)),
+        Check.NOT_AN_INTEGER,
+        "total:",
+    ),
+]
+
+
+def test_model_text_passes(tmp_path):
+    assert validate_text(tmp_path, MODEL_TEXT, "model.yaml") == []
+
+
+@pytest.mark.parametrize("case_id, text, check, marker", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_each_model_check_trips_at_the_right_line(tmp_path, case_id, text, check, marker):
+    found = validate_text(tmp_path, text, "model.yaml")
+    hits = [d for d in found if d.check is check]
+    assert hits, [d.format_text() for d in found]
+    assert line_of(text, marker) in {d.line for d in hits}, [d.format_text() for d in hits]
+    assert {d.check for d in found} == {check}, [d.format_text() for d in found]
+
+
 def test_every_check_has_a_case():
     """The case tables together trip every finding code (each case is a test above)."""
-    assert set(Check) == {c[2] for c in CASES} | {c[2] for c in CATALOGUE_CASES} | {c[1] for c in FAULT_CASES}
+    covered = {c[2] for c in CASES} | {c[2] for c in CATALOGUE_CASES} | {c[1] for c in FAULT_CASES}
+    assert set(Check) == covered | {c[2] for c in MODEL_CASES}

@@ -91,8 +91,24 @@ def test_int_flags_refuse_the_rest(vllm, value):
 
 
 @pytest.mark.parametrize("value", ["auto", "-1", -1, " AUTO "])
-def test_auto_context_is_refused_with_a_reason(vllm, value):
-    with pytest.raises(FlagValueError, match="choose the value"):
+def test_auto_context_is_the_engines_own_value(vllm, value):
+    """vLLM 0.33 human_readable_int_or_auto: "auto" / -1 fit the context to memory at start-up."""
+    assert parse_value(vllm.flags.options["--max-model-len"], value) == -1
+
+
+def test_auto_context_is_sized_as_the_models_maximum_and_rendered_as_written(vllm, catalogue):
+    model = catalogue.models["Qwen/Qwen3-8B"]
+    e = Entry("vllm", "1_gpu", 1, True, {"--max-model-len": "auto"}, {}, None)
+    s = vllm.settings(e, model, catalogue.hardware["MI300X"])
+    assert s.context_auto and not s.max_model_len_explicit
+    assert s.max_model_len == model.config.max_position_embeddings
+    argv = vllm.engine_args(e, s, 8000)
+    assert argv[argv.index("--max-model-len") + 1] == "auto"
+
+
+@pytest.mark.parametrize("value", ["-1.0", "auto-fit"])
+def test_only_the_engines_spellings_of_auto(vllm, value):
+    with pytest.raises(FlagValueError):
         parse_value(vllm.flags.options["--max-model-len"], value)
 
 
@@ -189,10 +205,18 @@ def test_sglang_refuses_suffixes_it_does_not_know(sglang, value):
         parse_value(sglang.flags.options["--context-length"], value)
 
 
-@pytest.mark.parametrize("value", ["None", ""])
-def test_a_spelling_the_engine_reads_as_not_set_is_refused(vllm, value):
-    with pytest.raises(FlagValueError, match="not set"):
-        parse_value(vllm.flags.options["--served-model-name"], value)
+@pytest.mark.parametrize("option", ["--spec-method", "--tool-strict-level", "--served-model-name"])
+def test_the_literal_none_is_a_value_the_engine_accepts(vllm, option):
+    """vLLM's Optional options read "None" as not set (the snapshot keeps it among the choices)."""
+    assert parse_value(vllm.flags.options[option], "None") is None
+
+
+def test_none_is_not_set_for_planning(vllm, catalogue):
+    e = Entry("vllm", "1_gpu", 1, True, {"--quantization": "None"}, {}, None)
+    s = vllm.settings(e, catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"])
+    assert s.quantization is None
+    argv = vllm.engine_args(e, s, 8000)
+    assert argv[argv.index("--quantization") + 1] == "None"
 
 
 def test_other_special_spellings_are_values(vllm):

@@ -83,3 +83,40 @@ def test_call_sites_and_class_dict_keys():
 def test_text_of_format_and_unknown():
     assert sourcescan.text_of(ast.parse("'x {}'.format(y)").body[0].value) == "x {}"
     assert sourcescan.text_of(ast.parse("some_call()").body[0].value) is None
+
+
+def _module(name: str, source: str) -> sourcescan.Module:
+    from pathlib import Path
+
+    return sourcescan.Module(name, Path(name), ast.parse(textwrap.dedent(source)))
+
+
+def test_unused_registry_variables_follow_stored_values_to_their_readers():
+    registry = _module("pkg.envs", 'environment_variables = {"A": 1, "B": 2, "C": 3, "D": 4, "E": 5}\n')
+    ops = _module(
+        "pkg.ops",
+        """
+        import pkg.envs as envs
+
+        class Ops:
+            _B = envs.B  # stored; only is_b() reads it and nothing calls is_b
+            _C = envs.C  # stored; is_c() reads it and main() calls is_c
+
+            @classmethod
+            def is_b(cls):
+                return cls._B
+
+            @classmethod
+            def is_c(cls):
+                return cls._C
+
+        def main():
+            if envs.A:  # read directly
+                return Ops.is_c()
+            return getattr(envs, "E")  # a string naming the variable counts as a read
+        """,
+    )
+    unused = sourcescan.unused_registry_variables([registry, ops], {"A", "B", "C", "D", "E"}, "pkg.envs")
+    assert set(unused) == {"B", "D"}
+    assert "is_b()" in unused["B"] and "nothing calls it" in unused["B"]
+    assert "no code outside pkg.envs" in unused["D"]

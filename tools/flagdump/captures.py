@@ -3,6 +3,7 @@
 * ``startup_deprecations``: options the engine's code says are deprecated when it starts
   (log/warning calls found by sourcescan), option -> messages;
 * ``ad_hoc_env``: variables read with os.environ/getenv/helpers outside the registry;
+* ``unused_env``: registry variables no code acts on (defined, never effectively read);
 * ``environ_checks``: loops over os.environ testing a prefix (unknown-variable checks);
 * ``registry_entry``: the common shape of one ``registries`` entry;
 * ``capture_logs`` / ``capture_warnings``: run engine code and keep what it says.
@@ -73,6 +74,29 @@ def ad_hoc_env(package: str, known: set[str], prefix: str | None = None) -> dict
                 continue
             found.setdefault(name, set()).add(module.name)
     return {name: sorted(mods) for name, mods in sorted(found.items())}
+
+
+def unused_env(package: str, names: set[str], registry_module: str) -> dict:
+    """Registry variables nothing outside the registry acts on (sourcescan), less those whose
+    name appears in a compiled file of the package (a binary may read them)."""
+    unused = sourcescan.unused_registry_variables(modules(package), names, registry_module)
+    root = package_dir(package)
+    compiled = [p for p in sorted(root.rglob("*")) if p.is_file() and p.suffix not in (".py", ".pyc", ".pyi")]
+    for path in compiled:
+        if not unused:
+            break
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for name in [n for n in unused if n.encode() in data]:
+            del unused[name]
+    return {
+        "how": f"ast scan of the installed package outside {registry_module}: a variable is unused when no code "
+        "refers to its name except to store its value in an attribute that only uncalled functions read; "
+        "names found in the package's non-Python files (compiled code may read them) are left out",
+        "variables": unused,
+    }
 
 
 def environ_checks(package: str) -> list[dict]:

@@ -218,6 +218,7 @@ def env() -> dict:
             "with a literal name): every variable name missing from the registry, with the modules",
             "variables": captures.ad_hoc_env(PACKAGE, set(variables)),
         },
+        "registry_unused": captures.unused_env(PACKAGE, set(variables), module_name),
         "unknown_variables": {
             "prefix_checks": checks,
             "behaviour": "warn" if any(c["prefix"].startswith("SGLANG_") for c in checks) else "none",

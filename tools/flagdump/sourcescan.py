@@ -295,3 +295,106 @@ def class_dict_keys(tree: ast.Module, cls: str, attr: str) -> list[str] | None:
             if any(isinstance(t, ast.Name) and t.id == attr for t in targets) and isinstance(stmt.value, ast.Dict):
                 return [k.value for k in stmt.value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
     return None
+
+
+class _RegistryUses(_Scopes):
+    """One pass over a module: where registry variable names occur, what each attribute is
+    loaded by, and every name the module refers to."""
+
+    def __init__(self, names: frozenset[str]):
+        super().__init__()
+        self.names = names
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.reads: set[str] = set()  # names used in any other way than being stored
+        self.stores: dict[str, set[str]] = {}  # name -> attributes its value is stored in
+        self.attr_loads: dict[str, set[str | None]] = {}  # attribute -> loading functions (None: not in one)
+        self.referenced: set[str] = set()
+        self.functions: list[str] = []
+
+    def run(self, tree: ast.Module) -> None:
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+        self.visit(tree)
+
+    def _function(self, node):
+        self.functions.append(node.name)
+        self._scoped(node)
+        self.functions.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def _hit(self, node: ast.AST, name: str) -> None:
+        expr = node  # climb to the whole value: envs.X, envs.X.get(), int(envs.X) stays a read
+        parent = self.parents.get(expr)
+        while isinstance(parent, (ast.Attribute, ast.Call)) and (
+            not isinstance(parent, ast.Call) or parent.func is expr
+        ):
+            expr, parent = parent, self.parents.get(parent)
+        if isinstance(parent, ast.Assign) and parent.value is expr and len(parent.targets) == 1:
+            target = parent.targets[0]
+            if isinstance(target, ast.Attribute):
+                self.stores.setdefault(name, set()).add(target.attr)
+                return
+            if isinstance(target, ast.Name) and isinstance(self.parents.get(parent), ast.ClassDef):
+                self.stores.setdefault(name, set()).add(target.id)
+                return
+        self.reads.add(name)
+
+    def visit_Attribute(self, node: ast.Attribute):
+        if node.attr in self.names:
+            self._hit(node, node.attr)
+        if isinstance(node.ctx, ast.Load):
+            self.attr_loads.setdefault(node.attr, set()).add(self.functions[-1] if self.functions else None)
+            self.referenced.add(node.attr)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name):
+        if isinstance(node.ctx, ast.Load):
+            self.referenced.add(node.id)
+            # a class attribute read by its bare name inside the class body
+            self.attr_loads.setdefault(node.id, set()).add(self.functions[-1] if self.functions else None)
+
+    def visit_Constant(self, node: ast.Constant):
+        if isinstance(node.value, str):
+            if node.value in self.names:
+                self._hit(node, node.value)
+            if node.value.isidentifier():
+                self.referenced.add(node.value)  # getattr(x, "name"), registries of names
+
+
+def unused_registry_variables(modules: list[Module], names: set[str], registry_module: str) -> dict[str, str]:
+    """Registry variables no code outside the registry module acts on: name -> why.
+
+    A variable is used when its name occurs outside the registry in any way (``envs.X``,
+    ``"X"``, ``Envs.X.get()``) except being stored in an attribute; a stored value is used
+    when some code loads the attribute outside a function, or in a function that is referred
+    to anywhere. So ``_X = envs.X`` whose only reader is a method nothing calls is unused.
+    """
+    frozen = frozenset(names)
+    scans = []
+    for module in modules:
+        if module.name == registry_module:
+            continue
+        scan = _RegistryUses(frozen)
+        scan.run(module.tree)
+        scans.append((module.name, scan))
+    reads = set().union(*(s.reads for _, s in scans)) if scans else set()
+    referenced = set().union(*(s.referenced for _, s in scans)) if scans else set()
+    out: dict[str, str] = {}
+    for name in sorted(names - reads):
+        stores = sorted({(mod, attr) for mod, s in scans for attr in s.stores.get(name, ())})
+        if not stores:
+            out[name] = f"no code outside {registry_module} refers to it"
+            continue
+        why = []
+        for mod, attr in stores:
+            loaders = set().union(*(s.attr_loads.get(attr, set()) for _, s in scans))
+            called = {f for f in loaders if f is not None and f in referenced}
+            if None in loaders or called:
+                break
+            readers = ", ".join(f"{f}()" for f in sorted(f for f in loaders if f)) or "no code"
+            why.append(f"stored in {mod}:{attr}, which only {readers} reads, and nothing calls it")
+        else:
+            out[name] = "; ".join(why)
+    return out

@@ -486,6 +486,7 @@ def env(parser: argparse.ArgumentParser) -> dict:
             "such a variable is read, yet validate_environ calls it unknown",
             "variables": captures.ad_hoc_env(PACKAGE, known, prefix="VLLM_"),
         },
+        "registry_unused": captures.unused_env(PACKAGE, known, ENVS),
         "unknown_variables": {
             "prefix_checks": captures.environ_checks(PACKAGE),
             "source": f"{module}.{cls_name}.{method}",

@@ -71,10 +71,14 @@ class Check(enum.Enum):
         "aim_recipes names a recipe that does not exist or belongs to another model.",
         "remove it or fix the id",
     )
-    PRECISION_UNSUPPORTED = (ERROR, "The GPU cannot run this precision.", "use a precision the GPU supports")
+    PRECISION_UNSUPPORTED = (
+        ERROR,
+        "The GPU, or the pinned engine on this GPU's architecture, cannot run this precision.",
+        "use a precision the GPU and the engine support there, or disable the entry",
+    )
     PRECISION_EMULATED = (
         WARNING,
-        "The GPU runs this precision only through the engine's software kernels.",
+        "The GPU runs this precision only through the engine's software (emulation) kernels.",
         "expect lower speed, or use a GPU with native support",
     )
     NO_IMAGE = (
@@ -109,7 +113,22 @@ class Check(enum.Enum):
     )
     FLAG_VALUE = (ERROR, "The flag's value has the wrong type for the engine.", "give a value of the type shown")
     FLAG_CHOICE = (ERROR, "The flag's value is not one the engine accepts.", "pick one of the listed values")
+    REGISTRY_VALUE = (
+        WARNING,
+        "The value is not in the pinned engine's registry for this option; only a plugin could add it.",
+        "use one of the registered values listed, or make sure the plugin providing it is installed",
+    )
+    UNKNOWN_CONFIG_KEY = (
+        ERROR,
+        "The key is not a field of the engine's config class for this option, which refuses unknown keys.",
+        "use one of the config's fields (the message suggests the closest)",
+    )
     RESERVED_FLAG = (WARNING, "The flag is set by AIM Engine when it renders the command.", "remove it from the recipe")
+    DTYPE_UNSUPPORTED = (
+        ERROR,
+        "The engine refuses this --dtype for the model's architecture (its own per-model-type list).",
+        "use the dtype the engine's message names (e.g. bfloat16), or the other engine",
+    )
     DTYPE_MISMATCH = (
         ERROR,
         "--dtype contradicts the recipe's precision.",
@@ -147,13 +166,22 @@ class Check(enum.Enum):
     )
     DOES_NOT_FIT = (
         ERROR,
-        "The entry does not fit in GPU memory at its settings.",
+        "The engine cannot start: the entry does not fit in GPU memory at its settings.",
         "lower the context length, use fp8 KV cache, or use more GPUs",
+    )
+    CONTEXT_FITS_SHORTER = (
+        WARNING,
+        "The engine starts, but one request of the full context length does not fit in its KV cache: "
+        "longer requests are refused or cut at run time (SGLang), or the engine shortens the context "
+        "it chose (vLLM --max-model-len auto).",
+        "set the context length the message names, or use more GPUs or an fp8 KV cache",
     )
     UNKNOWN_CHECKPOINT = (
         ERROR,
-        "--model names neither the model nor one of its listed variants.",
-        "list the checkpoint under the model's variants",
+        "The checkpoint (--model / --model-path) is neither the model nor one of its listed variants, so "
+        "its precision and size are unknown; the entry is not sized.",
+        "add it to the model file's variants with its precision and quantization (alias_of: true for the "
+        "same weights under another repo name), or serve a listed checkpoint",
     )
     CHECKPOINT_PRECISION = (
         ERROR,
@@ -173,9 +201,21 @@ class Check(enum.Enum):
         "pass secrets at run time (e.g. HF_TOKEN by name only)",
     )
     ENV_REMOVED = (
+        WARNING,
+        "The pinned engine release does not read this environment variable (removed, renamed, or defined "
+        "but never acted on): setting it has no effect.",
+        "remove it, or use the replacement named",
+    )
+    ENV_DEPRECATED = (
+        WARNING,
+        "The engine still reads this environment variable but says it is deprecated.",
+        "switch to the replacement the engine names",
+    )
+    ENV_CHOICE = (
         ERROR,
-        "The environment variable is not read by the pinned engine.",
-        "remove it or use the replacement named",
+        "The engine accepts only a fixed set of values for this environment variable and stops at "
+        "start-up on any other.",
+        "use one of the listed values",
     )
     UNKNOWN_BACKEND = (
         ERROR,
@@ -200,6 +240,17 @@ class Check(enum.Enum):
         ERROR,
         "AIM Engine failed while checking this file: a bug, not a fault of the file; the other files were checked.",
         "please report it with the file; aim-engine validate exits 70",
+    )
+    MODEL_INCONSISTENT = (
+        ERROR,
+        "The model file's figures contradict each other (e.g. more active than total parameters, more KV "
+        "heads than heads).",
+        "check the figures against the checkpoint's config.json",
+    )
+    NOT_AN_INTEGER = (
+        ERROR,
+        "A whole number is written as a decimal (2048.0, 1.0e+15) where the file takes an integer.",
+        "write it as an integer, without a decimal point or exponent",
     )
     UNKNOWN_VALUE = (
         ERROR,

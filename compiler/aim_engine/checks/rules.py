@@ -12,13 +12,16 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, Hardware, Model, Recipe, normalise
+from aim_engine.catalogue.load import schema as load_schema
+from aim_engine.catalogue.records import ENTRY_KEY, Catalogue, Entry, FlagSpec, Hardware, Model, Recipe, normalise
 from aim_engine.checks.diagnostics import Check, Report
+from aim_engine.checks.figures import decimal_integers, model_contradictions
 from aim_engine.checks.loading import Loaded
 from aim_engine.engines import backends_for
-from aim_engine.engines.base import Backend, FlagChoiceError, FlagValueError, problems_of
-from aim_engine.planning.entry import analyse_entry, fit_sentence
+from aim_engine.engines.base import Backend, FlagChoiceError, FlagValueError, Shorthand, problems_of, shown
+from aim_engine.planning.entry import MIN_USEFUL_CONTEXT, analyse_entry, fit_sentence
 from aim_engine.planning.parallelism import TpRule
 from aim_engine.planning.precision import dtype_problem
 from aim_pick.contract.deploy import env_bare
@@ -37,6 +40,70 @@ TP_CHECKS = {
     TpRule.BLOCK_FP8: Check.TP_BLOCK_FP8,
 }
 SECRET_FLAGS = ("--api-key", "--hf-token", "--admin-api-key")
+# The HF config's model_type of architectures the engines restrict by model type (the engines key
+# their per-model-type rules, e.g. vLLM's float16 refusal, by model_type): a fallback for model
+# files that do not state model_type. From each architecture's transformers config class.
+ARCHITECTURE_MODEL_TYPE = {
+    "Gemma2ForCausalLM": "gemma2",
+    "Gemma3ForCausalLM": "gemma3_text",
+    "Gemma3ForConditionalGeneration": "gemma3",
+    "Glm4ForCausalLM": "glm4",
+}
+
+
+def model_type_of(model: Model) -> str | None:
+    """The model's HF model_type: the model file's, else known from its architecture."""
+    stated = getattr(model, "model_type", None)
+    return stated if isinstance(stated, str) and stated else ARCHITECTURE_MODEL_TYPE.get(model.architecture)
+
+
+def env_findings(backend: Backend, name: str, value: str) -> list[tuple[Check, str]]:
+    """What the pinned release makes of one environment variable: not read (the engine data's
+    removed table with its reason, or the release's own registry: unknown or never acted on),
+    deprecated (the engine's own table), or a value outside the variable's fixed choices."""
+    data, facts = backend.data, backend.facts
+    release = f"{data.title} {data.version}"
+    why = data.removed_env.get(name)
+    if why:
+        return [(Check.ENV_REMOVED, f"{name} has no effect in {release}: {why}")]
+    if not name.startswith(backend.env_prefixes) or not facts.env_registry():
+        return []
+    deprecated = facts.env_deprecated().get(name)
+    if isinstance(deprecated, dict):
+        replacement = deprecated.get("replacement")
+        said = deprecated.get("message") or deprecated.get("note") or "deprecated"
+        use = f"; use {replacement}" if replacement else ""
+        return [(Check.ENV_DEPRECATED, f"{name} is deprecated in {release}: {said}{use}")]
+    legacy = facts.env_legacy_prefix_message()
+    for old, new in backend.env_legacy_prefixes.items():
+        renamed = new + name[len(old) :]
+        if legacy and name.startswith(old) and renamed in facts.env_registry():
+            message = legacy.replace("{name}", name).replace("{new_name}", renamed)
+            return [(Check.ENV_DEPRECATED, f"{name}: {release} says: {message}")]
+    unused = facts.env_unused().get(name)
+    if unused:
+        return [(Check.ENV_REMOVED, f"{name} has no effect in {release}: it is defined in its registry, but {unused}")]
+    if not facts.env_reads(name):
+        known = [n for n in facts.env_registry() if n.startswith(backend.env_prefixes)]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        said = facts.env_unknown_warning()
+        logs = f'; it logs "{said.replace("{name}", name)}" and starts' if said else ""
+        return [(Check.ENV_REMOVED, f"{name} is not read by {release} (not in its environment registry){logs}{hint}")]
+    entry = facts.env_registry().get(name) or {}
+    choices = entry.get("choices")
+    if isinstance(choices, list) and choices:
+        fold = entry.get("case_sensitive") is False
+        listed = [c.lower() for c in choices] if fold else choices
+        if (value.lower() if fold else value) not in listed:
+            return [
+                (
+                    Check.ENV_CHOICE,
+                    f"{name}={printable(repr(value))}: {release} accepts only {', '.join(choices)} "
+                    "and raises an error at start-up otherwise",
+                )
+            ]
+    return []
 
 
 class Validator:
@@ -60,10 +127,34 @@ class Validator:
 
     # --- entry points ----------------------------------------------------------------------
     def run(self, unlisted_ok: set[Path], only: frozenset[Path] | None) -> None:
+        for model in sorted(self.cat.models.values(), key=lambda m: str(m.path)):
+            if only is None or model.path in only:
+                self.guarded(model.path, functools.partial(self.check_model, model))
         for recipe in sorted(self.cat.recipes.values(), key=lambda r: str(r.path)):
             if only is None or recipe.path in only:
                 self.guarded(recipe.path, functools.partial(self.check_recipe, recipe))
+        for path in sorted(self.loaded.documents, key=str):
+            if only is None or path in only:
+                self.guarded(path, functools.partial(self.check_integers, path))
         self.check_listing(unlisted_ok)
+
+    def check_model(self, model: Model) -> None:
+        """Figures of one model file that contradict each other (each at its own line)."""
+        for where, message in model_contradictions(model):
+            self.error(model.path, where, Check.MODEL_INCONSISTENT, message)
+
+    def check_integers(self, path: Path) -> None:
+        """Whole numbers written as decimals where the file's schema takes an integer: JSON Schema
+        counts 2048.0 as an integer, the records and the engines do not."""
+        doc = self.loaded.documents.get(path)
+        if doc is None or not isinstance(doc.data, dict):
+            return
+        kind = "model" if path in self.loaded.model_files else "recipe"
+        for where, value in decimal_integers(load_schema(kind), doc.data):
+            shown = ".".join(str(p) for p in where)
+            self.error(
+                path, where, Check.NOT_AN_INTEGER, f"{shown}: {value!r} is written as a decimal; write {int(value)}"
+            )
 
     def guarded(self, path: Path, check: Callable[[], None]) -> None:
         """Run the checks of one file; a bug in them becomes an INTERNAL finding on that file,
@@ -199,15 +290,8 @@ class Validator:
                     path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe"
                 )
             for backend in sorted(backends, key=lambda b: b.name):
-                why = backend.data.removed_env.get(name)
-                if why:
-                    self.error(
-                        path,
-                        at,
-                        Check.ENV_REMOVED,
-                        f"{name} has no effect in {backend.data.title} {backend.data.version}: {why}",
-                        key=True,
-                    )
+                for check, message in env_findings(backend, name, value):
+                    self.error(path, at, check, message, key=check is not Check.ENV_CHOICE)
 
     def check_entry(self, recipe: Recipe, entry: Entry, model: Model | None, hardware: Hardware | None) -> None:
         backend = self.backends[entry.backend]
@@ -247,14 +331,23 @@ class Validator:
                 f"{entry.key}: the args use {s.gpus_used} GPU(s) (TP {s.tp} x PP {s.pp} x DP {s.dp}), not {entry.gpus}",
             )
         if s.checkpoint != model.model_id and model.variant(s.checkpoint) is None:
-            known = ", ".join([model.model_id, *(v.model_id for v in model.variants)])
+            known = [model.model_id, *(v.model_id for v in model.variants)]
+            same = [k for k in known if k.lower() == s.checkpoint.lower()]
+            hint = (
+                f"; the id differs from {same[0]} only in case: write it as listed"
+                if same
+                else f"; add it to {model.path.name} under variants (model_id, precision, quantization, source; "
+                "alias_of: true if it is the same weights under another name) so that it can be sized"
+            )
             self.error(
                 path,
                 arg_at(*backend.model_flags),
                 Check.UNKNOWN_CHECKPOINT,
-                f"checkpoint {s.checkpoint} is not {model.model_id} or a listed variant ({known})",
+                f"{entry.key}: checkpoint {s.checkpoint} is not {model.model_id} or a listed variant "
+                f"({', '.join(known)}){hint}; precision and memory are not checked for this entry",
             )
-        elif analysis.served_precision != recipe.precision and not {analysis.served_precision, recipe.precision} <= {
+            return  # an unknown checkpoint's format and size are unknown: never size it as something else
+        if analysis.served_precision != recipe.precision and not {analysis.served_precision, recipe.precision} <= {
             "bf16",
             "fp16",
         }:
@@ -269,8 +362,20 @@ class Validator:
         dtype_mismatch = dtype_problem(model, recipe.precision, s.dtype)
         if dtype_mismatch:
             self.error(path, arg_at("--dtype"), Check.DTYPE_MISMATCH, f"{entry.key}: {dtype_mismatch}")
+        refused = backend.facts.dtype_rejection(model_type_of(model), s.dtype)
+        if refused:
+            self.error(
+                path,
+                arg_at("--dtype"),
+                Check.DTYPE_UNSUPPORTED,
+                f"{entry.key}: {backend.data.title} {backend.data.version} refuses --dtype {s.dtype} for "
+                f"{model.name} (model type {model_type_of(model)}): {refused}",
+            )
         if not entry.enabled:
             return  # disabled entries document what does not work; only their flags must be real
+        self._check_engine_precision(
+            path, arg_at(*backend.model_flags, "--quantization"), entry, backend, hardware, analysis
+        )
         for problem in analysis.tp_problems:
             check = TP_CHECKS[problem.rule]
             self.error(path, arg_at("--tensor-parallel-size", "--tp-size"), check, f"{entry.key}: {problem.sentence}")
@@ -283,13 +388,48 @@ class Validator:
                 f"{entry.key}: {backend.context_flag} {s.max_model_len} exceeds "
                 f"{model.name}'s maximum of {limit} tokens{why}",
             )
-        if not analysis.memory.fits:
-            self.error(
-                path,
-                arg_at(backend.context_flag, "--gpu-memory-utilization", "--mem-fraction-static"),
-                Check.DOES_NOT_FIT,
-                f"{entry.key} on {hardware.name}: {fit_sentence(analysis.memory, hardware, backend.context_flag)}",
-            )
+        memory = analysis.memory
+        if not memory.fits:
+            where = arg_at(backend.context_flag, "--gpu-memory-utilization", "--mem-fraction-static")
+            fitted = memory.max_model_len_that_fits
+            # vLLM --max-model-len auto: vLLM fits the context to memory at start-up.
+            auto_starts = s.context_auto and fitted >= min(MIN_USEFUL_CONTEXT, memory.max_model_len)
+            sentence = fit_sentence(memory, hardware, backend.context_flag)
+            if auto_starts:
+                self.error(
+                    path,
+                    where,
+                    Check.CONTEXT_FITS_SHORTER,
+                    f"{entry.key} on {hardware.name}: {backend.data.title} fits {backend.context_flag} auto to "
+                    f"memory and starts with about {fitted} tokens, not the model's "
+                    f"{memory.max_model_len} ({sentence})",
+                )
+            elif analysis.starts:
+                self.error(
+                    path,
+                    where,
+                    Check.CONTEXT_FITS_SHORTER,
+                    f"{entry.key} on {hardware.name}: {backend.data.title} starts, but one request of "
+                    f"{backend.context_flag} {memory.max_model_len} does not fit its KV cache; requests longer than "
+                    f"about {fitted} tokens are refused or cut ({sentence})",
+                )
+            else:
+                self.error(path, where, Check.DOES_NOT_FIT, f"{entry.key} on {hardware.name}: {sentence}")
+
+    def _check_engine_precision(
+        self, path: Path, where: tuple, entry: Entry, backend: Backend, hardware: Hardware, analysis: Any
+    ) -> None:
+        """The pinned engine's own support for the entry's weight format on this GPU's gfx target,
+        where it is worse than the GPU's (the recipe-level check reports the GPU's)."""
+        gpu = hardware.precision_support(analysis.served_precision)
+        if gpu is None:
+            return
+        level, sentence = backend.precision_support_reason(hardware, analysis.weight_format)
+        at_entry = where == (backend.data.recipe_key, entry.key)  # no flag sets it: the entry's key line
+        if level is None:
+            self.error(path, where, Check.PRECISION_UNSUPPORTED, f"{entry.key}: {sentence}", key=at_entry)
+        elif level == "emulated" and gpu == "native":
+            self.error(path, where, Check.PRECISION_EMULATED, f"{entry.key}: {sentence}", key=at_entry)
 
     def _arg_locator(self, entry: Entry, backend: Backend, path: Path, base: tuple):
         """Find where in the file a flag is written (any spelling), else the entry."""
@@ -328,6 +468,11 @@ class Validator:
             at = base + ("args", spelling)
             name = normalise(spelling)
             found = table.lookup(name)
+            if found is None:
+                short = backend.shorthand(spelling, value)
+                if short is not None:
+                    self._check_shorthand(path, at, short, backend)
+                    continue
             if found is None and table.allow_abbrev:
                 matches = table.prefix_matches(name)
                 if len(matches) == 1:
@@ -363,13 +508,14 @@ class Validator:
                     key=True,
                 )
                 continue
-            if spec.deprecated:
+            release = f"{backend.data.title} {backend.data.version}"
+            said = backend.facts.startup_deprecation(spec.name, value)
+            if spec.deprecated or said:
                 self.error(
                     path,
                     at,
                     Check.DEPRECATED_FLAG,
-                    f"{spelling} is deprecated in {backend.data.title} {backend.data.version}: "
-                    f"{spec.deprecation or 'see the engine docs'}",
+                    f"{spelling} is deprecated in {release}: {spec.deprecation or said or 'see the engine docs'}",
                     key=True,
                 )
             if spec.name in SECRET_FLAGS and value not in (None, False, ""):
@@ -379,11 +525,15 @@ class Validator:
             ):
                 self.error(path, at, Check.SECRET, f"{spelling} holds what looks like a secret; never publish it")
             try:
-                backend.parse(spec, value)
+                parsed = backend.parse(spec, value)
             except FlagChoiceError as exc:
                 self.error(path, at, Check.FLAG_CHOICE, str(exc))
             except FlagValueError as exc:
                 self.error(path, at, Check.FLAG_VALUE, str(exc))
+            else:
+                self._check_registry(path, at, spelling, spec, value, backend)
+                if isinstance(parsed, dict):
+                    self._check_config(path, at, backend, spec.name, parsed)
             if negated and value is False:
                 self.error(
                     path,
@@ -391,6 +541,53 @@ class Validator:
                     Check.FLAG_VALUE,
                     f"{spelling}: false on a --no- flag is a double negative; write {spec.name}: true",
                 )
+
+    def _check_registry(
+        self, path: Path, at: tuple, spelling: str, spec: FlagSpec, value: Any, backend: Backend
+    ) -> None:
+        """A value outside a list the engine does not enforce at parse time (plugin registries)."""
+        unlisted = backend.unlisted_values(spec, value)
+        if not unlisted:
+            return
+        found = backend.facts.registry_of(spec.name)
+        what = f"registry {found[0]} ({found[1].get('source')})" if found else "list of known values"
+        values = sorted({*(spec.choices or ()), *((found[1].get("values") or ()) if found else ())} - {"", "None"})
+        close = difflib.get_close_matches(unlisted[0], values, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        listed = ", ".join(values[:60]) + (", ..." if len(values) > 60 else "")
+        self.error(
+            path,
+            at,
+            Check.REGISTRY_VALUE,
+            f"{spelling} {shown(unlisted[0])} is not in {backend.data.title} {backend.data.version}'s {what}{hint}; "
+            f"registered: {listed}",
+        )
+
+    def _check_config(self, path: Path, at: tuple, backend: Backend, option: str, value: Any) -> None:
+        """Keys and values of a JSON option that its config class refuses."""
+        for kind, sentence in backend.facts.config_problems(option, value):
+            check = Check.UNKNOWN_CONFIG_KEY if kind == "key" else Check.FLAG_VALUE
+            if kind == "value" and " is not one of " in sentence:
+                check = Check.FLAG_CHOICE
+            self.error(path, at, check, f"{sentence} ({backend.data.title} {backend.data.version})")
+
+    def _check_shorthand(self, path: Path, at: tuple, short: Shorthand, backend: Backend) -> None:
+        """vLLM's dotted config arguments (`-cc.key=value`) and `-O<n>`, as its parser rewrites them."""
+        data = backend.data
+        if short.problem is not None:
+            check = {"unknown": Check.UNKNOWN_FLAG, "choice": Check.FLAG_CHOICE}.get(
+                short.problem_kind, Check.FLAG_VALUE
+            )
+            self.error(
+                path, at, check, f"{short.problem} in {data.title} {data.version}", key=check is Check.UNKNOWN_FLAG
+            )
+            return
+        if not short.keys or short.spec is None:
+            return
+        nested: Any = short.value
+        for key in reversed(short.keys):
+            nested = {key: nested}
+        self._check_config(path, at, backend, short.spec.name, nested)
 
     def _unknown_flag(
         self, path: Path, at: tuple, spelling: str, name: str, backend: Backend, others: list[Backend]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from aim_engine.catalogue.load import load_formats
-from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model
+from aim_engine.catalogue.records import EngineData, Entry, FlagSpec, FlagTable, Hardware, Model, normalise
 from aim_engine.engines.facts import LEVELS, EngineFacts, facts_for, weaker
 
 # Human-readable integers (vLLM's human_readable_int, vllm/utils/argparse_utils.py): a number
@@ -91,15 +91,17 @@ def parse_human_int(
 
 def _special(spec: FlagSpec, value: Any) -> tuple[bool, Any]:
     """(True, what the engine makes of it) when `value` is a spelling the option's type
-    reads specially (`auto`, `None`, ...); matched loosely, as refusing is what follows."""
+    reads specially (`auto`, `None`, ...): exactly, but for the case of vLLM's `auto`
+    (human_readable_int_or_auto compares value.strip().lower())."""
     special = spec.special
     if special is None:  # an older snapshot: vLLM's context length alone is known
         special = {"auto": -1, "-1": -1} if spec.type_name == "human_readable_int_or_auto" else {}
     if not special or isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
         return False, None
-    text = str(value).strip()
+    text = str(value)
+    loose = spec.type_name == "human_readable_int_or_auto"
     for spelling, parsed in special.items():
-        if text == spelling or text.lower() == spelling.lower():
+        if text == spelling or (loose and text.strip().lower() == spelling.lower()):
             return True, parsed
     return False, None
 
@@ -151,13 +153,10 @@ def parse_scalar(spec: FlagSpec, value: Any, value_type: str | None = None) -> A
     if not isinstance(value, (str, int, float)):
         raise FlagValueError(f"{spec.name} takes text or a number, not {type(value).__name__}")
     special, parsed = _special(spec, value)
-    if special and parsed is None:
-        raise FlagValueError(f"{spec.name} {shown(value)} is read by the engine as not set; leave the option out")
-    if special and parsed == -1 and kind in ("int", "human_int"):
-        raise FlagValueError(
-            f"{spec.name} {shown(value)} lets the engine choose the value at start-up; "
-            "write it, so that the memory check uses it"
-        )
+    if special and (parsed is None or (parsed == -1 and kind in ("int", "human_int"))):
+        # The engine's own spellings: "None" (not set), vLLM's --max-model-len auto / -1 (the
+        # longest context that fits, chosen at start-up).
+        return parsed
     if isinstance(value, str):
         if "\x00" in value:
             raise FlagValueError(f"{spec.name}: a value cannot contain a NUL character")
@@ -198,8 +197,10 @@ def _parse_integer(spec: FlagSpec, value: Any, kind: str) -> int:
     return number
 
 
-def parse_value(spec: FlagSpec, value: Any, value_type: str | None = None) -> Any:
-    """Parse a recipe value for `spec`; returns the python value the engine would see."""
+def parse_value(spec: FlagSpec, value: Any, value_type: str | None = None, strict_choices: bool = True) -> Any:
+    """Parse a recipe value for `spec`; returns the python value the engine would see.
+    `strict_choices=False`: the option's choices are known values, not a limit (a registry
+    plugins extend); the caller warns about values outside them."""
     if spec.kind in ("flag", "bool", "count"):
         if value is None or isinstance(value, bool):
             return True if value is None else value
@@ -213,15 +214,63 @@ def parse_value(spec: FlagSpec, value: Any, value_type: str | None = None) -> An
         parsed: Any = [parse_scalar(spec, v, value_type) for v in value]
     else:
         parsed = parse_scalar(spec, value, value_type)
-    if spec.choices is not None:
+    if spec.choices is not None and strict_choices:
         for item in parsed if isinstance(parsed, list) else [parsed]:
+            if item is None or (isinstance(value, str) and value in spec.choices):
+                continue  # a spelling the engine reads as not set; or one it lists itself
             if str(item) not in spec.choices:
                 raise FlagChoiceError(f"{spec.name} {shown(item)} is not one of: {', '.join(spec.choices)}")
     return parsed
 
 
-def canonical_args(args: Mapping[str, Any], table: FlagTable, json_options: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Recipe args keyed by the option's canonical name, parsed; unknown or bad ones dropped."""
+@dataclass(frozen=True)
+class Shorthand:
+    """An argument the engine's parser rewrites before argparse sees it (vLLM's
+    FlexibleArgumentParser): `--<option>.<key>...` / `-cc.<key>` (a dotted key into a JSON
+    option) and `-O<n>` (`--optimization-level <n>`). `spec` is the option it becomes (None
+    when the head names no option), `keys` the dotted path, `value` what the engine reads."""
+
+    spelling: str
+    head: str
+    spec: FlagSpec | None
+    keys: tuple[str, ...]
+    value: Any
+    problem: str | None = None  # why the engine cannot take it (kind: see `problem_kind`)
+    problem_kind: str = ""  # unknown (no such option) | value | choice
+
+
+def dotted_value(value: Any) -> Any:
+    """A dotted argument's value as vLLM reads it: JSON, else a human-readable integer,
+    else the text itself (FlexibleArgumentParser.parse_args)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value, parse_constant=_refuse_constant)
+    except ValueError:
+        pass
+    try:
+        return parse_human_int(value)
+    except FlagValueError:
+        return value
+
+
+def _dotted_word(value: Any) -> str:
+    """The value word of a rendered dotted argument (read back by dotted_value)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return _render_value(value)
+
+
+def canonical_args(
+    args: Mapping[str, Any],
+    table: FlagTable,
+    json_options: tuple[str, ...] = (),
+    parse: Callable[[FlagSpec, Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Recipe args keyed by the option's canonical name, parsed (by `parse`, default
+    parse_value); unknown or bad ones dropped."""
     out: dict[str, Any] = {}
     for spelling, value in args.items():
         found = table.resolve(spelling)
@@ -229,9 +278,14 @@ def canonical_args(args: Mapping[str, Any], table: FlagTable, json_options: tupl
             continue
         spec, negated = found
         try:
-            parsed = parse_value(spec, value, "json" if spec.name in json_options else None)
+            if parse is not None:
+                parsed = parse(spec, value)
+            else:
+                parsed = parse_value(spec, value, "json" if spec.name in json_options else None)
         except FlagValueError:
             continue
+        if parsed is None:
+            continue  # a spelling the engine reads as not set
         if negated:
             parsed = not parsed if isinstance(parsed, bool) else parsed
         out[spec.name] = parsed
@@ -263,6 +317,9 @@ class EntrySettings:
     dtype: str
     quantization: str | None
     cuda_graphs: bool
+    # The context is left to the engine to fit to memory at start-up (vLLM --max-model-len auto):
+    # max_model_len is then the model's own maximum, the longest the engine may choose.
+    context_auto: bool = False
 
 
 # Sane ranges of the settings the memory model reads: no node has more GPUs than this,
@@ -353,10 +410,17 @@ class Backend:
     json_options: tuple[str, ...] = ()
     # The option that overrides the checkpoint's config.json (rope scaling among others).
     config_override_flag: str = ""
+    # The launch takes the checkpoint as its first, positional argument (required_args renders
+    # it); a recipe's model flag is then read for the settings but not rendered again.
+    positional_model: bool = False
     # The engine's quantization methods (its registry names: a checkpoint config's quant_method
     # or --quantization) that load each quantized weight format; their support per gfx target
     # is the flag snapshot's quantization_support. Several: the format loads through any of them.
     weight_format_methods: Mapping[str, tuple[str, ...]] = {}
+    # Environment variables of this engine (checked against its release's env registry), and
+    # legacy prefixes the engine still maps onto the current one (with a deprecation warning).
+    env_prefixes: tuple[str, ...] = ()
+    env_legacy_prefixes: Mapping[str, str] = {}
 
     def __init__(self, data: EngineData):
         self.data = data
@@ -433,12 +497,34 @@ class Backend:
 
     # --- shared --------------------------------------------------------------------------
     def parse(self, spec: FlagSpec, value: Any) -> Any:
-        """A recipe value as the engine reads it (raises FlagValueError)."""
-        return parse_value(spec, value, "json" if spec.name in self.json_options else None)
+        """A recipe value as the engine reads it (raises FlagValueError). Choices the engine
+        does not enforce (a plugin registry, a list of known values) do not limit it: see
+        `unlisted_values`."""
+        binding = self.facts.choices_binding(spec.name)
+        return parse_value(spec, value, "json" if spec.name in self.json_options else None, binding)
+
+    def unlisted_values(self, spec: FlagSpec, value: Any) -> list[str]:
+        """Values outside a list of known values the engine does not enforce at parse time
+        (vLLM's parser, attention-backend and quantization registries, which plugins extend)."""
+        if spec.choices is None or self.facts.choices_binding(spec.name):
+            return []
+        found = self.facts.registry_of(spec.name)
+        registry = found[1] if found else {}
+        fold = bool(registry.get("case_insensitive"))
+        known = {*spec.choices, *(registry.get("values") or ()), *(registry.get("special_values") or {})}
+        known_folded = {k.lower() for k in known} if fold else known
+        out = []
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or isinstance(item, bool):
+                continue
+            text = str(item)
+            if (text.lower() if fold else text) not in known_folded and not _special(spec, item)[0]:
+                out.append(text)
+        return out
 
     def args(self, entry: Entry) -> dict[str, Any]:
         """The entry's args by canonical name, parsed; unknown or bad ones dropped."""
-        return canonical_args(entry.args, self.flags, self.json_options)
+        return canonical_args(entry.args, self.flags, self.json_options, self.parse)
 
     def rope_override(self, entry: Entry) -> RopeOverride | None:
         """The rope scaling the entry's config override sets, if it sets a real one."""
@@ -448,6 +534,69 @@ class Backend:
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
         """Flags the launch needs even when the recipe leaves them to defaults."""
         return []
+
+    def shorthand(self, spelling: str, value: Any) -> Shorthand | None:
+        """`spelling` as one of the forms the engine's parser rewrites before argparse (the
+        snapshot's `shorthands`), or None when it is no such form or the engine rewrites none."""
+        rules = self.facts.section("shorthands")
+        aliases = rules.get("json_option_aliases")
+        if not isinstance(aliases, dict):
+            return None  # SGLang: a plain argparse parser
+        level = rules.get("optimization_level") or {}
+        short = level.get("shorthand")
+        if short and spelling.startswith(short) and "." not in spelling:
+            return self._optimization_level(spelling, value, level)
+        if not (spelling.startswith("-") and "." in spelling):
+            return None
+        head, *keys = spelling.split(".")
+        name = normalise(head)
+        found = self.flags.lookup(name)
+        if found is None or found[1]:
+            return Shorthand(spelling, head, None, tuple(keys), None, f"{head} is not an option", "unknown")
+        spec = found[0]
+        if spec.type != "json" and spec.name not in self.json_options:
+            sentence = f"{spelling}: {spec.name} takes no dotted keys (it is not a JSON option)"
+            return Shorthand(spelling, head, spec, tuple(keys), None, sentence, "value")
+        if not all(keys):
+            return Shorthand(spelling, head, spec, tuple(keys), None, f"{spelling}: an empty key", "value")
+        if value is None or isinstance(value, list) and not value:
+            sentence = f"{spelling} needs a value (the engine would take the next argument as it)"
+            return Shorthand(spelling, head, spec, tuple(keys), None, sentence, "value")
+        if isinstance(value, str) and (looks_like_option(value) or "\x00" in value):
+            sentence = f"{spelling}: the value {shown(value)} would be read as another option"
+            return Shorthand(spelling, head, spec, tuple(keys), None, sentence, "value")
+        parsed = dotted_value(value) if not isinstance(value, list) else [dotted_value(v) for v in value]
+        return Shorthand(spelling, head, spec, tuple(keys), parsed)
+
+    def _optimization_level(self, spelling: str, value: Any, level: Mapping[str, Any]) -> Shorthand | None:
+        short = str(level.get("shorthand"))
+        option = self.flags.options.get(str(level.get("option")))
+        if option is None:
+            return None
+        rest = spelling[len(short) :]
+        if rest:  # -O3, -O=3: the level is part of the argument
+            text = rest[1:] if rest.startswith("=") else rest
+            if value is not None:
+                sentence = f"{spelling} carries its level; it takes no value"
+                return Shorthand(spelling, short, option, (), text, sentence, "value")
+        elif value is not None and str(value) in (level.get("separate_values") or ()):
+            text = str(value)  # -O 3
+        else:
+            sentence = f"{short} takes a level {'/'.join(level.get('separate_values') or ())} (or write {short}<n>)"
+            return Shorthand(spelling, short, None, (), value, sentence, "unknown")
+        levels = tuple(str(v) for v in level.get("levels") or ())
+        if levels and text not in levels:
+            sentence = f"{spelling}: {option.name} {shown(text)} is not one of: {', '.join(levels)}"
+            return Shorthand(spelling, short, option, (), text, sentence, "choice")
+        return Shorthand(spelling, short, option, (), text)
+
+    def render_shorthand(self, shorthand: Shorthand) -> list[str]:
+        """The argv words of a valid shorthand: the dotted key under the option's canonical
+        name, `--<option>.<key>=<value>` in one word; `-O<n>` as `--optimization-level <n>`."""
+        assert shorthand.spec is not None
+        if not shorthand.keys:
+            return [shorthand.spec.name, str(shorthand.value)]
+        return [f"{shorthand.spec.name}.{'.'.join(shorthand.keys)}={_dotted_word(shorthand.value)}"]
 
     def written(self, entry: Entry) -> set[str]:
         """Canonical names of the flags an entry sets, whatever spelling it used."""
@@ -465,9 +614,12 @@ class Backend:
         for spelling, value in entry.args.items():
             found = self.flags.resolve(spelling)
             if found is None:
+                short = self.shorthand(spelling, value)
+                if short is not None and short.problem is None:
+                    argv.extend(self.render_shorthand(short))
                 continue  # validation rejects unknown flags before anything is rendered
             spec, negated = found
-            if spec.name in self.reserved_flags:
+            if spec.name in self.reserved_flags or (self.positional_model and spec.name in self.model_flags):
                 continue
             written = spelling if negated else spec.name
             if spec.kind in ("flag", "bool", "count"):
@@ -498,6 +650,8 @@ class Backend:
         except FlagValueError:
             return [_render_value(v) for v in values]  # invalid: validation reports it, nothing is published
         items = parsed if isinstance(parsed, list) else [parsed]
+        if any(_special(spec, v)[0] for v in values):
+            return [_render_value(v).strip() for v in values]  # "auto", "None": the engine's own spelling
         kind = "json" if spec.name in self.json_options else spec.type
         if kind == "json":
             return [json.dumps(v, separators=(",", ":"), ensure_ascii=True, sort_keys=False) for v in items]

@@ -10,7 +10,9 @@ engine and release.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -58,6 +60,175 @@ class EngineFacts:
             why = ((raw.get("by_gfx") or {}).get(gfx_target) or {}).get("why")
             return why if isinstance(why, str) else None
         return None
+
+    # --- options ----------------------------------------------------------------------------
+    def option(self, name: str) -> Mapping[str, Any]:
+        value = (self.snapshot.get("options") or {}).get(name)
+        return value if isinstance(value, dict) else {}
+
+    def choices_binding(self, name: str) -> bool:
+        """Whether the engine refuses a value outside the option's choices (its parser, or the
+        config validation at start-up); False for lists of known values a plugin may extend."""
+        source = self.option(name).get("choices_source")
+        return source in (None, "argparse", "enum")
+
+    def registry_of(self, name: str) -> tuple[str, Mapping[str, Any]] | None:
+        """The registry whose values an option takes (name, entry), if the snapshot has one."""
+        for registry, entry in sorted(self.section("registries").items()):
+            if isinstance(entry, dict) and name in (entry.get("options") or ()):
+                return registry, entry
+        return None
+
+    def config_keys(self, name: str) -> Mapping[str, Any] | None:
+        """The config class behind a JSON option ({config_class, extra_keys, keys}); None when
+        the snapshot does not know the option as a config option."""
+        value = self.section("config_keys").get(name)
+        return value if isinstance(value, dict) else None
+
+    def config_problems(self, name: str, value: Any) -> list[tuple[str, str]]:
+        """What the engine's config class refuses in a JSON option's value: (kind, sentence)
+        with kind `key` (a field the class does not have, where it forbids extra keys) or
+        `value` (a Literal/Enum field given a value it does not list, a bool or int field given
+        something else, an object given for a plain field). Free-form JSON options: none."""
+        config = self.config_keys(name)
+        if config is None or not config.get("config_class") or not isinstance(config.get("keys"), dict):
+            return []
+        out: list[tuple[str, str]] = []
+        forbid = config.get("extra_keys") == "forbid"
+        _check_object(config["keys"], value, name, forbid, out)
+        return out
+
+    # --- start-up deprecations ---------------------------------------------------------------
+    def startup_deprecation(self, name: str, value: Any) -> str | None:
+        """The engine's start-up message saying this use of the option is deprecated: messages
+        that open with the option ("--x is deprecated", "x (--x) is deprecated") apply to every
+        use, "--x v is deprecated" to the value v only; messages that depend on other settings
+        ("--x N under a layout", "using --x for ...") are left to the engine."""
+        for item in self.section("startup_deprecations").get(name) or ():
+            text = item.get("message") if isinstance(item, dict) else None
+            if not isinstance(text, str):
+                continue
+            pattern = r"[`'\"]?(?:[\w-]+ \()?" + re.escape(name) + r"\)?[`'\"]?(?: (?P<value>[^\s{]+))? is deprecated"
+            match = re.match(pattern, text)
+            if match is None:
+                continue
+            wanted = match.group("value")
+            if wanted is None or str(value) == wanted:
+                return text
+        return None
+
+    # --- environment --------------------------------------------------------------------------
+    def env_registry(self) -> Mapping[str, Any]:
+        return ((self.section("env").get("registry") or {}).get("variables")) or {}
+
+    def env_read_ad_hoc(self) -> Mapping[str, Any]:
+        return ((self.section("env").get("read_ad_hoc") or {}).get("variables")) or {}
+
+    def env_unused(self) -> Mapping[str, str]:
+        """Registry variables no code of the release acts on: name -> why."""
+        return ((self.section("env").get("registry_unused") or {}).get("variables")) or {}
+
+    def env_deprecated(self) -> Mapping[str, Any]:
+        return ((self.section("env").get("deprecated") or {}).get("variables")) or {}
+
+    def env_legacy_prefix_message(self) -> str | None:
+        legacy = (self.section("env").get("deprecated") or {}).get("legacy_prefix") or {}
+        message = legacy.get("message")
+        return message if isinstance(message, str) else None
+
+    def env_unknown_warning(self) -> str | None:
+        """What the engine says at start-up about a variable of its prefix it does not know."""
+        unknown = self.section("env").get("unknown_variables") or {}
+        warning = unknown.get("warning") if unknown.get("behaviour") == "warn" else None
+        return warning if isinstance(warning, str) else None
+
+    def env_prefixes(self) -> tuple[str, ...]:
+        """Prefixes the engine itself checks for unknown variables (vLLM: VLLM_)."""
+        checks = (self.section("env").get("unknown_variables") or {}).get("prefix_checks") or ()
+        return tuple(sorted({c["prefix"] for c in checks if isinstance(c, dict) and isinstance(c.get("prefix"), str)}))
+
+    def env_reads(self, name: str) -> bool:
+        """The release reads the variable and acts on it."""
+        known = name in self.env_registry() or name in self.env_read_ad_hoc()
+        return known and name not in self.env_unused()
+
+    # --- model types ----------------------------------------------------------------------------
+    def dtype_rejection(self, model_type: str | None, dtype: str) -> str | None:
+        """The engine's error for an explicit --dtype it refuses for this HF model_type."""
+        if not model_type:
+            return None
+        entry = (self.section("dtype_restrictions").get("model_types") or {}).get(model_type)
+        if not isinstance(entry, dict) or dtype not in (entry.get("rejected_dtypes") or ()):
+            return None
+        message = entry.get("message")
+        return message if isinstance(message, str) else f"model type {model_type!r} does not support {dtype}"
+
+
+# pydantic's lax reading of a bool from a string (case-insensitive).
+_BOOL_TEXT = {"0", "off", "f", "false", "n", "no", "1", "on", "t", "true", "y", "yes"}
+
+
+def _check_object(keys: Mapping[str, Any], value: Any, where: str, forbid: bool, out: list) -> None:
+    if not isinstance(value, dict):
+        out.append(("value", f"{where} takes an object of its config's fields, not {_kind(value)}"))
+        return
+    for key, item in value.items():
+        field = keys.get(key)
+        at = f"{where}.{key}"
+        if not isinstance(field, dict):
+            if forbid:
+                close = difflib.get_close_matches(str(key), list(keys), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                out.append(("key", f"{at}: {where.split('.')[0]} has no key {key!r}{hint}"))
+            continue
+        _check_field(field, item, at, out)
+
+
+def _check_field(field: Mapping[str, Any], value: Any, at: str, out: list) -> None:
+    types = {part.strip() for part in str(field.get("type") or "").split("|")}
+    if value is None:
+        if "None" not in types and ("Literal" in types or "bool" in types or "int" in types):
+            out.append(("value", f"{at} cannot be null"))
+        return
+    if isinstance(field.get("keys"), dict):
+        if isinstance(value, dict):
+            _check_object(field["keys"], value, at, True, out)
+        return
+    if field.get("enum"):
+        names = [str(n).upper() for n in field.get("enum_names") or ()]
+        values = _flat(field.get("enum_values") or ())
+        if not ((isinstance(value, str) and value.upper() in names) or value in values):
+            shown = ", ".join(field.get("enum_names") or ())
+            out.append(("value", f"{at} {value!r} is not one of {shown}"))
+        return
+    choices = field.get("choices")
+    if choices and types <= {"Literal", "None"}:
+        if value not in choices:
+            out.append(("value", f"{at} {value!r} is not one of {', '.join(map(str, choices))}"))
+        return
+    if types <= {"bool", "None"}:
+        ok = isinstance(value, bool) or value in (0, 1) or (isinstance(value, str) and value.lower() in _BOOL_TEXT)
+        if not ok:
+            out.append(("value", f"{at} takes true or false, not {value!r}"))
+    elif types <= {"int", "None"}:
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.strip().lstrip("+-").isdigit()
+        )
+        if isinstance(value, float) and value.is_integer():
+            ok = True
+        if not ok:
+            out.append(("value", f"{at} takes an integer, not {value!r}"))
+
+
+def _flat(values: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in values:
+        out.extend(_flat(item) if isinstance(item, list) else [item])
+    return out
+
+
+def _kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else f"{value!r}"
 
 
 @cache

@@ -36,6 +36,9 @@ class SGLang(Backend):
     # sglang/srt/layers/quantization: Fp8Config (block scales included), Mxfp4Config (registered
     # only where the device has MXFP4 kernels: gfx950), W8A8Int8Config, AWQ/GPTQ-Marlin and
     # compressed-tensors.
+    # sglang/srt/environ.py: the Envs registry; _handle_deprecated_envs maps SGL_X onto SGLANG_X.
+    env_prefixes = ("SGLANG_", "SGL_")
+    env_legacy_prefixes = {"SGL_": "SGLANG_"}
     weight_format_methods = {
         "fp8": ("fp8",),
         "fp8_block": ("fp8",),

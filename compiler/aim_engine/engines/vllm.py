@@ -16,6 +16,8 @@ class VLLM(Backend):
     # vllm/model_executor/layers/quantization: fp8 (block scales included) loads through Fp8Config,
     # the gpt-oss MXFP4 checkpoints through Mxfp4Config; 8- and 4-bit integer checkpoints through
     # compressed-tensors, quark, AWQ or GPTQ.
+    # vllm/envs.py: Platform.validate_environ warns about every VLLM_* name not in the registry.
+    env_prefixes = ("VLLM_",)
     weight_format_methods = {
         "fp8": ("fp8",),
         "fp8_block": ("fp8",),
@@ -24,8 +26,13 @@ class VLLM(Backend):
         "int4": ("awq", "gptq", "compressed-tensors"),
     }
 
+    # `vllm serve MODEL`: vLLM 0.33.0 logs on every `--model` that the model should be given
+    # positionally and that the option will be removed (FlexibleArgumentParser.parse_args), so
+    # the model is rendered first, positionally, whether or not the recipe writes --model.
+    positional_model = True
+
     def required_args(self, entry: Entry, settings: EntrySettings) -> list[str]:
-        return [] if "--model" in self.written(entry) else ["--model", settings.checkpoint]
+        return [settings.checkpoint]
 
     def settings(self, entry: Entry, model: Model, hardware: Hardware) -> EntrySettings:
         args = self.args(entry)
@@ -36,6 +43,9 @@ class VLLM(Backend):
         # EngineArgs gives GPUs with more memory bigger batches (engine data: defaults).
         size = "large_gpu" if hardware.memory_bytes >= defaults["large_gpu_bytes"] else "small_gpu"
         explicit_len = args.get("--max-model-len")
+        auto = explicit_len == -1  # "auto" / -1: the longest context that fits, at start-up
+        if auto:
+            explicit_len = None
         return EntrySettings(
             checkpoint=str(_given(args, "--model", model.model_id)),
             tp=tp,
@@ -54,4 +64,5 @@ class VLLM(Backend):
             dtype=str(_given(args, "--dtype", "auto")),
             quantization=args.get("--quantization"),
             cuda_graphs=not args.get("--enforce-eager", False),
+            context_auto=auto,
         )
