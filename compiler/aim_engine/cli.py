@@ -15,7 +15,7 @@ import traceback
 from aim_engine import __version__
 from aim_engine.build import CatalogueInvalid
 from aim_engine.checks.diagnostics import Severity
-from aim_engine.commands import build, cache, models, plan, validate
+from aim_engine.commands import build, cache, estimate, models, plan, validate
 from aim_engine.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, AimError
 
 SHOWN_ERRORS = 20  # a broken catalogue prints its first findings, then points at validate
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (validate, plan, build, cache, models):
+    for command in (validate, plan, estimate, build, cache, models):
         command.add_parser(sub)
     return parser
 

@@ -183,6 +183,7 @@ def load_hardware() -> dict[str, Hardware]:
             xcc_per_device=g["xcc_per_device"],
             precisions=dict(g["precisions"]),
             fp8_format=g["fp8_format"],
+            non_torch_bytes=g.get("non_torch_memory", {}).get("bytes"),
         )
         for name, g in sorted(data["gpus"].items())
     }

@@ -62,6 +62,9 @@ class Hardware:
     xcc_per_device: int
     precisions: Mapping[str, str]
     fp8_format: str | None
+    # Memory the engine's profile sees grow outside PyTorch on one GPU of this type at TP 1
+    # (planning/memory.py Runtime; None: the ROCm platform figure).
+    non_torch_bytes: int | None = None
 
     def precision_support(self, precision: str) -> str | None:
         """'native', 'emulated' or None (cannot run it)."""

@@ -9,15 +9,18 @@ from dataclasses import dataclass
 
 from aim_engine.catalogue.records import Entry, Hardware, Model, Recipe
 from aim_engine.engines.base import Backend, EntrySettings
-from aim_engine.planning.memory import MemoryEstimate, ServingShape, estimate
+from aim_engine.planning.memory import ROCM, MemoryEstimate, ServingShape, estimate, runtime_for
 from aim_engine.planning.parallelism import TpProblem, tp_problems
 from aim_engine.planning.policy import MIN_USEFUL_CONTEXT
 from aim_engine.planning.precision import served_precision, weight_format
 from aim_pick.contract.units import gib
 
 
-def serving_shape(backend: Backend, settings: EntrySettings, fmt: str) -> ServingShape:
-    """How the entry runs, as far as memory is concerned."""
+def serving_shape(
+    backend: Backend, settings: EntrySettings, fmt: str, hardware: Hardware | None = None
+) -> ServingShape:
+    """How the entry runs, as far as memory is concerned (on `hardware`'s platform figures;
+    without it, ROCm's, which only the overhead depends on)."""
     return ServingShape(
         tp=settings.tp,
         pp=settings.pp,
@@ -29,6 +32,9 @@ def serving_shape(backend: Backend, settings: EntrySettings, fmt: str) -> Servin
         max_model_len=settings.max_model_len,
         cuda_graphs=settings.cuda_graphs,
         overhead_in_budget=backend.overhead_in_budget(),
+        checkpoint=settings.checkpoint,
+        expert_parallel=settings.expert_parallel,
+        runtime=runtime_for(hardware) if hardware is not None else ROCM,
     )
 
 
@@ -61,7 +67,7 @@ def analyse_entry(backend: Backend, entry: Entry, recipe: Recipe, model: Model, 
     settings = backend.settings(entry, model, hardware)
     fmt = weight_format(model, settings.checkpoint, settings.quantization, recipe.precision, settings.dtype)
     problems = tuple(tp_problems(model, settings.tp, fmt, settings.expert_parallel))
-    memory = estimate(model, hardware.memory_bytes, serving_shape(backend, settings, fmt))
+    memory = estimate(model, hardware.memory_bytes, serving_shape(backend, settings, fmt, hardware))
     return EntryAnalysis(settings, fmt, served_precision(fmt), problems, memory, starts(backend, memory))
 
 

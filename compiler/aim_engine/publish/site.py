@@ -42,6 +42,7 @@ from markupsafe import Markup
 from aim_engine.catalogue.load import PRECISIONS, schema
 from aim_engine.checks.diagnostics import Check
 from aim_engine.planning.planner import Reason
+from aim_engine.publish.svg import memory_bar
 from aim_pick.contract.units import gib
 
 SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
@@ -122,6 +123,7 @@ def environment() -> jinja2.Environment:
         front_matter=front_matter,
         script_json=script_json,
         gib=gib,
+        memory_bar=memory_bar,  # inline SVG (publish/svg.py escapes its text)
         json_attr=lambda v: json.dumps(v, sort_keys=True),  # a str: written inert like any value
     )
     return env
