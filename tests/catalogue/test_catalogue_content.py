@@ -4,6 +4,7 @@ than the recipes behind them."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -110,3 +111,30 @@ def test_the_new_attention_kinds_are_in_the_catalogue():
         if attention.get("sliding_window_layers"):
             kinds.add("sliding")
     assert {"gqa", "mla", "hybrid", "indexer", "sliding"} <= kinds, kinds
+
+
+DATA = REPO / "compiler" / "aim_engine" / "catalogue" / "data"
+
+
+def _snapshot(engine: str) -> dict:
+    flags = json.loads((DATA / "engines" / f"{engine}.json").read_text(encoding="utf-8"))["flags"]
+    return json.loads((DATA / "flags" / flags).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_serving_facts_use_the_pinned_engines_names(engine):
+    """Generic plans pass a model's parsers and serving flags to the engine as written: each parser
+    must be one the pinned release registers and each flag one its parser knows, or the engine
+    exits at start-up."""
+    options = _snapshot(engine)["options"]
+    wrong = []
+    for path in MODELS:
+        facts = (_yaml(path).get("serving") or {}).get(engine) or {}
+        for key, flag in (("reasoning_parser", "--reasoning-parser"), ("tool_call_parser", "--tool-call-parser")):
+            value = facts.get(key)
+            if value is not None and value not in options[flag]["choices"]:
+                wrong.append(f"{path.name}: {flag} {value}")
+        for flag in {**(facts.get("args") or {}), **(facts.get("text_only_args") or {})}:
+            if flag not in options:
+                wrong.append(f"{path.name}: {flag} is not a {engine} option")
+    assert not wrong, wrong
