@@ -7,6 +7,7 @@ engine got (docs/reference/memory.md#calibration-against-start-up-logs)."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.planning.startup_logs.replay import GENERATIONS, HERE, compare, fixtures, predicted
 
@@ -82,3 +83,29 @@ def test_the_calibration_table_lists_every_fixture():
         for figure, cell in zip(("weights", "available_kv", "kv_tokens"), cells[4:7], strict=True):
             shown = {c.figure: f"{c.error * 100:+.1f} %" for c in compare(fx)}.get(figure, "–")
             assert cell.replace("−", "-") == shown, f"{fx.id} {figure}: the table says {cell}, the replay {shown}"
+
+
+ARCHITECTURE = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+)
+
+
+@pytest.mark.parametrize("fx", FIXTURES, ids=[f.id for f in FIXTURES])
+def test_model_figures_agree_with_the_catalogue_record_they_cite(fx):
+    """A fixture's model record cites public sources or the catalogue's model file (which cites
+    its own); where it names a catalogue file, the architecture figures are the same."""
+    text = (HERE / f"{fx.id}.yaml").read_text("utf-8")
+    assert "research/" not in text and "/work/" not in text, "sources must be public or in this repository"
+    cited = str(fx.data["model"].get("config_source") or "")
+    if not cited.startswith("models/"):
+        return
+    catalogue = yaml.safe_load((HERE.parents[2] / cited.split()[0]).read_text("utf-8"))["architecture_config"]
+    mine = fx.data["model"]["architecture_config"]
+    for key in ARCHITECTURE:
+        if key in mine and key in catalogue:
+            assert mine[key] == catalogue[key], f"{key}: {mine[key]} here, {catalogue[key]} in {cited.split()[0]}"
