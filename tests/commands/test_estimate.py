@@ -169,6 +169,15 @@ def test_a_checkpoint_variant_uses_its_own_stored_size(capsys, copy_catalogue):
     assert sized["bytes"]["weights_per_gpu"] == stored
 
 
+def test_notes_say_what_the_figures_do_not(capsys):
+    code, long = run_json(capsys, "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--max-model-len", "500000")
+    assert long["fits"] and any("beyond the model's maximum context (131,072)" in n for n in long["notes"])
+    code, sglang = run_json(capsys, "openai/gpt-oss-20b", "--gpu", "MI300X", "--backend", "sglang")
+    assert any("SGLang 0.5.23 has no mxfp4 kernels on MI300X" in n for n in sglang["notes"])
+    code, native = run_json(capsys, "openai/gpt-oss-20b", "--gpu", "MI355X", "--max-model-len", "32768")
+    assert native["notes"] == []
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

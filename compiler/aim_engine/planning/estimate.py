@@ -96,6 +96,8 @@ FIELDS = {
     "max_model_len_that_fits": "the longest context one request can have (up to the model's maximum)",
     "fits": "one request of max_model_len fits",
     "starts": "the engine starts with these settings (vLLM needs one full request; SGLang a useful context)",
+    "notes": "what the figures do not show: a context beyond the model's maximum, a weight format the engine "
+    "cannot run or emulates on this GPU",
     "bytes": "the same figures in bytes",
 }
 
@@ -188,6 +190,7 @@ class EstimateResult:
     memory: MemoryEstimate
     starts: bool
     engine_version: str
+    notes: tuple[str, ...] = ()  # what the figures do not show (the engine would refuse or emulate)
 
     def as_json(self) -> dict[str, Any]:
         m, s, req = self.memory, self.settings, self.request
@@ -229,6 +232,7 @@ class EstimateResult:
             "max_model_len_that_fits": m.max_model_len_that_fits,
             "fits": m.fits,
             "starts": self.starts,
+            "notes": list(self.notes),
             "bytes": {
                 "gpu_memory": req.gpu.memory_bytes,
                 "budget_per_gpu": m.budget_bytes_per_gpu,
@@ -287,10 +291,10 @@ class EstimateResult:
         lines.append(
             f"  context      {s.max_model_len:,} tokens: one request needs {_gib(m.kv_bytes_per_request)} -> {verdict}"
         )
-        ceiling = max(req.model.config.max_position_embeddings, s.max_model_len)
         longest = m.max_model_len_that_fits
-        note = " (the model's maximum)" if longest == ceiling else ""
+        note = " (the model's maximum)" if longest == req.model.config.max_position_embeddings else ""
         lines.append(f"  longest context that fits: {longest:,} tokens{note}")
+        lines.extend(f"  note: {text}" for text in self.notes)
         return "\n".join(lines)
 
 
@@ -332,7 +336,25 @@ def run_estimate(request: EstimateRequest, backends: dict[str, Backend]) -> Esti
     runtime = RUNTIMES[request.platform] if request.platform else runtime_for(request.gpu)
     shape = replace(shape, runtime=runtime)
     memory = estimate(model, request.gpu.memory_bytes, shape)
-    return EstimateResult(request, settings, fmt, shape, memory, starts(backend, memory), backend.data.version)
+    notes = _notes(request, backend, settings, fmt)
+    return EstimateResult(request, settings, fmt, shape, memory, starts(backend, memory), backend.data.version, notes)
+
+
+def _notes(request: EstimateRequest, backend: Backend, settings: EntrySettings, fmt: str) -> tuple[str, ...]:
+    """What the memory figures do not show but the engine would do with this request."""
+    notes = []
+    limit = request.model.config.max_position_embeddings
+    if settings.max_model_len > limit:
+        # The validator's context check says the same of a recipe (without a rope-scaling override).
+        notes.append(
+            f"{settings.max_model_len:,} tokens is beyond the model's maximum context ({limit:,}); the engine "
+            "refuses it without a rope-scaling override"
+        )
+    if request.gpu.name != "custom":  # a bare memory size has no gfx target to check kernels against
+        support, why = backend.precision_support_reason(request.gpu, fmt)
+        if support != "native":
+            notes.append(why)
+    return tuple(notes)
 
 
 __all__ = [
