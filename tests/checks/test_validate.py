@@ -4,6 +4,8 @@ same file without the defect passing."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
@@ -238,6 +240,14 @@ CASES = [
         mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -cc.cudagraph_mode: HALF\n"),
         Check.FLAG_CHOICE,
         "-cc.cudagraph_mode",
+        Severity.ERROR,
+    ),
+    (
+        # vLLM merges a --config file's options into argv at launch: not in the plan, not checkable
+        "config-file",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --config: config.yaml\n"),
+        Check.CONFIG_FILE,
+        "--config",
         Severity.ERROR,
     ),
     (
@@ -585,10 +595,19 @@ def test_shipped_catalogue_is_clean():
     assert report.errors == [], [d.format_text() for d in report.errors[:5]]
 
 
+def edit_aim_recipes(model: Path, edit: Callable[[list[str]], list[str]]) -> str:
+    """Rewrite a model file with its aim_recipes list changed; the new text (block style)."""
+    data = yaml.safe_load(model.read_text(encoding="utf-8"))
+    data["aim_recipes"] = edit(list(data.get("aim_recipes") or []))
+    text = yaml.safe_dump(data, sort_keys=False, width=1000, default_flow_style=False)
+    model.write_text(text, encoding="utf-8")
+    return text
+
+
 @pytest.mark.slow
 def test_recipe_missing_from_aim_recipes(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
-    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", ""))
+    edit_aim_recipes(model, lambda ids: [i for i in ids if i != "qwen3-8b-mi300x-bf16"])
     found = [d for d in run(copy_catalogue) if d.check is Check.RECIPE_NOT_LISTED]
     assert len(found) == 1 and found[0].path.name == "qwen3-8b-mi300x-bf16.yaml"
     assert found[0].line == 2  # the recipe_id line, after the schema comment
@@ -597,8 +616,7 @@ def test_recipe_missing_from_aim_recipes(copy_catalogue):
 @pytest.mark.slow
 def test_dangling_aim_recipes_entry(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
-    text = model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-8b-mi999x-bf16\n")
-    model.write_text(text)
+    text = edit_aim_recipes(model, lambda ids: [*ids, "qwen3-8b-mi999x-bf16"])
     found = [d for d in run(copy_catalogue) if d.check is Check.DANGLING_RECIPE]
     assert len(found) == 1 and found[0].path.name == "qwen3-8b.yaml"
     assert found[0].line == line_of(text, "qwen3-8b-mi999x-bf16")
@@ -607,9 +625,7 @@ def test_dangling_aim_recipes_entry(copy_catalogue):
 @pytest.mark.slow
 def test_aim_recipes_naming_another_models_recipe(copy_catalogue):
     model = copy_catalogue / "models" / "qwen3-8b.yaml"
-    model.write_text(
-        model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-32b-mi300x-bf16\n")
-    )
+    edit_aim_recipes(model, lambda ids: [*ids, "qwen3-32b-mi300x-bf16"])
     found = [d for d in run(copy_catalogue) if d.check is Check.DANGLING_RECIPE]
     assert found and "serves Qwen/Qwen3-32B" in found[0].message
 
@@ -663,15 +679,11 @@ def test_abbreviated_parallel_flags_count_as_the_full_flag(tmp_path):
 
 # Catalogue-level cases: (id, change to a writable catalogue copy, check, file that gets it).
 def _unlist(root):
-    model = root / "models" / "qwen3-8b.yaml"
-    model.write_text(model.read_text().replace("- qwen3-8b-mi300x-bf16\n", ""))
+    edit_aim_recipes(root / "models" / "qwen3-8b.yaml", lambda ids: [i for i in ids if i != "qwen3-8b-mi300x-bf16"])
 
 
 def _dangle(root):
-    model = root / "models" / "qwen3-8b.yaml"
-    model.write_text(
-        model.read_text().replace("- qwen3-8b-mi300x-bf16\n", "- qwen3-8b-mi300x-bf16\n- qwen3-8b-mi999x-bf16\n")
-    )
+    edit_aim_recipes(root / "models" / "qwen3-8b.yaml", lambda ids: [*ids, "qwen3-8b-mi999x-bf16"])
 
 
 def _duplicate(root):
@@ -680,8 +692,7 @@ def _duplicate(root):
 
 def _emulated(root):
     (root / "recipes" / "zz-gpt-oss.yaml").write_text(textwrap.dedent(MXFP4_ON_MI300X))
-    model = root / "models" / "gpt-oss-20b.yaml"
-    model.write_text(model.read_text().replace("aim_recipes:\n", "aim_recipes:\n- t-gpt-oss\n"))
+    edit_aim_recipes(root / "models" / "gpt-oss-20b.yaml", lambda ids: [*ids, "t-gpt-oss"])
 
 
 CATALOGUE_CASES = [

@@ -5,6 +5,7 @@
 * ``ad_hoc_env``: variables read with os.environ/getenv/helpers outside the registry;
 * ``unused_env``: registry variables no code acts on (defined, never effectively read);
 * ``environ_checks``: loops over os.environ testing a prefix (unknown-variable checks);
+* ``files_read_at_launch``: options whose value the launch opens as a file before it parses argv;
 * ``registry_entry``: the common shape of one ``registries`` entry;
 * ``capture_logs`` / ``capture_warnings``: run engine code and keep what it says.
 
@@ -106,6 +107,30 @@ def environ_checks(package: str) -> list[dict]:
         for where, prefix in sourcescan.environ_prefix_loops(module.tree):
             out.append({"source": f"{module.name}:{where}", "prefix": prefix})
     return sorted(out, key=lambda d: (d["source"], d["prefix"]))
+
+
+# A path no machine has: an option whose probe fails naming it opens its value as a file.
+PROBE_FILE = "/nonexistent/aim-flagdump-probe/options.yaml"
+
+
+def files_read_at_launch(options: dict[str, dict], launch, source: str) -> dict:
+    """Options whose value the launch opens as a file while it reads the command line (vLLM's and
+    SGLang's ``--config``): `launch(argv)` runs the engine's own argv handling on
+    ``[option, PROBE_FILE]`` and returns what it raised (None: nothing). A missing file stops
+    the launch, and the options in the file are out of sight of anything that reads argv."""
+    found = {}
+    for name, opt in sorted(options.items()):
+        if opt.get("kind") != "value" or opt.get("type") != "str" or opt.get("choices") or opt.get("nargs"):
+            continue
+        raised = launch([name, PROBE_FILE])
+        if raised and PROBE_FILE in raised:
+            found[name] = {"missing_file": raised.replace(PROBE_FILE, "{path}")}
+    return {
+        "source": source,
+        "how": "each str option given a path that does not exist, through the launch's own argv handling; "
+        "listed when what it raised names the path",
+        "options": found,
+    }
 
 
 def registry_entry(values, source: str, options: list[str], enforced: bool, **extra) -> dict:

@@ -94,6 +94,9 @@ ENGINES: dict[str, EngineSpec] = {
             "psutil",
             "pybase64",
             "pydantic",
+            # SGLang's --config merge imports yaml (a transformers dependency in a real install;
+            # SGLang itself lists it only under an extra).
+            "pyyaml",
             "pyzmq",
             "requests",
             "starlette",

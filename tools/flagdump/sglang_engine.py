@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import functools
 import importlib
 import inspect
+import io
 import logging
 import sys
 import typing
@@ -122,6 +124,27 @@ def shorthands(built: Built) -> dict:
         "rewrites_argv": rewrites,
         "allow_abbrev": bool(built.parser.allow_abbrev),
     }
+
+
+def files_read_at_launch(options: dict) -> dict:
+    """Options prepare_server_args reads as a file before its parser runs (SGLang's --config
+    merge). argparse's own parse_args is stubbed for the probe: only the argv handling before it
+    runs, and whatever it raises is kept."""
+    server_args = importlib.import_module(SERVER_ARGS)
+
+    def launch(argv: list[str]) -> str | None:
+        original = argparse.ArgumentParser.parse_args
+        argparse.ArgumentParser.parse_args = lambda self, args=None, namespace=None: argparse.Namespace()
+        try:
+            with captures.capture_logs(), contextlib.redirect_stdout(io.StringIO()):
+                server_args.prepare_server_args(["--model-path", "MODEL", *argv])
+        except (Exception, SystemExit) as e:  # the probe keeps whatever the launch raised
+            return f"{type(e).__name__}: {e}"
+        finally:
+            argparse.ArgumentParser.parse_args = original
+        return None
+
+    return captures.files_read_at_launch(options, launch, f"{SERVER_ARGS}.prepare_server_args")
 
 
 # --- registries ---------------------------------------------------------------------------
@@ -482,6 +505,8 @@ def capture(built: Built, snap: dict) -> dict:
     with captures.timed("registries"):
         out["registries"] = registries(built.parser, options)
     out["shorthands"] = shorthands(built)
+    with captures.timed("files_read_at_launch"):
+        out["files_read_at_launch"] = files_read_at_launch(options)
     with captures.timed("env"):
         out["env"] = env()
     with captures.timed("startup_deprecations"):

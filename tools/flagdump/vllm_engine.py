@@ -230,6 +230,16 @@ def rewritten_argv(root: argparse.ArgumentParser, args: list[str]) -> list[str] 
     return out[2:] if out[:2] == ["serve", "MODEL"] else out
 
 
+def files_read_at_launch(built: Built, options: dict) -> dict:
+    """Options ``vllm serve`` reads as a file before argparse (FlexibleArgumentParser.parse_args)."""
+
+    def launch(argv: list[str]) -> str | None:
+        result = rewritten_argv(built.root, argv)
+        return result.removeprefix("error: ") if isinstance(result, str) else None
+
+    return captures.files_read_at_launch(options, launch, f"{ARGPARSE_UTILS}.FlexibleArgumentParser.parse_args")
+
+
 def shorthands(built: Built, options: dict, keys: dict, registries: dict) -> dict:
     """How ``vllm serve`` rewrites argv before argparse: dotted JSON keys, ``-O``, ``_``.
 
@@ -748,6 +758,8 @@ def capture(built: Built, snap: dict) -> dict:
         out["registries"] = registries(built.parser, options)
     with captures.timed("shorthands"):
         out["shorthands"] = shorthands(built, options, out["config_keys"], out["registries"])
+    with captures.timed("files_read_at_launch"):
+        out["files_read_at_launch"] = files_read_at_launch(built, options)
     with captures.timed("env"):
         out["env"] = env(built.parser)
     with captures.timed("startup_deprecations"):

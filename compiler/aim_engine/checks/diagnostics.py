@@ -123,6 +123,12 @@ class Check(enum.Enum):
         "The key is not a field of the engine's config class for this option, which refuses unknown keys.",
         "use one of the config's fields (the message suggests the closest)",
     )
+    CONFIG_FILE = (
+        ERROR,
+        "The engine reads more options from this file when it starts; a plan ships no files, and the "
+        "options in it cannot be checked.",
+        "write the file's options as args in the recipe",
+    )
     RESERVED_FLAG = (WARNING, "The flag is set by AIM Engine when it renders the command.", "remove it from the recipe")
     DTYPE_UNSUPPORTED = (
         ERROR,

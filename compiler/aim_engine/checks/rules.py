@@ -518,6 +518,17 @@ class Validator:
                     f"{spelling} is deprecated in {release}: {spec.deprecation or said or 'see the engine docs'}",
                     key=True,
                 )
+            missing = backend.facts.file_read_at_launch(spec.name)
+            if missing is not None and isinstance(value, str):
+                # The engine merges the file's options into argv before parsing: they are out of
+                # the recipe's sight, and no plan ships the file (a missing one stops the launch).
+                self.error(
+                    path,
+                    at,
+                    Check.CONFIG_FILE,
+                    f"{spelling} {shown(value)}: {release} reads more options from this file when it starts, and "
+                    f"stops if it is missing ({missing.replace('{path}', printable(value))})",
+                )
             if spec.name in SECRET_FLAGS and value not in (None, False, ""):
                 self.error(path, at, Check.SECRET, f"{spelling} carries a secret; pass it at run time instead")
             elif any(

@@ -152,6 +152,14 @@ class EngineFacts:
         known = name in self.env_registry() or name in self.env_read_ad_hoc()
         return known and name not in self.env_unused()
 
+    # --- files ---------------------------------------------------------------------------------
+    def file_read_at_launch(self, name: str) -> str | None:
+        """What the launch raises when the file this option names is missing, if the launch opens
+        it before reading the command line (the snapshot's files_read_at_launch); else None."""
+        entry = (self.section("files_read_at_launch").get("options") or {}).get(name)
+        said = entry.get("missing_file") if isinstance(entry, dict) else None
+        return said if isinstance(said, str) else None
+
     # --- model types ----------------------------------------------------------------------------
     def dtype_rejection(self, model_type: str | None, dtype: str) -> str | None:
         """The engine's error for an explicit --dtype it refuses for this HF model_type."""
