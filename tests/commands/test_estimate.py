@@ -185,6 +185,7 @@ def test_notes_say_what_the_figures_do_not(capsys):
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI999X"], "unknown GPU 'MI999X'"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--tp", "3"], "--tp 3: TP 3 does not divide"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--tp", "0"], "--tp must be at least 1"),
+        (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--pp", "33"], "--pp 33: more pipeline stages"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu-memory", "12XB"], "'12XB' is not a size"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu-memory", "100MiB"], "outside 1 GiB to 64 TiB"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--checkpoint", "x/y"], "--checkpoint 'x/y'"),

@@ -320,6 +320,9 @@ def run_estimate(request: EstimateRequest, backends: dict[str, Backend]) -> Esti
     if request.kv_cache_dtype is not None and request.kv_cache_dtype not in load_formats().kv_cache_dtypes:
         known = ", ".join(sorted(load_formats().kv_cache_dtypes))
         raise UsageError(f"--kv-cache-dtype {request.kv_cache_dtype!r} is not one of {known}")
+    layers = model.config.num_hidden_layers
+    if request.pp > layers:  # every pipeline stage needs at least one layer
+        raise UsageError(f"--pp {request.pp}: more pipeline stages than {model.model_id}'s {layers} layers")
     backend = backends[request.backend]
     entry = Entry(
         request.backend, f"{request.tp * request.pp}_gpu", request.tp * request.pp, True, request.args(), {}, None
