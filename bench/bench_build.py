@@ -1,12 +1,15 @@
 """Time `aim-engine build` (API only, no site): shipped catalogue and synthetic x10 / x100.
 
-Run: .venv/bin/python bench/bench_build.py [--scales 1,10,100]
-Targets: <= 2 s for the shipped catalogue; growth roughly linear in the number of models.
+Run: .venv/bin/python bench/bench_build.py [--scales 1,10,100] [--against REV]
+Targets: the shipped catalogue's full build (no site) at most 2 s more than before generic
+plans (`--against b4bee7d` measures that revision the same way, in a temporary git worktree,
+on the same machine and load); growth roughly linear in the number of models.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,11 +23,53 @@ import synthetic  # noqa: E402
 from aim_engine.build import build, compile_catalogue  # noqa: E402
 from aim_engine.publish.fsutil import replace_tree  # noqa: E402
 
+# Times one full build (API, artifacts, aim-pick.pyz; no site) of the catalogue at argv[1],
+# best of 3 after a warm-up, with whatever aim_engine is first on the path.
+FULL_BUILD = """
+import sys, tempfile, time
+from pathlib import Path
+from aim_engine.build import build
+root = Path(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
+    build(root, Path(tmp) / "warm", site=False)
+    times = []
+    for i in range(3):
+        start = time.perf_counter()
+        build(root, Path(tmp) / f"o{i}", site=False)
+        times.append(time.perf_counter() - start)
+print(f"{min(times):.2f}")
+"""
+
+
+def full_build_seconds(tree: Path) -> float:
+    env = {"PYTHONPATH": str(tree / "compiler"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", FULL_BUILD, str(tree)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"build at {tree} failed:\n{done.stderr}")
+    return float(done.stdout.split()[-1])
+
+
+def against(rev: str) -> None:
+    """The full build of this tree and of `rev` (a git worktree), one after the other."""
+    repo = HERE.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "rev"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(other), rev], check=True)
+        try:
+            before = full_build_seconds(other)
+            now = full_build_seconds(repo)
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(other)], check=True)
+    print(f"full build, no site: {rev} {before:.2f} s, this tree {now:.2f} s ({now - before:+.2f} s; target <= +2 s)")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", default="1,10,100")
+    parser.add_argument("--against", metavar="REV", help="also time a full build at git revision REV")
     args = parser.parse_args()
+    if args.against:
+        against(args.against)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         build(synthetic.REPO, Path(tmp) / "warm-up", site=False)  # imports, schema compilation, data loading

@@ -30,6 +30,7 @@ OPTIONS: dict[str, tuple[str, object]] = {
     "--gpus": ("gpus", int),
     "--precision": ("precision", str),
     "--backend": ("backend", str),
+    "--objective": ("objective", ("latency", "throughput")),
     "--format": ("format", FORMATS),
     "--port": ("port", int),
     "--cache-dir": ("cache_dir", str),
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus", type=int, help="use at most N GPUs (exact request); default: the size-tier choice")
     p.add_argument("--precision", help="auto or a precision the catalogue has, e.g. bf16, fp8 (env AIM_PRECISION)")
     p.add_argument("--backend", help="auto, vllm or sglang (env AIM_BACKEND)")
+    p.add_argument(
+        "--objective",
+        choices=("latency", "throughput"),
+        help="latency (default: the size-tier plan) or throughput (the fewest GPUs per replica, the rest as "
+        "data-parallel replicas) (env AIM_OBJECTIVE)",
+    )
     p.add_argument("--format", choices=FORMATS, default="docker")
     p.add_argument("--port", type=int, help=f"host port (default {deploy.DEFAULT_HOST_PORT})")
     p.add_argument("--cache-dir", help=f"model cache root on the host (env AIM_CACHE_DIR, default {deploy.CACHE_ROOT})")

@@ -170,7 +170,7 @@ def explain_text(detected, request, plan, candidates, cache, warnings, options) 
     if request:
         lines.append(
             f"Request: {request.model}, {request.gpus} GPU(s) {request.count_mode}, precision {request.precision}, "
-            f"backend {request.backend} (lookup key {request.key})"
+            f"backend {request.backend}, objective {request.objective} (lookup key {request.key})"
         )
     if cache is not None and plan is not None:
         if cache.get("complete"):
@@ -192,7 +192,16 @@ def explain_text(detected, request, plan, candidates, cache, warnings, options) 
     if plan is None:
         lines.append("No plan fits: every candidate is listed above with its reason.")
     else:
-        lines.append(f"Plan: {plan['plan_id']} ({plan['status']}, recipe {plan['recipe_id']})")
+        words = (
+            [plan["status"]] + (["measured"] if plan.get("measured") else []) + (["tight"] if plan.get("tight") else [])
+        )
+        replicas = plan.get("replicas", 1)
+        layout = (
+            f"{replicas} replicas x {plan.get('gpus_per_replica')} GPU(s)"
+            if replicas > 1
+            else f"{plan['gpu_count']} GPU(s)"
+        )
+        lines.append(f"Plan: {plan['plan_id']} ({', '.join(words)}; {layout}; recipe {plan['recipe_id']})")
         lines.append("Command:")
         lines.append("  " + deploy.shell_command(deploy.docker_argv(plan, options)))
     # Text from the catalogue, the host and the API: every line stays one line, with no

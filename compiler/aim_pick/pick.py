@@ -31,9 +31,9 @@ Host = namedtuple("Host", "gpu count group simulated partition device_bytes apu"
 Host.__doc__ = """The GPUs a plan may use: GPU type, usable count, device indices of the chosen group,
 whether AIM_GPU_MODEL/AIM_GPU_COUNT made it up, partition mode, per-device memory when
 partitioned (else None) and whether it is an APU."""
-Request = namedtuple("Request", "model gpus count_mode precision backend profile key")
+Request = namedtuple("Request", "model gpus count_mode precision backend profile key objective")
 Request.__doc__ = "What is asked of the catalogue: the published lookup key and its parts."
-Settings = namedtuple("Settings", "precision backend profile gpus port name cache_dir k8s_cache")
+Settings = namedtuple("Settings", "precision backend profile gpus port name cache_dir k8s_cache objective")
 Settings.__doc__ = "The user's choices, from the command line and the AIM_* environment."
 PARTITION_FACTOR = {"SPX": 1, "DPX": 2, "TPX": 3, "QPX": 4}
 
@@ -160,8 +160,9 @@ def choose_group(devices: list[dict], usable: list[int]) -> tuple[str | None, li
     return best, groups[best]
 
 
-def request_key(n: int, exact: bool, precision: str, backend: str) -> str:
-    return layout.lookup_key(max(1, min(n, MAX_KEY_GPUS)), "exact" if exact else "auto", precision, backend)
+def request_key(n: int, exact: bool, precision: str, backend: str, objective: str = "latency") -> str:
+    mode = "exact" if exact else "auto"
+    return layout.lookup_key(max(1, min(n, MAX_KEY_GPUS)), mode, precision, backend, objective)
 
 
 def fits_device(candidate: Mapping[str, Any], device_bytes: int | None, catalogue_bytes: int) -> bool:
@@ -176,26 +177,25 @@ def fits_device(candidate: Mapping[str, Any], device_bytes: int | None, catalogu
 def resolve(
     lookup: LookupRecord, key: str, n: int, backend: str, device_bytes: int | None, catalogue_bytes: int
 ) -> tuple[str | None, list[dict]]:
-    """The chosen plan id and every candidate with its verdict and reason."""
+    """The chosen plan id and every candidate with its verdict and reason.
+
+    The published choice is re-made here only when a candidate cannot run on this host's
+    (partitioned) devices: the first roomy candidate of the path that fits is chosen, a tight
+    one only when no roomy one fits (the planner's rule)."""
+    if key not in lookup["keys"]:
+        precision = key.split("/")[2]
+        offered = lookup.get("precisions")
+        if offered is not None and precision not in offered:
+            return None, [precision_not_offered(lookup, precision, offered)]
     decision = lookup["decisions"][lookup["keys"][key]]
     table = lookup["candidates"]
-    chosen = None
-    listing = []
+    listing: list[dict[str, Any]] = []
     seen = set()
+    fitting = []  # positions in `listing` of runnable candidates that fit here
     for cid, verdict in decision["path"]:
         seen.add(cid)
         c = table[cid]
-        item = {
-            "plan": c["plan"],
-            "candidate": cid,
-            "gpus": c["gpus"],
-            "precision": c["precision"],
-            "backend": c["backend"],
-            "derived": c["derived"],
-            "verdict": verdict,
-            "reason": c["reason"],
-            "message": c["message"],
-        }
+        item = listing_line(cid, c, verdict, c["reason"], c["message"])
         if verdict in ("chosen", "runnable"):
             if not fits_device(c, device_bytes, catalogue_bytes):
                 item.update(
@@ -203,12 +203,16 @@ def resolve(
                     reason="partition-too-small",
                     message=f"needs {gib(c['total_bytes_per_gpu'])} per GPU; a partition here has {gib(device_bytes)}",
                 )
-            elif chosen is None:
-                chosen = c["plan"]
-                item.update(verdict="chosen", reason="chosen")
             else:
-                item.update(verdict="runnable", reason="runnable")
+                fitting.append(len(listing))
+                item.update(verdict="runnable", reason="tight" if c.get("tight") else "runnable")
         listing.append(item)
+    roomy = [i for i in fitting if listing[i]["reason"] == "runnable"]
+    chosen: str | None = None
+    if roomy or fitting:
+        at = (roomy or fitting)[0]
+        listing[at].update(verdict="chosen", reason="chosen")
+        chosen = listing[at]["plan"]
     for cid, c in sorted(table.items()):
         if cid in seen or c["plan"] is None and c["recipe"] is None:
             continue
@@ -218,20 +222,35 @@ def resolve(
             reason, message = "backend-not-requested", f"{c['backend']} entry; {backend} was requested"
         else:
             reason, message = "precision-not-requested", f"{c['precision']} entry; not the requested precision"
-        listing.append(
-            {
-                "plan": c["plan"],
-                "candidate": cid,
-                "gpus": c["gpus"],
-                "precision": c["precision"],
-                "backend": c["backend"],
-                "derived": c["derived"],
-                "verdict": "rejected",
-                "reason": reason,
-                "message": message,
-            }
-        )
+        listing.append(listing_line(cid, c, "rejected", reason, message))
     return chosen, listing
+
+
+def listing_line(cid: str, c: Mapping[str, Any], verdict: str, reason: str, message: str) -> dict[str, Any]:
+    """One candidate as aim-pick lists it."""
+    return {
+        "plan": c["plan"],
+        "candidate": cid,
+        "gpus": c["gpus"],
+        "precision": c["precision"],
+        "backend": c["backend"],
+        "derived": c["derived"],
+        "verdict": verdict,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def precision_not_offered(lookup: LookupRecord, precision: str, offered: list[str]) -> dict:
+    """The one listing line for a precision no checkpoint, variant or recipe of the model offers."""
+    return {
+        "plan": None,
+        "precision": precision,
+        "verdict": "rejected",
+        "reason": "precision-not-offered",
+        "message": f"no {precision} checkpoint or recipe for {lookup['model']} on {lookup['hardware']}; "
+        f"offered here: {', '.join(offered) or 'none'}",
+    }
 
 
 # --- the user's request -------------------------------------------------------------------------
@@ -241,6 +260,11 @@ def settings(args, env: dict) -> Settings:
     """Command line over environment; checks what can be checked before detection."""
     precision = (args.precision or env.get("AIM_PRECISION") or "auto").lower()
     backend = (args.backend or env.get("AIM_BACKEND") or "auto").lower()
+    objective = (args.objective or env.get("AIM_OBJECTIVE") or "latency").lower()
+    if objective not in layout.OBJECTIVES:
+        raise Usage(
+            f"objective {objective!r} is not one of {', '.join(layout.OBJECTIVES)} (--objective / AIM_OBJECTIVE)"
+        )
     if args.port is not None and not 1 <= args.port <= 65535:
         raise Usage(f"--port {args.port} is not a TCP port (1-65535)")
     if args.name is not None and not _container_name(args.name):
@@ -256,6 +280,7 @@ def settings(args, env: dict) -> Settings:
         args.name,
         args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
         args.k8s_cache,
+        objective,
     )
 
 
@@ -370,36 +395,21 @@ def host_warnings(host: Host, env: dict) -> list[str]:
             f"AIM_GPU_MODEL={host.gpu} simulates a host but AIM_GPU_COUNT is not set: assuming 1 GPU "
             "(set AIM_GPU_COUNT=N to plan for N)"
         )
+    if host.apu:
+        # on an APU the host's processes and the model draw on the same HBM the plan's budget counts
+        warnings.append(
+            f"{host.gpu} is an APU: GPU memory is shared with the CPU cores, so what the host itself uses "
+            "comes out of the plan's memory budget"
+        )
     return warnings
 
 
 def plan_warnings(plan: dict, env: dict, cache: dict | None) -> list[str]:
-    """What the user should know about the chosen plan before running it: a gated model
-    needs a token, a tight plan may not start, a derived or generic plan was not verified.
-
-    Plans say how they were made in `source` (recipe | sibling | generic) and `tight`;
-    plans published before those fields say `status` ("derived" for a sibling's recipe)."""
+    """What the user should know about the chosen plan before running it: the plan's own
+    warnings as the compiler published them (tight on memory, derived from a sibling GPU's
+    recipe, generic), then what only this host can tell (a gated model needs a token)."""
     pid = plan.get("plan_id")
-    hardware = plan.get("hardware")
-    warnings = []
-    source = plan.get("source")
-    if source == "generic":
-        warnings.append(
-            f"plan {pid} is generic: no recipe covers {plan.get('model')} on {hardware}, so it is built from the "
-            "engine's defaults, neither tuned nor verified"
-        )
-    elif source == "sibling" or (source is None and plan.get("status") == "derived"):
-        sibling = plan.get("derived_from") or "a sibling GPU"
-        warnings.append(
-            f"plan {pid} is derived from a recipe for {sibling}: re-checked against {hardware} memory, "
-            f"not verified on {hardware}"
-        )
-    if plan.get("tight") is True:
-        summary = plan.get("summary")
-        warnings.append(
-            f"plan {pid} is tight on memory" + (f" ({summary})" if summary else "") + ": the engine may run out of "
-            "memory at start-up or under load; more GPUs or a shorter context leave headroom"
-        )
+    warnings = [f"plan {pid}: {w}" for w in plan.get("warnings") or () if isinstance(w, str)]
     if plan.get("gated") and not (cache or {}).get("complete"):
         missing = [name for name in deploy.passthrough_env(plan) if not env.get(name)]
         if missing:
@@ -431,9 +441,10 @@ def request(chosen: Settings, model: ModelSummary, host: Host) -> tuple[Request,
         )
     if n > MAX_KEY_GPUS:
         warnings.append(f"{n} GPUs usable; plans use at most {MAX_KEY_GPUS}")
-    key = request_key(n, exact, chosen.precision, chosen.backend)
+    key = request_key(n, exact, chosen.precision, chosen.backend, chosen.objective)
+    mode = "exact" if exact else "auto"
     return Request(
-        model["model_id"], n, "exact" if exact else "auto", chosen.precision, chosen.backend, chosen.profile, key
+        model["model_id"], n, mode, chosen.precision, chosen.backend, chosen.profile, key, chosen.objective
     ), warnings
 
 

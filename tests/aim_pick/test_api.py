@@ -30,7 +30,7 @@ def partial_api(api_dir, target, *, lookup=True, plan=True):
     if lookup:
         shutil.copyfile(api_dir / "lookup" / "MI300X" / f"{SLUG}.json", target / "lookup" / "MI300X" / f"{SLUG}.json")
     if plan:
-        chosen = published(api_dir, "MI300X", QWEN, "8/auto/auto/auto")
+        chosen = published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency")
         shutil.copyfile(api_dir / "plans" / f"{chosen}.json", target / "plans" / f"{chosen}.json")
     return target
 
@@ -66,7 +66,7 @@ def test_without_api_it_reads_build_api_under_the_current_folder(mi300x, api_dir
 def test_missing_or_corrupt_catalogue_exits_5(mi300x, api_dir, tmp_path, damage):
     api = partial_api(api_dir, tmp_path / "api", lookup=damage != "no-lookup", plan=damage != "no-plan")
     lookup = api / "lookup" / "MI300X" / f"{SLUG}.json"
-    plan = api / "plans" / f"{published(api_dir, 'MI300X', QWEN, '8/auto/auto/auto')}.json"
+    plan = api / "plans" / f"{published(api_dir, 'MI300X', QWEN, '8/auto/auto/auto/latency')}.json"
     if damage == "no-folder":
         shutil.rmtree(api)
     elif damage == "index-not-json":

@@ -225,8 +225,8 @@ def test_largest_homogeneous_group():
 
 
 def test_request_key_is_clamped_to_the_published_grid():
-    assert pick.request_key(64, False, "auto", "auto") == "8/auto/auto/auto"
-    assert pick.request_key(3, True, "fp8", "vllm") == "3/exact/fp8/vllm"
+    assert pick.request_key(64, False, "auto", "auto") == "8/auto/auto/auto/latency"
+    assert pick.request_key(3, True, "fp8", "vllm", "throughput") == "3/exact/fp8/vllm/throughput"
 
 
 def test_fits_device_rechecks_only_smaller_devices():

@@ -25,7 +25,7 @@ def test_docker_is_the_default_and_one_shell_line(mi300x, api_dir):
     assert result.code == 0 and result.err == ""
     assert result.out.count("\n") == 1
     argv = result.argv()
-    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto"))
+    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     assert argv[:5] == ["docker", "run", "--rm", "--name", f"aim-{plan['plan_id']}"]
     for flag in ("--device=/dev/kfd", "--device=/dev/dri", "--ipc=host", "--cap-add=SYS_PTRACE"):
         assert flag in argv
@@ -51,7 +51,7 @@ def test_port_cache_dir_and_name_change_the_docker_argv(mi300x, api_dir):
     result = mi300x.pick(QWEN, "--port", "9000", "--cache-dir", cache, "--name", "my-llm")
     argv = result.argv()
     assert argv[argv.index("--name") + 1] == "my-llm"
-    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto"))
+    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     assert option(argv, "-p") == [f"9000:{plan['port']}"]
     assert option(argv, "-v") == [f"{cache}:/workspace/model-cache"]
     assert argv[argv.index(plan["image"]) + 1 :] == plan["container_argv"]  # the engine still listens on its own port
@@ -72,7 +72,7 @@ def test_compose(mi300x, api_dir, tmp_path):
     assert result.code == 0
     document = json.loads(result.out)  # JSON is YAML; compose reads it
     [(name, service)] = document["services"].items()
-    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto"))
+    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     assert service["image"] == plan["image"] and service["container_name"] == "my-llm"
     assert service["ports"] == [f"9000:{plan['port']}"]
     assert service["volumes"] == ["/data/$$cache:/workspace/model-cache"]  # '$' escaped for compose
@@ -100,7 +100,7 @@ def test_compose_output_file(mi300x, tmp_path):
 
 
 def test_k8s(mi300x, api_dir):
-    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto"))
+    plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     document = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--port", "9000").out)
     assert document["kind"] == "List"
     deployment, service = document["items"]

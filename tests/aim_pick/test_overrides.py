@@ -4,6 +4,8 @@ and usage errors (exit 2)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from . import hosts
@@ -37,7 +39,7 @@ def test_simulate_a_host_without_gpus(host, api_dir):
         True,
     )
     assert detected["levels"] == {"host": 8, "container": 8, "process": 8, "usable": 8}
-    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency")
     assert not any("AIM_GPU_COUNT" in w for w in body["warnings"])
     count = body["plan"]["gpu_count"]
     assert count < 8  # the premise: the plan uses part of the simulated host
@@ -58,7 +60,7 @@ def test_simulated_model_alone_means_one_gpu(host, api_dir):
     body = result.json()
     assert (body["detected"]["gpu"], body["detected"]["count"]) == ("MI355X", 1)
     assert body["detected"]["levels"] == {"host": 1, "container": 1, "process": 1, "usable": 1}
-    assert body["plan"]["plan_id"] == published(api_dir, "MI355X", QWEN, "1/auto/auto/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI355X", QWEN, "1/auto/auto/auto/latency")
     # it assumes one GPU, and says so: in --json warnings and on stderr
     [warning] = [w for w in body["warnings"] if "AIM_GPU_COUNT" in w]
     assert "assuming 1 GPU" in warning
@@ -76,13 +78,13 @@ def test_force_the_model_on_a_real_host(mi300x, api_dir):
     body = mi300x.pick(QWEN, "--format", "json", env={"AIM_GPU_MODEL": "MI325X"}).json()
     assert (body["detected"]["gpu"], body["detected"]["count"], body["detected"]["source"]) == ("MI325X", 8, "sysfs")
     assert body["plan"]["hardware"] == "MI325X"
-    assert body["plan"]["plan_id"] == published(api_dir, "MI325X", QWEN, "8/auto/auto/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI325X", QWEN, "8/auto/auto/auto/latency")
 
 
 def test_force_a_smaller_count(mi300x, api_dir):
     body = mi300x.pick(LLAMA70, "--format", "json", env={"AIM_GPU_COUNT": "2"}).json()
     assert body["detected"]["count"] == 2 and body["detected"]["levels"]["usable"] == 2
-    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", LLAMA70, "2/auto/auto/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", LLAMA70, "2/auto/auto/auto/latency")
     assert body["plan"]["gpu_count"] <= 2
     pinned = env_of(mi300x.pick(LLAMA70, env={"AIM_GPU_COUNT": "2"}).argv())["HIP_VISIBLE_DEVICES"]
     assert pinned == ",".join(str(i) for i in range(body["plan"]["gpu_count"]))
@@ -92,7 +94,7 @@ def test_force_a_larger_count_never_pins_fewer_gpus_than_the_plan(host, api_dir)
     host.gpus([hosts.MI300X] * 4)
     body = host.pick(LLAMA70, "--format", "json", env={"AIM_GPU_COUNT": "8"}).json()
     assert (body["detected"]["count"], body["detected"]["simulated"]) == (8, True)
-    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", LLAMA70, "8/auto/auto/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", LLAMA70, "8/auto/auto/auto/latency")
     argv_env = env_of(host.pick(LLAMA70, env={"AIM_GPU_COUNT": "8"}).argv())
     if body["plan"]["gpu_count"] > 4:
         assert "HIP_VISIBLE_DEVICES" not in argv_env
@@ -104,11 +106,33 @@ def test_force_a_larger_count_never_pins_fewer_gpus_than_the_plan(host, api_dir)
         ({"AIM_GPU_MODEL": "MI999X"}, "is not a known GPU"),
         ({"AIM_GPU_COUNT": "eight"}, "is not a number"),
         ({"AIM_GPU_COUNT": "0"}, "at least 1"),
+        ({"AIM_OBJECTIVE": "cheapest"}, "is not one of latency, throughput"),
     ],
 )
 def test_bad_overrides_are_usage_errors(mi300x, env, message):
     result = mi300x.pick(QWEN, env=env)
     assert result.code == 2 and message in result.err
+
+
+# --- --objective ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_throughput_fills_the_host_with_replicas(mi300x, api_dir, how):
+    """Qwen3-8B fits one MI300X with headroom: throughput on 8 GPUs is 8 replicas of it."""
+    model = "Qwen/Qwen3-8B"
+    args, env = (("--objective", "throughput"), {}) if how == "flag" else ((), {"AIM_OBJECTIVE": "throughput"})
+    body = mi300x.pick(model, *args, "--format", "json", env=env).json()
+    plan = body["plan"]
+    assert body["request"]["key"] == "8/auto/auto/auto/throughput"
+    assert plan["plan_id"] == published(api_dir, "MI300X", model, "8/auto/auto/auto/throughput")
+    assert (plan["objective"], plan["replicas"], plan["gpus_per_replica"], plan["gpu_count"]) == ("throughput", 8, 1, 8)
+    argv = mi300x.pick(model, *args, env=env).argv()
+    assert argv[argv.index("--data-parallel-size") + 1] == "8"
+    assert env_of(argv).get("HIP_VISIBLE_DEVICES") in (None, "0,1,2,3,4,5,6,7")
+    # latency, the default, is one replica on the fewest GPUs
+    latency = mi300x.pick(model, "--format", "json").json()["plan"]
+    assert latency["replicas"] == 1 and latency["objective"] == "latency"
 
 
 # --- --gpus N -------------------------------------------------------------------------------------
@@ -117,8 +141,8 @@ def test_bad_overrides_are_usage_errors(mi300x, env, message):
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 8])
 def test_gpus_is_exact_and_a_ceiling(mi300x, api_dir, n):
     body = mi300x.pick(LLAMA70, "--gpus", str(n), "--format", "json").json()
-    assert body["request"]["key"] == f"{n}/exact/auto/auto" and body["request"]["count_mode"] == "exact"
-    expected = published(api_dir, "MI300X", LLAMA70, f"{n}/exact/auto/auto")
+    assert body["request"]["key"] == f"{n}/exact/auto/auto/latency" and body["request"]["count_mode"] == "exact"
+    expected = published(api_dir, "MI300X", LLAMA70, f"{n}/exact/auto/auto/latency")
     assert (body["plan"] or {}).get("plan_id") == expected
     if expected:
         assert body["plan"]["gpu_count"] <= n
@@ -128,7 +152,7 @@ def test_gpus_is_exact_and_a_ceiling(mi300x, api_dir, n):
 def test_gpus_above_what_is_usable(mi300x):
     result = mi300x.pick(QWEN, "--gpus", "16", "--format", "json")
     body = result.json()
-    assert body["request"]["gpus"] == 8 and body["request"]["key"] == "8/exact/auto/auto"
+    assert body["request"]["gpus"] == 8 and body["request"]["key"] == "8/exact/auto/auto/latency"
     assert any("--gpus 16" in w for w in body["warnings"])
     assert "--gpus 16 asked for more GPUs" in mi300x.pick(QWEN, "--gpus", "16").err
 
@@ -150,13 +174,18 @@ def test_precision(mi300x, api_dir, args, env):
     body = mi300x.pick(QWEN, *args, "--format", "json", env=env).json()
     assert body["request"]["precision"] == "fp8"
     assert body["plan"]["precision"] == "fp8"
-    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/fp8/auto")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/fp8/auto/latency")
 
 
-def test_a_requested_precision_without_recipes_is_no_plan(mi300x):
+def test_a_requested_precision_nothing_offers_is_no_plan(mi300x, api_dir):
+    """Qwen3-32B has no MXFP4 checkpoint and no recipe at MXFP4: the lookup has no key for it."""
+    lookup = json.loads((api_dir / "lookup" / "MI300X" / "Qwen--Qwen3-32B.json").read_text())
+    assert "mxfp4" not in lookup["precisions"]
     result = mi300x.pick(QWEN, "--precision", "mxfp4", "--format", "json")
     assert result.code == 3 and result.json()["plan"] is None
-    assert all(c["verdict"] == "rejected" for c in result.json()["candidates"])
+    [line] = result.json()["candidates"]
+    assert line["reason"] == "precision-not-offered" and line["verdict"] == "rejected"
+    assert "bf16" in line["message"] and "fp8" in line["message"]  # what it does offer
 
 
 @pytest.mark.parametrize(
@@ -172,7 +201,7 @@ def test_backend(mi300x, api_dir, args, env):
     body = mi300x.pick(QWEN, *args, "--format", "json", env=env).json()
     assert body["request"]["backend"] == "sglang"
     assert body["plan"]["backend"] == "sglang"
-    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/sglang")
+    assert body["plan"]["plan_id"] == published(api_dir, "MI300X", QWEN, "8/auto/auto/sglang/latency")
     argv = mi300x.pick(QWEN, *args, env=env).argv()
     image = body["plan"]["image"]
     assert argv[argv.index(image) + 1 : argv.index(image) + 4] == ["python3", "-m", "sglang.launch_server"]

@@ -1,5 +1,5 @@
-"""Warnings where they matter, on stderr and in `--json` `warnings`: gated models, tight,
-derived and generic plans, a simulated host without AIM_GPU_COUNT (in test_overrides.py), and
+"""Warnings where they matter, on stderr and in `--json` `warnings`: gated models, the plan's
+own warnings (tight, derived, generic), a simulated host without AIM_GPU_COUNT (in test_overrides.py), and
 the catalogue not found next to the tool."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def warnings_of(result) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["docker", "compose", "k8s", "env", "json"])
 def test_a_gated_model_asks_for_hf_token(mi300x, api_dir, fmt):
-    plan = plan_file(api_dir, published(api_dir, "MI300X", LLAMA8, "8/auto/auto/auto"))
+    plan = plan_file(api_dir, published(api_dir, "MI300X", LLAMA8, "8/auto/auto/auto/latency"))
     assert plan["gated"]
     result = mi300x.pick(LLAMA8, "--format", fmt, env={"HF_TOKEN": None})
     assert result.code == 0, result.err
@@ -56,60 +56,63 @@ def test_explain_shows_the_gated_warning(mi300x):
 
 
 def test_no_token_warning_once_the_checkpoint_is_cached():
-    plan = {"plan_id": "p", "model": LLAMA8, "gated": True, "status": "verified"}
+    plan = {"plan_id": "p", "model": LLAMA8, "gated": True, "status": "tuned", "warnings": []}
     assert pick.plan_warnings(plan, {}, {"complete": True}) == []
     assert len(pick.plan_warnings(plan, {}, {"complete": False})) == 1
     assert pick.plan_warnings(plan, {"HF_TOKEN": "x"}, None) == []
 
 
-# --- derived, generic and tight plans ----------------------------------------------------------------
+# --- derived, generic and tight plans: the compiler's own warnings, passed on ----------------------
 
 
-def test_a_derived_plan_says_it_is_not_verified(host, api_dir):
-    """MI308X has no recipes of its own: its plans are MI300X recipes re-checked against it
-    (`status: derived` in today's API)."""
+def test_a_derived_plan_says_it_is_not_measured(host, api_dir):
+    """MI308X has no recipes of its own: its plans are MI300X recipes re-checked against it."""
     env = {"AIM_GPU_MODEL": "MI308X", "AIM_GPU_COUNT": "8"}
     result = host.pick(QWEN, "--format", "json", env=env)
     assert result.code == 0, result.err
     plan = result.json()["plan"]
     assert plan["status"] == "derived" and plan["hardware"] == "MI308X"
+    assert plan_file(api_dir, plan["plan_id"])["warnings"] == plan["warnings"] != []
     [warning] = [w for w in warnings_of(result) if "derived" in w]
-    assert warning.startswith(f"plan {plan['plan_id']} is derived from a recipe for {plan['derived_from']}")
-    assert "not verified on MI308X" in warning
+    assert warning == (
+        f"plan {plan['plan_id']}: derived plan: the recipe was written for {plan['derived_from']}, "
+        "not measured on MI308X"
+    )
     docker = host.pick(QWEN, env=env)
-    assert docker.code == 0 and "warning: plan " in docker.err and "is derived from a recipe" in docker.err
-    assert "is derived from a recipe" in host.pick(QWEN, "--format", "explain", env=env).out
+    assert docker.code == 0 and f"aim-pick: warning: {warning}" in docker.err
+    assert f"  warning: {warning}" in host.pick(QWEN, "--format", "explain", env=env).out
 
 
-def test_a_verified_plan_is_quiet(mi300x):
+def test_a_generic_plan_says_no_recipe_is_tuned_for_the_gpu(host):
+    env = {"AIM_GPU_MODEL": "MI210", "AIM_GPU_COUNT": "8"}
+    result = host.pick(QWEN, "--format", "json", env=env)
+    assert result.code == 0, result.err
+    plan = result.json()["plan"]
+    assert plan["source"] == plan["status"] == "generic" and not plan["measured"]
+    assert f"plan {plan['plan_id']}: generic plan: no tuned recipe for MI210 yet" in warnings_of(result)
+
+
+def test_a_tuned_plan_is_quiet(mi300x):
     result = mi300x.pick(QWEN, "--format", "json")
-    assert result.json()["plan"]["status"] == "verified"
+    assert result.json()["plan"]["status"] == "tuned"
     assert warnings_of(result) == [] and result.err == ""
 
 
+TIGHT = "tight plan: only 1 request(s) of 32768 tokens fit at once (fewer than 4)"
+
+
 @pytest.mark.parametrize(
-    "fields, expected",
+    "published, expected",
     [
-        ({"status": "verified"}, []),
-        ({"status": "derived"}, ["derived"]),  # today's API: no `source`
-        ({"status": "derived", "derived_from": "MI300X"}, ["derived from a recipe for MI300X"]),
-        ({"source": "sibling", "status": "derived", "derived_from": "MI325X"}, ["derived from a recipe for MI325X"]),
-        ({"source": "recipe", "status": "derived"}, []),  # `source` wins over the older field
-        ({"source": "generic", "status": "derived"}, ["is generic"]),
-        ({"source": "recipe", "tight": True, "summary": "fits: 170.1 GiB of 172.8 GiB per GPU"}, ["tight", "170.1"]),
-        ({"source": "recipe", "tight": False}, []),
-        ({"source": "generic", "tight": True}, ["is generic", "tight"]),
+        ([], []),
+        ([TIGHT], [f"p: {TIGHT}"]),
+        (["a", "b"], ["p: a", "p: b"]),
+        ([7, None, "c"], ["p: c"]),  # what is not a sentence is not printed
     ],
 )
-def test_plan_warnings_read_source_and_tight(fields, expected):
-    plan = {"plan_id": "some-plan", "model": QWEN, "hardware": "MI300X", "gated": False, **fields}
-    text = " | ".join(pick.plan_warnings(plan, {}, None))
-    for part in expected:
-        assert part in text
-    if not expected:
-        assert text == ""
-    if fields.get("tight") and fields.get("source") == "generic":
-        assert len(pick.plan_warnings(plan, {}, None)) == 2
+def test_plan_warnings_pass_on_what_the_plan_says(published, expected):
+    plan = {"plan_id": "p", "model": QWEN, "hardware": "MI300X", "gated": False, "warnings": published}
+    assert pick.plan_warnings(plan, {}, None) == [f"plan {w}" for w in expected]
 
 
 # --- the catalogue not found next to the tool ------------------------------------------------------

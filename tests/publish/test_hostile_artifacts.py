@@ -399,7 +399,8 @@ def test_aim_pick_output_of_hostile_plans_keeps_every_line(carried, hostile_reci
         "container_note": LINE_PAYLOADS[0],
     }
     for hostile, _ in refused_plans(carried, hostile_recipe):
-        request = picking.Request(hostile["model"], 1, "auto", "auto", "auto", None, "1/auto/auto/auto")
+        key = "1/auto/auto/auto/latency"
+        request = picking.Request(hostile["model"], 1, "auto", "auto", "auto", None, key, "latency")
         candidates = [{"plan": hostile["plan_id"], "verdict": "chosen", "reason": "x", "message": LINE_PAYLOADS[1]}]
         cache = {"complete": False, "reason": LINE_PAYLOADS[0]}
         text = output.explain_text(

@@ -377,3 +377,71 @@ def test_site_loads_nothing_from_outside(site_build):
         assert not [url for url in external if not url.startswith("https://huggingface.co/")], (path.name, external)
         text = path.read_text("utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
+
+
+class MatrixCells(HTMLParser):
+    """(class words, text) of every support-matrix cell, and the legend's words."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self.legend, self._open = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if "aim-cell" in classes:
+            self._open = (tag, [c[4:] for c in classes if c.startswith("aim-") and c != "aim-cell"], [])
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[2].append(data)
+
+    def handle_endtag(self, tag):
+        if self._open and tag == self._open[0]:
+            _, words, text = self._open
+            (self.legend if tag == "dt" else self.cells).append((words, "".join(text).strip()))
+            self._open = None
+
+
+def test_matrix_cells_show_the_published_status_with_a_legend(site_build):
+    """Each model page's matrix shows the model JSON's word per cell; the legend explains each
+    word the site uses, and no cell says "verified"."""
+    words_seen = set()
+    for model_file in (site_build / "api" / "models").glob("*.json"):
+        model = json.loads(model_file.read_text())
+        parser = MatrixCells()
+        parser.feed((site_build / "site" / "models" / f"{model['slug']}.html").read_text("utf-8"))
+        expected = [
+            model["support_matrix"][hw][str(n)]["status"] for hw in sorted(model["support_matrix"]) for n in range(1, 9)
+        ]
+        assert [words[0] for words, _ in parser.cells] == expected, model["slug"]
+        assert all(text.startswith(w.replace("-", " ")) for (w, *_), text in parser.cells)
+        assert {w for (w, *_), _ in parser.legend} == {
+            "tuned", "derived", "generic", "tight", "does-not-fit", "not-supported"
+        }  # fmt: skip
+        words_seen.update(expected)
+        assert not any("verified" in text for _, text in parser.cells)
+    assert {"tuned", "derived", "generic", "does-not-fit"} <= words_seen
+
+
+def test_a_generic_plan_tab_says_so_and_is_not_measured(site_build):
+    page = (site_build / "site" / "models" / "Qwen--Qwen3-32B.html").read_text("utf-8")
+    text = html.unescape(page)
+    assert "Status: generic, not measured on hardware" in " ".join(HTMLText.of(page).split()), (
+        "a generic plan's tab states its status"
+    )
+    assert "generic plan: no tuned recipe for MI210 yet" in text
+
+
+class HTMLText(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    @classmethod
+    def of(cls, page: str) -> str:
+        parser = cls()
+        parser.feed(page)
+        return "".join(parser.parts)

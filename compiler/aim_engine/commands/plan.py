@@ -10,7 +10,7 @@ from aim_engine.build import checked_catalogue
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.errors import EXIT_NO_PLAN, EXIT_OK
 from aim_engine.planning import explain
-from aim_engine.planning.planner import Planner
+from aim_engine.planning.planner import OBJECTIVES, Planner
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exact", action="store_true", help="ask for exactly --gpus GPUs instead of the size-tier default")
     p.add_argument("--precision", default="auto", choices=("auto", *PRECISIONS))
     p.add_argument("--backend", default="auto", help="auto, vllm or sglang")
+    p.add_argument(
+        "--objective",
+        default="latency",
+        choices=OBJECTIVES,
+        help="latency (default): the fewest GPUs that serve one request best; throughput: fill the --gpus "
+        "with replicas of the best plan that fits with headroom",
+    )
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.add_argument("--root", default=".", help="catalogue root (default: .)")
     p.set_defaults(func=run)
@@ -31,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     model = catalogue.find_model(args.model)
     hardware = catalogue.find_hardware(args.gpu)
     planner = Planner(catalogue)
-    decision = planner.plan(model, hardware, args.gpus, "exact" if args.exact else "auto", args.precision, args.backend)
+    mode = "exact" if args.exact else "auto"
+    decision = planner.plan(model, hardware, args.gpus, mode, args.precision, args.backend, args.objective)
     if args.json:
         print(json.dumps(explain.decision_dict(decision), indent=1, sort_keys=True))
     else:

@@ -6,7 +6,8 @@
     api/lookup/<hw>/<slug>.json     request key -> decision (plan id or none + candidates)
     api/schemas/<name>.schema.json  the JSON Schemas of the four record kinds above
 
-Lookup keys are "<n>/<count mode>/<precision>/<backend>", e.g. "8/auto/auto/auto".
+Lookup keys are "<n>/<count mode>/<precision>/<backend>/<objective>", e.g.
+"8/auto/auto/auto/latency" (aim_pick.contract.layout.KEY_FORMAT).
 Identical decisions within one lookup file are stored once and referenced by id.
 Everything is sorted and free of timestamps, so equal inputs give equal bytes.
 """
@@ -15,21 +16,31 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aim_engine import __version__
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
-from aim_engine.planning.planner import MAX_GPUS, Candidate, Considered, Decision, Planner
+from aim_engine.planning.planner import (
+    MAX_GPUS,
+    OBJECTIVES,
+    Candidate,
+    Considered,
+    Decision,
+    Planner,
+    Reason,
+    Source,
+    plan_warnings,
+)
 from aim_engine.publish import artifacts as render
 from aim_pick.contract import layout
 
 if TYPE_CHECKING:
-    from aim_pick.contract.records import DecisionRecord, MatrixCell, ModelSummary, PlanSummary
+    from aim_pick.contract.records import DecisionRecord, MatrixCell, MatrixStatus, ModelSummary, PlanSummary
 
 API_VERSION = 1
 COUNT_MODES = ("auto", "exact")
@@ -81,9 +92,19 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "container_argv": backend.container_command(c.entry, settings, port),
         "env": dict(sorted({**backend.data.env_for(c.hardware), **c.entry.env}.items())),
         "memory": memory,
-        "status": "derived" if c.derived else "verified",
+        "source": c.source.value,
+        "status": c.source.word,
+        "measured": c.measured,
+        "tight": c.tight,
+        "objective": "throughput" if c.replicas > 1 else "latency",
+        "replicas": c.replicas,
+        "gpus_per_replica": c.gpus_per_replica,
+        "nodes": 1,
+        "warnings": plan_warnings(c),
         "derived_from": c.source_hardware if c.derived else None,
-        "recipe_status": c.recipe.status,
+        # the recipe's own word only where it describes this plan: a sibling recipe's "verified"
+        # was measured on another GPU, and generic plans have no recipe
+        "recipe_status": c.recipe.status if c.source is Source.RECIPE else None,
         "metric": c.recipe.metric,
         "notes": c.entry.notes or c.recipe.notes,
         "summary": c.message,
@@ -118,8 +139,8 @@ def plan_files(plan: dict[str, Any]) -> dict[str, bytes]:
 def candidate_id(x: Considered) -> str:
     if x.candidate is not None:
         return x.candidate.candidate_id
-    gpus, precision, backend, derived = x.step
-    suffix = "@sibling" if derived else ""
+    gpus, precision, backend, source = x.step
+    suffix = "" if source is Source.RECIPE else f"@{source.value}"
     if x.reason.code == "no-recipe":
         return f"none/{backend}/{precision}{suffix}"
     return f"none/{backend}/{precision}/{gpus}_gpu{suffix}"
@@ -136,6 +157,14 @@ def candidate_json(x: Considered) -> dict[str, Any]:
     return body
 
 
+def lookup_precisions(candidates: tuple[Candidate, ...]) -> list[str]:
+    """The precisions a lookup file has keys for: those some candidate (recipe, sibling recipe
+    or generic entry) offers. A request for another precision has no key: aim-pick answers it
+    from this list ("no int4 checkpoint or recipe ..."), without a walk over empty steps."""
+    present = {c.precision for c in candidates}
+    return [p for p in PRECISIONS if p in present]
+
+
 def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dict[str, Any], dict[int, Decision]]:
     """All grid keys for one model on one GPU; also returns the exact-count decisions.
 
@@ -147,8 +176,9 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
     keys: dict[str, str] = {}
     decisions: dict[str, DecisionRecord] = {}
     candidates: dict[str, dict[str, Any]] = {}
-    by_path: dict[int, str] = {}
+    by_path: dict[tuple[int, str | None], str] = {}
     exact: dict[int, Decision] = {}
+    offered = lookup_precisions(planner.candidates(model, hardware))
     for candidate in planner.candidates(model, hardware):
         candidates[candidate.candidate_id] = candidate_json(
             Considered(
@@ -161,42 +191,27 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
         )
     for n in range(1, MAX_GPUS + 1):
         for mode in COUNT_MODES:
-            for precision in ("auto", *PRECISIONS):
+            for precision in ("auto", *offered):
                 for backend in ("auto", *sorted(planner.backends)):
-                    decision = planner.plan(model, hardware, n, mode, precision, backend)
-                    if (mode, precision, backend) == ("exact", "auto", "auto"):
-                        exact[n] = decision
-                    path = decision.path
-                    # The planner keeps one path object per fallback order for its lifetime,
-                    # so the object's identity names the decision.
-                    if id(path) not in by_path:
-                        by_path[id(path)] = f"d{len(by_path) + 1}"
-                        steps = []
-                        for x in path:
-                            cid = candidate_id(x)
-                            if cid not in candidates:
-                                candidates[cid] = candidate_json(x)
-                            steps.append([cid, x.verdict.value])
-                        decisions[by_path[id(path)]] = {
-                            "plan": decision.chosen.plan_id if decision.chosen else None,
-                            "target": {
-                                "gpu_count": decision.target_count,
-                                "precision": decision.target_precision,
-                                "backends": list(decision.backends),
-                            },
-                            "path": steps,
-                        }
-                    keys[layout.lookup_key(n, mode, precision, backend)] = by_path[id(path)]
+                    for objective in OBJECTIVES:
+                        decision = planner.plan(model, hardware, n, mode, precision, backend, objective)
+                        if (mode, precision, backend, objective) == ("exact", "auto", "auto", "latency"):
+                            exact[n] = decision
+                        # The planner keeps one path object per fallback order for its lifetime; with
+                        # the chosen plan (replicas depend on n) it names the decision.
+                        chosen = decision.chosen
+                        name = (id(decision.path), chosen.plan_id if chosen else None)
+                        if name not in by_path:
+                            by_path[name] = f"d{len(by_path) + 1}"
+                            decisions[by_path[name]] = decision_json(decision, candidates)
+                        keys[layout.lookup_key(n, mode, precision, backend, objective)] = by_path[name]
     doc = {
         "api_version": API_VERSION,
         "model": model.model_id,
         "model_slug": model.slug,
         "hardware": hardware.name,
-        "key_format": "<n>/<count mode: auto|exact>/<precision: auto|"
-        + "|".join(PRECISIONS)
-        + ">/<backend: auto|"
-        + "|".join(sorted(planner.backends))
-        + ">",
+        "key_format": layout.key_format(offered, sorted(planner.backends)),
+        "precisions": offered,
         "keys": keys,
         "decisions": decisions,
         "candidates": candidates,
@@ -204,12 +219,47 @@ def lookup_json(planner: Planner, model: Model, hardware: Hardware) -> tuple[dic
     return doc, exact
 
 
+def decision_json(decision: Decision, candidates: dict[str, dict[str, Any]]) -> DecisionRecord:
+    """One decision: the chosen plan and the path of candidate ids with the verdict each got;
+    candidates not yet in the lookup's table are added to it. A throughput plan made of replicas
+    stands at its base candidate's place on the path."""
+    chosen = decision.chosen
+    steps = []
+    for x in decision.path:
+        if x.verdict.value == "chosen" and chosen is not None and chosen.replicas > 1:
+            x = Considered(chosen, x.verdict, x.reason, chosen.message, x.step)
+            if chosen.candidate_id not in candidates:
+                candidates[chosen.candidate_id] = candidate_json(
+                    Considered(chosen, chosen.verdict, chosen.reason, chosen.message, chosen.step)
+                )
+        cid = candidate_id(x)
+        if cid not in candidates:
+            candidates[cid] = candidate_json(x)
+        steps.append([cid, x.verdict.value])
+    return {
+        "plan": chosen.plan_id if chosen else None,
+        "target": {
+            "gpu_count": decision.target_count,
+            "precision": decision.target_precision,
+            "backends": list(decision.backends),
+            "objective": decision.request.objective,
+        },
+        "warnings": decision.warnings,
+        "path": steps,
+    }
+
+
 def matrix_cell(decision: Decision) -> MatrixCell:
-    """What you get when you ask for exactly n GPUs of this type (auto precision/backend)."""
+    """What you get when you ask for exactly n GPUs of this type (auto precision and backend,
+    latency): tuned / derived / generic / tight, or does-not-fit / not-supported with the reason."""
     chosen = decision.chosen
     if chosen is not None:
+        word: MatrixStatus = "tight" if chosen.tight else chosen.source.word
         return {
-            "status": "derived" if chosen.derived else "verified",
+            "status": word,
+            "source": chosen.source.value,
+            "measured": chosen.measured,
+            "tight": chosen.tight,
             "plan": chosen.plan_id,
             "gpu_count": chosen.gpus,
             "precision": chosen.precision,
@@ -217,33 +267,27 @@ def matrix_cell(decision: Decision) -> MatrixCell:
             "reason": chosen.message,
         }
     n = decision.request.n
-    low = [
-        x
-        for x in decision.considered
-        if x.candidate is not None
-        and x.candidate.gpus <= n
-        and x.candidate.memory is not None
-        and not x.candidate.memory.fits
-    ]
+    judged = [x for x in decision.considered if x.candidate is not None and x.candidate.gpus <= n]
+    low = [x for x in judged if x.reason is Reason.DOES_NOT_FIT]
+    unsupported = [x for x in judged if x.reason in (Reason.PRECISION_UNSUPPORTED, Reason.NO_IMAGE)]
+    status: MatrixStatus
     if low:
-        return {
-            "status": "does-not-fit",
-            "plan": None,
-            "gpu_count": None,
-            "precision": None,
-            "backend": None,
-            "reason": low[0].message,
-        }
-    reasons = [x.message for x in decision.considered if x.candidate is not None] or [
-        x.message for x in decision.considered
-    ]
+        status, reason = "does-not-fit", low[0].message
+    elif unsupported:
+        status, reason = "not-supported", unsupported[0].message
+    else:
+        reasons = [x.message for x in judged] or [x.message for x in decision.considered]
+        status, reason = "not-supported", reasons[0] if reasons else "nothing can serve this model on this GPU"
     return {
-        "status": "no-recipe",
+        "status": status,
+        "source": None,
+        "measured": False,
+        "tight": False,
         "plan": None,
         "gpu_count": None,
         "precision": None,
         "backend": None,
-        "reason": reasons[0] if reasons else "no recipe for this model on this GPU",
+        "reason": reason,
     }
 
 
@@ -264,22 +308,36 @@ def model_summary(model: Model) -> ModelSummary:
     }
 
 
+def plain(value: Any) -> Any:
+    """A record as JSON data: dataclasses and mappings as objects with sorted keys, tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in sorted(fields(value), key=lambda f: f.name)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
 def model_json(
     model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, MatrixCell]], plans: list[PlanSummary]
 ) -> dict[str, Any]:
-    cfg = model.config
     return {
         **model_summary(model),
         "api_version": API_VERSION,
         "description": model.description,
         "architecture": model.architecture,
+        "model_type": model.model_type,
         "parameters": {"total": model.total_params, "active": model.active_params},
-        "architecture_config": dict(sorted(cfg.__dict__.items())),
-        "attention": {k: v for k, v in sorted(model.attention.__dict__.items()) if v},
-        "moe": dict(sorted(model.moe.__dict__.items())) if model.moe else None,
-        "rope_scaling": model.rope_scaling,
-        "variants": [dict(sorted(v.__dict__.items())) for v in model.variants],
-        "provenance": list(model.provenance),
+        "architecture_config": plain(model.config),
+        "attention": {k: v for k, v in plain(model.attention).items() if v},
+        "moe": plain(model.moe),
+        "rope_scaling": plain(model.rope_scaling),
+        "checkpoint": plain(model.checkpoint),
+        "multimodal": plain(model.multimodal),
+        "serving": plain(model.serving),
+        "variants": plain(model.variants),
+        "provenance": plain(model.provenance),
         "unverified": list(model.unverified),
         "recipes": sorted(model.aim_recipes),
         "support_matrix": matrix,
@@ -288,24 +346,31 @@ def model_json(
 
 
 def hardware_json(h: Hardware) -> dict[str, Any]:
-    """The hardware record as plain JSON (tuples as lists, mappings sorted)."""
-    out: dict[str, Any] = {}
-    for f in fields(h):
-        value = getattr(h, f.name)
-        out[f.name] = (
-            list(value)
-            if isinstance(value, tuple)
-            else dict(sorted(value.items()))
-            if isinstance(value, Mapping)
-            else value
-        )
-    return out
+    """The hardware record as plain JSON."""
+    return cast(dict[str, Any], plain(h))
 
 
 def schema_files() -> dict[str, bytes]:
     """The JSON Schemas of the published records (package data), as api/schemas/<name>.schema.json."""
     folder = resources.files("aim_engine.publish") / "schemas"
     return {f"api/schemas/{p.name}": p.read_bytes() for p in folder.iterdir() if p.name.endswith(".schema.json")}
+
+
+def plan_summary(c: Candidate) -> PlanSummary:
+    return {
+        "plan_id": cast(str, c.plan_id),
+        "hardware": c.hardware.name,
+        "gpu_count": c.gpus,
+        "precision": c.precision,
+        "backend": c.backend,
+        "source": c.source.value,
+        "status": c.source.word,
+        "measured": c.measured,
+        "tight": c.tight,
+        "objective": "throughput" if c.replicas > 1 else "latency",
+        "replicas": c.replicas,
+        "gpus_per_replica": c.gpus_per_replica,
+    }
 
 
 @dataclass
@@ -324,20 +389,11 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
         matrix: dict[str, dict[str, MatrixCell]] = {}
         plans: list[PlanSummary] = []
         for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
-            for candidate in planner.candidates(model, hardware):
-                if candidate.plan_id:
-                    files.update(plan_files(plan_json(planner, model, candidate)))
-                    plans.append(
-                        {
-                            "plan_id": candidate.plan_id,
-                            "hardware": hardware.name,
-                            "gpu_count": candidate.gpus,
-                            "precision": candidate.precision,
-                            "backend": candidate.backend,
-                            "status": "derived" if candidate.derived else "verified",
-                        }
-                    )
-            lookup, exact = lookup_json(planner, model, hardware)
+            lookup, exact = lookup_json(planner, model, hardware)  # makes the throughput plans too
+            runnable = [c for c in planner.candidates(model, hardware) if c.plan_id]
+            for candidate in runnable + planner.replicated_plans(model, hardware):
+                files.update(plan_files(plan_json(planner, model, candidate)))
+                plans.append(plan_summary(candidate))
             decision_count += len(lookup["decisions"])
             # compact: machines read lookups, and they are many
             files["api/" + layout.lookup_path(hardware.name, model.slug)] = layout.compact_json(lookup)
@@ -369,8 +425,9 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
             "lookups": lookups,
             "decisions": decision_count,
         },
-        "lookup_key_format": "<n>/<auto|exact>/<auto|precision>/<auto|backend>",
+        "lookup_key_format": layout.key_format(PRECISIONS, sorted(planner.backends)),
         "precisions": list(PRECISIONS),
+        "objectives": list(OBJECTIVES),
     }
     files["api/index.json"] = layout.pretty_json(index)
     return Api(files, plan_count, decision_count, lookups)

@@ -41,6 +41,7 @@ from markupsafe import Markup
 
 from aim_engine.catalogue.load import PRECISIONS, schema
 from aim_engine.checks.diagnostics import Check
+from aim_engine.planning import policy
 from aim_engine.planning.planner import Reason
 from aim_engine.publish.svg import memory_bar
 from aim_pick.contract.units import gib
@@ -48,7 +49,25 @@ from aim_pick.contract.units import gib
 SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
 TEMPLATES = Path(str(resources.files("aim_engine.publish") / "templates" / "site"))
 MATRIX_COUNTS = tuple(range(1, 9))
-STATUS_TEXT = {"verified": "verified", "derived": "derived", "does-not-fit": "does not fit", "no-recipe": "no recipe"}
+# The support matrix's words (api-model.schema.json #/$defs/matrixCell), as the site shows them.
+STATUS_TEXT = {
+    "tuned": "tuned",
+    "derived": "derived",
+    "generic": "generic",
+    "tight": "tight",
+    "does-not-fit": "does not fit",
+    "not-supported": "not supported",
+}
+STATUS_LEGEND = {
+    "tuned": "a recipe written for this GPU type, checked against the pinned engine and its memory",
+    "derived": "a sibling GPU's recipe (same architecture), re-checked against this GPU's memory",
+    "generic": "no recipe: the plan is built from the model and engine data alone, with the safe defaults",
+    "tight": "fits, but with less room than the headroom for concurrent requests; a warning says so",
+    "does-not-fit": "plans exist in principle, but none fits in this many GPUs",
+    "not-supported": "the GPU or the pinned engines cannot run any precision of this model",
+}
+# What a matrix cell shows: the page answers "what do I get with n GPUs", lowest latency first.
+MATRIX_KEY = "{n}/exact/auto/auto/latency"
 
 # Characters Markdown (with the extensions in site/mkdocs.yml) gives a meaning to,
 # written as numeric character references so they render as themselves.
@@ -190,7 +209,7 @@ def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
             plan = api.plan(cell["plan"])
             for kind in ("compose", "k8s"):
                 artifacts[f"artifacts/{plan[kind]}"] = api.files[plan[kind]]
-            tabs.append({"n": n, "cell": cell, "plan": plan, "path": fallback_path(lookup, f"{n}/exact/auto/auto")})
+            tabs.append({"n": n, "cell": cell, "plan": plan, "path": fallback_path(lookup, MATRIX_KEY.format(n=n))})
         if tabs:
             sections.append({"hardware": hardware[hw], "name": hw, "tabs": tabs})
     text = render(
@@ -200,6 +219,7 @@ def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
         counts=MATRIX_COUNTS,
         sections=sections,
         status_text=STATUS_TEXT,
+        status_legend=STATUS_LEGEND,
     )
     return text, artifacts
 
@@ -215,7 +235,9 @@ def catalogue_rows(api: ApiView) -> list[dict]:
         rows.append(
             {
                 "model": model,
-                "verified": sorted({p["hardware"] for p in model["plans"] if p["status"] == "verified"}),
+                # GPU types where a recipe tuned for that GPU serves the model (and where one was measured)
+                "tuned": sorted({p["hardware"] for p in model["plans"] if p["status"] == "tuned"}),
+                "measured": sorted({p["hardware"] for p in model["plans"] if p["measured"]}),
                 "smallest": dict(sorted(smallest.items())),
                 "precisions": sorted({p["precision"] for p in model["plans"]}),
                 "backends": sorted({p["backend"] for p in model["plans"]}),
@@ -232,7 +254,15 @@ def hardware_page(api: ApiView, name: str) -> str:
         row = model["support_matrix"][name]
         if any(row[str(n)]["plan"] for n in MATRIX_COUNTS):
             rows.append({"model": model, "row": row})
-    return render("hardware.md.j2", gpu=gpu, name=name, rows=rows, counts=MATRIX_COUNTS, status_text=STATUS_TEXT)
+    return render(
+        "hardware.md.j2",
+        gpu=gpu,
+        name=name,
+        rows=rows,
+        counts=MATRIX_COUNTS,
+        status_text=STATUS_TEXT,
+        status_legend=STATUS_LEGEND,
+    )
 
 
 def schema_fields(name: str) -> list[dict]:
@@ -298,7 +328,13 @@ def generated_pages(api: ApiView) -> dict[str, bytes]:
         families=sorted({m["family"] for m in api.index["models"]}),
         backends=sorted(api.index["engines"]),
     ).encode("utf-8")
-    pages["selection.md"] = render("selection.md.j2", reasons=list(Reason), checks=list(Check)).encode("utf-8")
+    policy_text = {
+        "headroom": policy.HEADROOM_REQUESTS,
+        "context_step": policy.CONTEXT_STEP,
+        "min_context": policy.MIN_USEFUL_CONTEXT,
+    }
+    selection = render("selection.md.j2", reasons=list(Reason), checks=list(Check), policy=policy_text)
+    pages["selection.md"] = selection.encode("utf-8")
     pages["recipes.md"] = render(
         "recipes.md.j2", recipe_fields=schema_fields("recipe"), model_fields=schema_fields("model"), checks=list(Check)
     ).encode("utf-8")

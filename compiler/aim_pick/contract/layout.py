@@ -33,9 +33,21 @@ def lookup_path(hardware: str, model_slug: str) -> str:
     return f"lookup/{hardware}/{model_slug}.json"
 
 
-def lookup_key(n: int, count_mode: str, precision: str, backend: str) -> str:
-    """ "<n>/<auto|exact>/<precision|auto>/<backend|auto>", e.g. "8/auto/auto/auto"."""
-    return f"{n}/{count_mode}/{precision}/{backend}"
+OBJECTIVES = ("latency", "throughput")
+KEY_FORMAT = "<n>/<count mode: auto|exact>/<precision: {precisions}>/<backend: {backends}>/<objective: {objectives}>"
+
+
+def lookup_key(n: int, count_mode: str, precision: str, backend: str, objective: str = "latency") -> str:
+    """The request key of a lookup file, e.g. "8/auto/auto/auto/latency" (KEY_FORMAT)."""
+    return f"{n}/{count_mode}/{precision}/{backend}/{objective}"
+
+
+def key_format(precisions: list[str] | tuple[str, ...], backends: list[str] | tuple[str, ...]) -> str:
+    return KEY_FORMAT.format(
+        precisions="|".join(("auto", *precisions)),  # "auto" alone when the lookup offers none
+        backends="|".join(("auto", *backends)),
+        objectives="|".join(OBJECTIVES),
+    )
 
 
 def matches(text: str, *names: str) -> bool:

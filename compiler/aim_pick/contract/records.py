@@ -24,6 +24,7 @@ CandidateVerdict = Literal["runnable", "low-memory", "rejected"]  # a candidate'
 ReasonCode = Literal[
     "chosen",
     "runnable",
+    "tight",
     "no-recipe",
     "no-entry",
     "disabled",
@@ -36,10 +37,13 @@ ReasonCode = Literal[
     "precision-not-requested",
     "backend-not-requested",
 ]  # aim_engine.planning.planner.Reason codes
-PickReason = Literal[ReasonCode, "partition-too-small", "profile", "profile-refused"]  # aim-pick's listing adds these
-PlanStatus = Literal["verified", "derived"]
-MatrixStatus = Literal["verified", "derived", "does-not-fit", "no-recipe"]
+# aim-pick's listing adds these
+PickReason = Literal[ReasonCode, "partition-too-small", "profile", "profile-refused", "precision-not-offered"]
+PlanSource = Literal["recipe", "sibling", "generic"]
+PlanStatus = Literal["tuned", "derived", "generic"]  # the words shown for recipe, sibling, generic
+MatrixStatus = Literal["tuned", "derived", "generic", "tight", "does-not-fit", "not-supported"]
 CountMode = Literal["auto", "exact"]
+Objective = Literal["latency", "throughput"]
 
 # --- plans/<plan-id>.json (api-plan.schema.json) ----------------------------------------------
 
@@ -94,10 +98,18 @@ class PlanRecord(TypedDict):
     engine_argv: list[str]
     container_argv: list[str]
     env: dict[str, str]
-    memory: MemoryRecord  # always set (and fitting) in a published plan
+    memory: MemoryRecord  # always set in a published plan
+    source: PlanSource
     status: PlanStatus
+    measured: bool  # a recipe for this GPU whose status is verified (someone ran it on hardware)
+    tight: bool  # fewer than 4 requests of its own context fit at once
+    objective: Objective  # throughput: data-parallel replicas
+    replicas: int
+    gpus_per_replica: int  # gpu_count = replicas x gpus_per_replica
+    nodes: int  # hosts (1 unless multi-node)
+    warnings: list[str]
     derived_from: str | None  # the sibling GPU type of a derived plan
-    recipe_status: str  # verified | preview | untested
+    recipe_status: str | None  # the recipe's status (verified | preview | untested); None unless source is recipe
     metric: str | None  # latency | throughput
     notes: str | None
     summary: str
@@ -118,6 +130,7 @@ class TargetRecord(TypedDict):
     gpu_count: int
     precision: str
     backends: list[str]
+    objective: Objective
 
 
 class DecisionRecord(TypedDict):
@@ -125,6 +138,7 @@ class DecisionRecord(TypedDict):
 
     plan: str | None
     target: TargetRecord
+    warnings: list[str]
     path: list[list[str]]  # [candidate id, Verdict] per step
 
 
@@ -138,6 +152,8 @@ class CandidateRecord(TypedDict):
     precision: str
     backend: str
     derived: bool
+    source: PlanSource
+    tight: bool
     source_hardware: str | None
     verdict: CandidateVerdict
     reason: ReasonCode
@@ -154,6 +170,7 @@ class LookupRecord(TypedDict):
     model_slug: str
     hardware: str
     key_format: str
+    precisions: list[str]  # the precisions with keys: those some candidate offers
     keys: dict[str, str]  # request key -> decision id
     decisions: dict[str, DecisionRecord]
     candidates: dict[str, CandidateRecord]
@@ -196,6 +213,9 @@ class MatrixCell(TypedDict):
     """$defs/matrixCell: what asking for exactly n GPUs of a type gives (auto precision and backend)."""
 
     status: MatrixStatus
+    source: PlanSource | None
+    measured: bool
+    tight: bool
     plan: str | None
     gpu_count: int | None
     precision: str | None
@@ -211,7 +231,13 @@ class PlanSummary(TypedDict):
     gpu_count: int
     precision: str
     backend: str
+    source: PlanSource
     status: PlanStatus
+    measured: bool
+    tight: bool
+    objective: Objective
+    replicas: int
+    gpus_per_replica: int
 
 
 class ParametersRecord(TypedDict):
@@ -231,15 +257,36 @@ class ArchitectureConfig(TypedDict):
     tie_word_embeddings: bool
 
 
-class AttentionRecord(TypedDict):
-    """Figures that are 0 for a model are left out."""
+class LinearAttentionRecord(TypedDict):
+    """The linear-attention layers of a hybrid model (a fixed state per request)."""
 
-    kind: str  # gqa | mla
+    layers: int
+    num_key_heads: int
+    num_value_heads: int
+    key_head_dim: int
+    value_head_dim: int
+    conv_kernel: int
+
+
+class IndexerRecord(TypedDict):
+    """DeepSeek sparse attention's indexer (an extra key cache per token)."""
+
+    n_heads: int
+    head_dim: int
+    topk: int
+
+
+class AttentionRecord(TypedDict):
+    """Figures that are 0 for a model, and parts it does not have, are left out."""
+
+    kind: str  # gqa | mla | hybrid
     kv_lora_rank: NotRequired[int]
     q_lora_rank: NotRequired[int]
     qk_rope_head_dim: NotRequired[int]
     sliding_window: NotRequired[int]
     sliding_window_layers: NotRequired[int]
+    linear: NotRequired[LinearAttentionRecord]  # hybrid models
+    indexer: NotRequired[IndexerRecord]  # MLA with sparse attention
 
 
 class MoeRecord(TypedDict):
@@ -250,6 +297,37 @@ class MoeRecord(TypedDict):
     dense_layers: int
 
 
+class CheckpointSizeRecord(TypedDict):
+    """$defs/checkpointSize: a checkpoint's stored size."""
+
+    total_bytes: int
+    bytes_by_dtype: dict[str, int]  # safetensors dtype (BF16, F8_E4M3, ...) -> bytes; empty when not known
+    source: str
+    computed: bool  # computed from the config's tensor shapes, not read
+
+
+class MultimodalRecord(TypedDict):
+    encoder_params: int
+    modalities: list[str]  # image | video | audio
+
+
+class EngineServingRecord(TypedDict):
+    """$defs/engineServing: how one engine serves the model without a recipe (generic plans)."""
+
+    reasoning_parser: str | None
+    tool_call_parser: str | None
+    args: dict[str, Any]  # flag -> value (None: a switch)
+    text_only_args: dict[str, Any]
+    env: dict[str, str]
+    source: str | None
+
+
+class ServingRecord(TypedDict):
+    trust_remote_code: bool
+    engines: dict[str, EngineServingRecord]  # engine name -> serving facts
+    notes: str | None
+
+
 class VariantRecord(TypedDict):
     model_id: str
     precision: str
@@ -257,6 +335,8 @@ class VariantRecord(TypedDict):
     kv_cache_fp8_scales: bool
     source: str
     verified: bool
+    checkpoint: CheckpointSizeRecord | None
+    alias_of: bool  # the same weights under another repository name
 
 
 class ProvenanceRecord(TypedDict):
@@ -271,11 +351,15 @@ class ModelRecord(ModelSummary):
     api_version: int
     description: str
     architecture: str
+    model_type: str | None  # config.json model_type
     parameters: ParametersRecord
     architecture_config: ArchitectureConfig
     attention: AttentionRecord
     moe: MoeRecord | None
     rope_scaling: dict[str, Any] | None  # config.json's block as published
+    checkpoint: CheckpointSizeRecord | None
+    multimodal: MultimodalRecord | None
+    serving: ServingRecord
     variants: list[VariantRecord]
     provenance: list[ProvenanceRecord]
     unverified: list[str]
@@ -340,3 +424,4 @@ class IndexRecord(TypedDict):
     counts: CountsRecord
     lookup_key_format: str
     precisions: list[str]
+    objectives: list[Objective]
