@@ -40,7 +40,7 @@ OPTIONS: dict[str, tuple[str, object]] = {
     "--k8s-cache": ("k8s_cache", K8S_CACHES),
     "--output": ("output", str),
 }
-DEFAULTS = {dest: None for dest, _ in OPTIONS.values()} | {"format": "docker", "k8s_cache": "pvc"}
+DEFAULTS = {dest: None for dest, _ in OPTIONS.values()} | {"format": "docker", "k8s_cache": "pvc", "all": False}
 
 
 def help_formatter(prog: str) -> argparse.HelpFormatter:
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="run this plan id instead of choosing (env AIM_PROFILE_ID)")
     p.add_argument("--k8s-cache", choices=K8S_CACHES, default="pvc", help="model cache volume in --format k8s")
     p.add_argument("--output", help="write the compose/k8s/env output to this file instead of printing it")
+    p.add_argument(
+        "--all", action="store_true", help="--format explain: list every candidate (default: incompatible by reason)"
+    )
     return p
 
 
@@ -239,7 +242,7 @@ def run(args, env: dict, out, err) -> int:
             }
         ]
         if problem:
-            return without_plan(args.format, detected, request, candidates, warnings, out, err)
+            return without_plan(args, detected, request, candidates, warnings, out, err)
     else:
         where = layout.lookup_path(host.gpu, model["slug"])
         lookup = api.read(where)
@@ -250,7 +253,7 @@ def run(args, env: dict, out, err) -> int:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ApiError(f"{where} is malformed (missing {exc})") from None
         if plan_id is None:
-            return without_plan(args.format, detected, request, candidates, warnings, out, err)
+            return without_plan(args, detected, request, candidates, warnings, out, err)
         plan = api.read_plan(plan_id, host.gpu, model["slug"])
 
     options = pick.deploy_options(chosen, plan, host, len(found["devices"]))
@@ -260,14 +263,14 @@ def run(args, env: dict, out, err) -> int:
     if args.format not in ("docker", "explain"):  # docker prints them itself; explain shows them in its text
         print_warnings(warnings, err)
     return output.with_plan(
-        args.format, args.output, plan, options, detected, request, candidates, cache, warnings, out, err
+        args.format, args.output, plan, options, detected, request, candidates, cache, warnings, out, err, args.all
     )
 
 
-def without_plan(fmt: str, detected, request, candidates, warnings, out, err) -> int:
-    if fmt == "json":  # the other formats print the listing, warnings included
+def without_plan(args, detected, request, candidates, warnings, out, err) -> int:
+    if args.format == "json":  # the other formats print the listing, warnings included
         print_warnings(warnings, err)
-    return output.without_plan(fmt, detected, request, candidates, warnings, out, err)
+    return output.without_plan(args.format, detected, request, candidates, warnings, out, err, args.all)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ def no_gpu_json(detected: dict) -> str:
     return _json({"detected": detected, "request": None, "plan": None, "candidates": []})
 
 
-def without_plan(fmt: str, detected, request, candidates, warnings, out, err) -> int:
+def without_plan(fmt: str, detected, request, candidates, warnings, out, err, everything=False) -> int:
     if fmt == "json":
         body = {
             "detected": detected,
@@ -67,7 +67,7 @@ def without_plan(fmt: str, detected, request, candidates, warnings, out, err) ->
         print(_json(body), file=out)
     else:
         stream = out if fmt == "explain" else err
-        print(explain_text(detected, request, None, candidates, None, warnings, None), file=stream)
+        print(explain_text(detected, request, None, candidates, None, warnings, None, everything), file=stream)
     return EXIT_NO_PLAN
 
 
@@ -99,16 +99,20 @@ def env_quoted(plan: dict, options: deploy.DeployOptions) -> list[str]:
     return [k for k, v in deploy.env_file(plan, options) if not deploy.env_bare(v)]
 
 
-def with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err) -> int:
+def with_plan(
+    fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err, everything=False
+) -> int:
     try:
-        return _with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err)
+        return _with_plan(
+            fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err, everything
+        )
     except deploy.DeployError as exc:
         if exc.variable == "HF_HOME":  # the env output's HF_HOME is --cache-dir
             raise Usage(f"--cache-dir: {exc}") from None
         raise ApiError(f"plan {deploy.one_line(plan.get('plan_id'))}: {exc}") from None
 
 
-def _with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err) -> int:
+def _with_plan(fmt, output, plan, options, detected, request, candidates, cache, warnings, out, err, everything) -> int:
     if fmt == "docker":
         for warning in warnings:
             print(f"aim-pick: warning: {deploy.one_line(warning)}", file=err)
@@ -127,7 +131,7 @@ def _with_plan(fmt, output, plan, options, detected, request, candidates, cache,
         print(_json(body), file=out)
         return EXIT_OK
     if fmt == "explain":
-        print(explain_text(detected, request, plan, candidates, cache, warnings, options), file=out)
+        print(explain_text(detected, request, plan, candidates, cache, warnings, options, everything), file=out)
         return EXIT_OK
     text = plan_text(fmt, plan, options)
     quoted = env_quoted(plan, options) if fmt == "env" else []
@@ -148,7 +152,7 @@ def _with_plan(fmt, output, plan, options, detected, request, candidates, cache,
     return EXIT_OK
 
 
-def explain_text(detected, request, plan, candidates, cache, warnings, options) -> str:
+def explain_text(detected, request, plan, candidates, cache, warnings, options, everything=False) -> str:
     lv = detected["levels"]
     memory = detected["memory_bytes_per_device"]
     lines = [
@@ -183,14 +187,12 @@ def explain_text(detected, request, plan, candidates, cache, warnings, options) 
                 f"Cache: {plan['checkpoint']} is not complete in {options.cache_dir} ({cache.get('reason')}); "
                 "the cache is mounted writable so the engine's download fills it"
             )
+    from aim_pick.contract import listing  # only explain needs it
+
     lines.append("Candidates:")
-    for verdict in ("chosen", "runnable", "low-memory", "rejected"):
-        for c in candidates:
-            if c["verdict"] == verdict:
-                label = c.get("plan") or c.get("candidate") or "-"
-                lines.append(f"  {verdict.upper():<10} {label}  [{c['reason']}] {c['message']}")
+    lines += [line for line in listing.lines(candidates, listing.model_name(request.model), everything) if line]
     if plan is None:
-        lines.append("No plan fits: every candidate is listed above with its reason.")
+        lines.append("No plan fits: every candidate is listed above with its reason (--all: one per line).")
     else:
         words = (
             [plan["status"]] + (["measured"] if plan.get("measured") else []) + (["tight"] if plan.get("tight") else [])

@@ -7,6 +7,8 @@ import shlex
 
 import pytest
 
+from aim_pick.contract import listing
+
 from . import hosts
 from .conftest import env_of, option
 from .test_hosts import plan_file, published
@@ -155,15 +157,21 @@ def test_json_format_has_the_documented_keys(mi300x):
     assert [c["verdict"] for c in body["candidates"]].count("chosen") == 1
 
 
-def test_explain_lists_levels_and_every_candidate(mi300x):
+def test_explain_lists_levels_and_groups_the_candidates(mi300x):
     text = mi300x.pick(QWEN, "--format", "explain").out
     assert text.startswith("Detected: 8 x MI300X")
     assert "levels: host 8, container 8 (8 of 8 render nodes present), process 8 -> usable 8" in text
     body = mi300x.pick(QWEN, "--format", "json").json()
-    for candidate in body["candidates"]:
-        label = candidate["plan"] or candidate["candidate"]
-        assert f"{candidate['verdict'].upper():<10} {label}  [{candidate['reason']}]" in text
+    chosen = next(c for c in body["candidates"] if c["verdict"] == "chosen")
+    assert f"CHOSEN\n  {listing.label(chosen, 'Qwen3-32B')}  {chosen['plan']}  [chosen]" in text
+    for candidate in body["candidates"]:  # every reason is named, incompatible ones summarised
+        assert f"[{candidate['reason']}]" in text
     assert f"Plan: {body['plan']['plan_id']}" in text and "docker run " in text
+    # --all: a line per candidate, labelled by what it is
+    everything = mi300x.pick(QWEN, "--format", "explain", "--all").out
+    for candidate in body["candidates"]:
+        assert f"  {listing.label(candidate, 'Qwen3-32B')}" in everything
+    assert len(everything.splitlines()) > len(text.splitlines())
 
 
 def test_output_to_an_unwritable_place_is_a_usage_error(mi300x, tmp_path):

@@ -216,7 +216,9 @@ def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
     assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI300X", "--gpus", "4"]) == 0
     out = capsys.readouterr().out
     assert out.index("CHOSEN") < out.index("RUNNABLE ALTERNATIVES") < out.index("INCOMPATIBLE")
-    assert "qwen3-32b-mi300x-bf16-vllm-tp4" in out.split("RUNNABLE")[0]
+    assert "Qwen3-32B vllm bf16 TP4 (tuned)  qwen3-32b-mi300x-bf16-vllm-tp4  [chosen]" in out.split("RUNNABLE")[0]
+    assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI300X", "--gpus", "4", "--all"]) == 0
+    assert len(capsys.readouterr().out) > len(out)  # every candidate, one line each
     assert main(["plan", "qwen3-32b", "--gpu", "mi300x", "--gpus", "4", "--json"]) == 0
     decision = json.loads(capsys.readouterr().out)
     assert decision["plan"] == "qwen3-32b-mi300x-bf16-vllm-tp4"

@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="latency (default): the fewest GPUs that serve one request best; throughput: fill the --gpus "
         "with replicas of the best plan that fits with headroom",
     )
+    p.add_argument("--all", action="store_true", help="list every candidate (default: incompatible ones by reason)")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.add_argument("--root", default=".", help="catalogue root (default: .)")
     p.set_defaults(func=run)
@@ -43,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(explain.decision_dict(decision), indent=1, sort_keys=True))
     else:
-        print(explain.render_text(decision, model, hardware))
+        print(explain.render_text(decision, model, hardware, everything=args.all))
     return EXIT_OK if decision.chosen else EXIT_NO_PLAN

@@ -3,10 +3,12 @@ listing where every line carries its reason."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aim_engine.catalogue.records import Hardware, Model
 from aim_engine.planning.planner import Considered, Decision, Verdict
+from aim_pick.contract import listing
 from aim_pick.contract.text import printable
 from aim_pick.contract.units import gib
 
@@ -59,24 +61,8 @@ def decision_dict(decision: Decision) -> dict[str, Any]:
     }
 
 
-GROUPS = (
-    (Verdict.CHOSEN, "CHOSEN"),
-    (Verdict.RUNNABLE, "RUNNABLE ALTERNATIVES"),
-    (Verdict.LOW_MEMORY, "LOW MEMORY (would fit with a shorter context)"),
-    (Verdict.REJECTED, "INCOMPATIBLE"),
-)
-
-
-def _label(x: Considered) -> str:
-    if x.candidate is not None and x.candidate.plan_id:
-        return x.candidate.plan_id
-    if x.candidate is not None:
-        return x.candidate.candidate_id
-    gpus, precision, backend, _ = x.step
-    return f"({backend} {precision}" + (f" {gpus} GPU)" if x.reason.code == "no-entry" else ")")
-
-
-def render_text(decision: Decision, model: Model, hardware: Hardware) -> str:
+def render_text(decision: Decision, model: Model, hardware: Hardware, everything: bool = False) -> str:
+    """The decision as `aim-engine plan` prints it (aim_pick.contract.listing; `everything`: --all)."""
     r = decision.request
     count = f"exactly {r.n} requested" if r.count_mode == "exact" else f"auto, target {decision.target_count} of {r.n}"
     lines = [
@@ -84,16 +70,15 @@ def render_text(decision: Decision, model: Model, hardware: Hardware) -> str:
         f"request: GPUs {count}; precision {r.precision} -> {decision.target_precision} first; "
         f"backends {', '.join(decision.backends)}; objective {r.objective}",
     ]
-    width = max((len(_label(x)) for x in decision.considered), default=20)
-    for verdict, title in GROUPS:
-        group = [x for x in decision.considered if x.verdict is verdict]
-        if not group:
-            continue
-        lines += ["", title]
-        for x in group:
-            lines.append(f"  {_label(x):<{width}}  {x.reason.code:<23} {x.message}")
+    chosen = decision.chosen
+    shown = [
+        # a throughput plan is listed as what it is (the replicated candidate), not its one replica
+        replace(x, candidate=chosen) if chosen is not None and x.verdict is Verdict.CHOSEN else x
+        for x in decision.considered
+    ]
+    lines += listing.lines([considered_dict(x) for x in shown], listing.model_name(model.model_id), everything)
     if decision.chosen is None:
-        lines += ["", "No plan: every candidate is listed above with the reason it cannot run."]
+        lines += ["", "No plan: every candidate is listed above with the reason it cannot run (--all: one per line)."]
     else:
         c = decision.chosen
         words = [c.source.word] + (["measured"] if c.measured else []) + (["tight"] if c.tight else [])
