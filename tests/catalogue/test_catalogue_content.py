@@ -4,12 +4,15 @@ than the recipes behind them."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+
+from aim_engine.planning.planner import Planner
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = sorted((REPO / "models").glob("*.yaml"))
@@ -21,6 +24,7 @@ URL = re.compile(r"https?://\S+")
 DERIVED = ("computed", "derived")
 
 
+@functools.cache  # each file parsed once per run (the tests only read it)
 def _yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -138,3 +142,14 @@ def test_serving_facts_use_the_pinned_engines_names(engine):
             if flag not in options:
                 wrong.append(f"{path.name}: {flag} is not a {engine} option")
     assert not wrong, wrong
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gpu", ["MI300X", "MI325X", "MI355X"])
+def test_every_model_has_a_plan_on_one_node_of_current_gpus(catalogue, gpu):
+    """Each model is in the catalogue because operators serve it on one 8-GPU node of AMD's current
+    Instinct GPUs: the site must show a plan for it there (a tuned recipe or a generic plan)."""
+    planner = Planner(catalogue)
+    hardware = catalogue.hardware[gpu]
+    without = [m.model_id for m in catalogue.models.values() if planner.plan(m, hardware, 8).chosen is None]
+    assert not without, f"no plan on 8 x {gpu}: {without}"
