@@ -450,6 +450,23 @@ def test_from_dir_refusals(tmp_path, capsys):
     assert main(["models", "import", "--from-dir", str(empty), "--variant", "a/b", "fake-org/x"]) == 2
 
 
+def test_a_multimodal_config_gives_its_dtype_at_the_top_level(tmp_path):
+    """Gemma-, Llama-4- and Kimi-style configs give the dtype beside text_config, not in it; with only
+    the index read (no headers to tell the weights' dtype) the import still knows the precision."""
+    config = hybrid_vlm_config()
+    del config["text_config"]["dtype"]
+    config["torch_dtype"] = "float16"
+    folder = tmp_path / "fake-org--top-dtype-vl"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    index = {"metadata": {"total_size": 2000, "total_parameters": 1000}, "weight_map": {}}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    out = tmp_path / "models"
+    assert main(["models", "import", "--from-dir", str(folder), "--out", str(out)]) == 0
+    doc = load(out / "top-dtype-vl.yaml")
+    assert doc["native_precision"] == "fp16" and schema_errors("model", doc) == []
+
+
 def test_hybrid_indexer_chunked_and_quantized_configs():
     qwen_next = {
         "architectures": ["Qwen3NextForCausalLM"],
