@@ -12,6 +12,8 @@ import functools
 import html
 import http.server
 import json
+import re
+import shlex
 import threading
 import time
 from html.parser import HTMLParser
@@ -22,6 +24,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from aim_engine.build import build
+from aim_engine.planning.planner import Reason
 from tests import hostile
 from tests.conftest import REPO
 
@@ -129,7 +132,7 @@ def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
         model = json.loads((site_build / "api" / "models" / f"{m['slug']}.json").read_text())
         if any(p["hardware"] == "MI355X" for p in model["plans"]):
             has_mi355x.add(m["model_id"])
-    assert hostile.MODEL_ID not in has_mi355x and has_mi355x
+    assert has_mi355x
 
     page.goto(f"{server}/catalogue.html")
     assert page.locator("#aim-catalogue tbody tr:visible").count() == len(index["models"])
@@ -152,14 +155,308 @@ def test_catalogue_filter_by_gpu_and_shareable_url(page, server, site_build):
 
 @pytest.mark.browser
 def test_model_page_command_is_the_published_one_and_copies(page, server, site_build):
-    expected = plan(site_build, "qwen3-32b-mi300x-bf16-vllm-tp1")["docker_command"]
+    expected = plan(site_build, "qwen3-32b-mi300x-bf16-vllm-tp1")
     page.goto(f"{server}/models/Qwen--Qwen3-32B.html")
-    block = page.locator(".tabbed-block pre").filter(has_text="aim-qwen3-32b-mi300x-bf16-vllm-tp1 ").first
-    code = block.locator("code")
-    assert code.text_content().rstrip("\n") == expected
-    block.hover()
-    block.locator("button[data-md-type=copy]").click()
-    assert page.evaluate("navigator.clipboard.readText()").rstrip("\n") == expected
+    page.locator(".tabbed-labels > label").filter(has_text="MI300X").first.click()  # its first tab: 1 GPU
+    block = page.locator(".tabbed-block .aim-command").filter(has_text="aim-qwen3-32b-mi300x-bf16-vllm-tp1 ").first
+    assert block.is_visible()
+    shown = block.locator("code").inner_text()
+    assert len(shown.splitlines()) > 10  # one option a line, for reading
+    assert shell_words(shown) == expected["docker_argv"]
+    block.locator(".aim-copy").click()  # copied as the one exact line
+    assert page.evaluate("navigator.clipboard.readText()") == expected["docker_command"]
+
+
+def shell_words(shown: str) -> list[str]:
+    """The words a shell reads from a command shown on several lines."""
+    return shlex.split(shown.replace("\\\n", ""))
+
+
+def lookup(site_build, hw, slug):
+    return json.loads((site_build / "api" / "lookup" / hw / f"{slug}.json").read_text())
+
+
+BUILDER = "#aim-builder-form select[name={}]"
+
+
+def choose(page, **choices):
+    for name, value in choices.items():
+        page.select_option(BUILDER.format(name), str(value))
+
+
+def shown_plan(page) -> str | None:
+    page.wait_for_selector("#aim-builder-result .aim-builder-plan")
+    return page.locator("#aim-builder-result").get_attribute("data-plan")
+
+
+@pytest.mark.browser
+def test_builder_reaches_a_non_default_plan_and_the_url_restores_it(page, server, site_build):
+    slug = "Qwen--Qwen3-32B"
+    key = "4/exact/fp8/sglang/throughput"
+    table = lookup(site_build, "MI300X", slug)
+    plan_id = table["decisions"][table["keys"][key]]["plan"]
+    default_id = table["decisions"][table["keys"]["1/exact/auto/auto/latency"]]["plan"]
+    assert plan_id and plan_id != default_id
+    expected = plan(site_build, plan_id)
+    page.goto(f"{server}/models/{slug}.html")
+    assert shown_plan(page) == default_id  # the first view is the page's first tab
+    choose(page, gpu="MI300X", n=4, mode="exact", precision="fp8", engine="sglang", objective="throughput")
+    assert shown_plan(page) == plan_id
+    result = page.locator("#aim-builder-result")
+    assert shell_words(result.locator(".aim-command code").inner_text()) == expected["docker_argv"]
+    result.locator(".aim-copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == expected["docker_command"]
+    badges = result.locator(".aim-badge").all_inner_texts()
+    assert expected["status"] in badges and ("measured" if expected["measured"] else "not measured") in badges
+    links = result.locator(".aim-files a")
+    assert links.nth(0).get_attribute("href") == f"../artifacts/{expected['compose']}"
+    assert links.nth(2).get_attribute("href") == f"../artifacts/{expected['k8s']}"
+    assert (site_build / "site" / "artifacts" / expected["compose"]).is_file()
+    assert result.locator("svg.memory-bar").count() == 1
+    # why: the walk names each candidate, up to the chosen one
+    steps = result.locator(".aim-path").first.locator("li").all_inner_texts()
+    assert steps[-1].startswith("SGLang fp8") and ": chosen, chosen" in steps[-1]
+    url = page.url
+    assert "gpu=MI300X" in url and "precision=fp8" in url and "engine=sglang" in url
+    again = page.context.new_page()
+    again.goto(url)
+    assert shown_plan(again) == plan_id
+    assert again.locator(BUILDER.format("objective")).input_value() == "throughput"
+    assert shell_words(again.locator("#aim-builder-result .aim-command code").inner_text()) == expected["docker_argv"]
+
+
+@pytest.mark.browser
+def test_builder_reaches_a_plan_no_key_chooses(page, server, site_build):
+    """A published plan the planner never picks first (a sibling's recipe where the GPU's own
+    gives a plan) is offered as an alternative that runs, and the link to it can be shared."""
+    slug = "Qwen--Qwen3-32B"
+    page.goto(f"{server}/models/{slug}.html?gpu=MI300X&n=1&mode=exact&precision=bf16&engine=vllm&objective=latency")
+    shown_plan(page)
+    link = page.locator("#aim-builder-result .aim-alternatives a[data-plan$='-from-mi325x']").first
+    target = link.get_attribute("data-plan")
+    table = lookup(site_build, "MI300X", slug)
+    assert target not in {d["plan"] for d in table["decisions"].values()}
+    link.click()
+    assert shown_plan(page) == target
+    assert f"plan={target}" in page.url
+    again = page.context.new_page()
+    again.goto(page.url)
+    assert shown_plan(again) == target
+    command = again.locator("#aim-builder-result .aim-command code").inner_text()
+    assert shell_words(command) == plan(site_build, target)["docker_argv"]
+
+
+@pytest.mark.browser
+def test_builder_choice_without_a_plan_says_why(page, server, site_build):
+    slug = "Qwen--Qwen3-32B"
+    table = lookup(site_build, "MI210", slug)
+    decision = table["decisions"][table["keys"]["1/exact/auto/auto/latency"]]
+    assert decision["plan"] is None
+    page.goto(f"{server}/models/{slug}.html")
+    shown_plan(page)
+    choose(page, gpu="MI210", n=1, mode="exact")
+    assert shown_plan(page) is None
+    result = page.locator("#aim-builder-result")
+    reasons = [table["candidates"][cid]["reason"] for cid, _ in decision["path"]]
+    code = result.locator(".aim-none code").inner_text()
+    assert code in reasons and code in {r.code for r in Reason}
+    sentence = next(r.sentence for r in Reason if r.code == code)
+    assert sentence in result.locator(".aim-none").inner_text()
+    steps = result.locator(".aim-path li").all_inner_texts()
+    assert len(steps) == len(decision["path"])
+    assert all(reason in step for reason, step in zip(reasons, steps, strict=True))
+    if "fp8" not in table["precisions"]:
+        choose(page, precision="fp8")
+        assert result.locator(".aim-none code").inner_text() == "precision-not-offered"
+        assert "no fp8 checkpoint or recipe" in result.inner_text()
+
+
+@pytest.mark.browser
+def test_without_javascript_the_page_shows_the_default_plans(browser, server, site_build):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}/models/Qwen--Qwen3-32B.html")
+    assert not page.locator("#aim-builder").is_visible()
+    assert "needs JavaScript" in page.locator("article").inner_text()
+    expected = plan(site_build, "qwen3-32b-mi300x-bf16-vllm-tp1")
+    block = page.locator(".aim-command").filter(has_text="aim-qwen3-32b-mi300x-bf16-vllm-tp1 ").first
+    assert shell_words(block.locator("code").inner_text()) == expected["docker_argv"]
+    assert block.locator(".aim-copy").get_attribute("data-command") == expected["docker_command"]
+    context.close()
+
+
+def test_builder_data_files_exist_for_every_model(site_build):
+    for model_file in (site_build / "api" / "models").glob("*.json"):
+        model = json.loads(model_file.read_text())
+        page = (site_build / "site" / "models" / f"{model['slug']}.html").read_text("utf-8")
+        config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', page).group(1)))
+        assert sorted(config["files"]) == sorted(model["support_matrix"])
+        for relative in config["files"].values():
+            assert (site_build / "site" / "models" / relative).is_file(), relative
+        assert (site_build / "site" / "models" / f"{model['slug']}.md").is_file()
+    assert (site_build / "site" / "llms.txt").read_text().startswith("# AIM Engine catalogue")
+    assert (site_build / "site" / "api" / "index.json").is_file()
+
+
+# --- the catalogue ---------------------------------------------------------------------------------
+
+
+def catalogue_models(page) -> list[str]:
+    return page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => r.dataset.model)")
+
+
+@pytest.mark.browser
+def test_catalogue_sorts_naturally_and_finds_words_in_any_order(page, server):
+    page.goto(f"{server}/catalogue.html")
+    order = catalogue_models(page)
+    qwen = [m for m in order if m in ("Qwen/Qwen3-8B", "Qwen/Qwen3-14B", "Qwen/Qwen3-32B", "Qwen/Qwen3-235B-A22B")]
+    assert qwen == ["Qwen/Qwen3-8B", "Qwen/Qwen3-14B", "Qwen/Qwen3-32B", "Qwen/Qwen3-235B-A22B"]
+    for query, expected in [("llama 70b", "meta-llama/Llama-3.3-70B-Instruct"), ("qwen3 32b", "Qwen/Qwen3-32B"),
+                            ("32B QWEN3", "Qwen/Qwen3-32B")]:  # fmt: skip
+        page.fill("input[name=q]", query)
+        found = catalogue_models(page)
+        assert expected in found, (query, found)
+        words = query.lower().split()
+        texts = page.locator("#aim-catalogue tbody tr:visible").evaluate_all("rows => rows.map(r => r.dataset.text)")
+        assert all(all(w in t for w in words) for t in texts)
+        assert page.locator("#aim-count").inner_text().startswith(f"{len(found)} of ")
+
+
+@pytest.mark.browser
+def test_catalogue_gpu_filter_says_tuned_derived_or_generic(page, server, site_build):
+    index = json.loads((site_build / "api" / "index.json").read_text())
+    best = {}
+    order = ("tuned", "derived", "generic")
+    for m in index["models"]:
+        model = json.loads((site_build / "api" / "models" / f"{m['slug']}.json").read_text())
+        statuses = [p["status"] for p in model["plans"] if p["hardware"] == "MI350X"]
+        if statuses:
+            best[m["model_id"]] = min(statuses, key=order.index)
+    page.goto(f"{server}/catalogue.html?gpu=MI350X")
+    assert set(catalogue_models(page)) == set(best)
+    counts = {w: list(best.values()).count(w) for w in order}
+    text = page.locator("#aim-count").inner_text()
+    assert text.startswith(f"{len(best)} of {len(index['models'])} models have a plan on MI350X: ")
+    assert f"{counts['tuned']} tuned, {counts['derived']} derived, {counts['generic']} generic" in text
+    cells = page.locator("#aim-catalogue tbody tr:visible").evaluate_all(
+        "rows => rows.map(r => [r.dataset.model, r.querySelector('td.aim-on-gpu').textContent])"
+    )
+    assert all(text.startswith(best[m] + " (") for m, text in cells)
+
+
+# --- layout at a desktop and a phone width ---------------------------------------------------------
+
+# What a reader would see as broken, per page: sideways scroll, overlapping choices or matrix
+# cells, content under a sidebar or beyond the window, a label running into its value, code cut
+# off, a copy button over the text.
+LAYOUT = r"""() => {
+  const rect = e => e.getBoundingClientRect();
+  const meets = (a, b) =>
+    a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const shown = e => {
+    const r = rect(e);
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden";
+  };
+  const clip = (r, c) => ({
+    left: Math.max(r.left, c.left), right: Math.min(r.right, c.right),
+    top: Math.max(r.top, c.top), bottom: Math.min(r.bottom, c.bottom),
+  });
+  const textRects = node => {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    return [...range.getClientRects()].filter(r => r.width > 0);
+  };
+  const name = e => e.localName + "." + String(e.className).split(" ")[0] + ":" + e.textContent.trim().slice(0, 40);
+  const scrolls = e => ["auto", "scroll"].includes(getComputedStyle(e).overflowX);
+  const out = {scroll: document.documentElement.scrollWidth - window.innerWidth,
+               overlaps: [], labels: [], code: [], outside: []};
+  // the builder's and the filters' choices, and matrix cells: no two overlap, none overflows
+  for (const sel of [".aim-builder-form label", ".aim-filters label", ".aim-matrix th, .aim-matrix td"]) {
+    const items = [...document.querySelectorAll(sel)].filter(shown);
+    const rects = items.map(rect);
+    for (let i = 0; i < items.length; i++) {
+      for (let j = i + 1; j < items.length; j++)
+        if (meets(rects[i], rects[j])) out.overlaps.push([name(items[i]), name(items[j])]);
+      if (sel.includes("matrix") && items[i].scrollWidth > items[i].clientWidth + 1)
+        out.overlaps.push([name(items[i]), "overflows its cell"]);
+    }
+  }
+  // wide content stays in the content column: not under a sidebar, not beyond the window
+  const sidebars = [...document.querySelectorAll(".md-sidebar .md-sidebar__scrollwrap")].filter(shown);
+  for (const t of document.querySelectorAll(".md-content table, .md-content pre, .md-content svg, .aim-builder")) {
+    if (!shown(t)) continue;
+    let r = rect(t);
+    for (let p = t.parentElement; p && p !== document.body; p = p.parentElement)
+      if (["auto", "scroll", "hidden"].includes(getComputedStyle(p).overflowX)) r = clip(r, rect(p));
+    if (r.right <= r.left) continue;
+    for (const s of sidebars) if (meets(r, rect(s))) out.outside.push([name(t), "under the sidebar"]);
+    if (r.right > window.innerWidth + 0.5 || r.left < -0.5) out.outside.push([name(t), "beyond the window"]);
+  }
+  // labels and values apart: on one line, the label's text ends 8 px before the value's starts
+  for (const row of document.querySelectorAll(".aim-figures tr")) {
+    const th = row.querySelector("th"), td = row.querySelector("td");
+    if (!th || !td || !shown(th)) continue;
+    const a = textRects(th), b = textRects(td);
+    if (!a.length || !b.length) continue;
+    const gap = Math.min(...b.map(r => r.left)) - Math.max(...a.map(r => r.right));
+    const sameLine = a.some(x => b.some(y => x.top < y.bottom && y.top < x.bottom));
+    if (sameLine && gap < 8) out.labels.push([th.textContent, td.textContent.slice(0, 30), gap]);
+  }
+  for (const label of document.querySelectorAll(".aim-builder-form label, .aim-filters label")) {
+    if (!shown(label)) continue;
+    const control = label.querySelector("select, input");
+    for (const t of [...label.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim()))
+      for (const r of textRects(t)) if (meets(r, rect(control))) out.labels.push([t.textContent, "over its control"]);
+  }
+  // code: all of it visible or scrollable, no copy button over its text
+  for (const pre of document.querySelectorAll(".md-content pre")) {
+    if (!shown(pre)) continue;
+    const code = pre.querySelector("code");
+    const box = rect(code);
+    if (code.scrollWidth > code.clientWidth + 1 && !scrolls(code) && !scrolls(pre))
+      out.code.push([name(code), "cut off"]);
+    const lines = textRects(code).map(r => clip(r, box)).filter(r => r.right > r.left && r.bottom > r.top);
+    const buttons = [...pre.querySelectorAll("button, .md-clipboard, .md-code__button")];
+    const own = pre.parentElement.querySelector(":scope > .aim-copy");
+    if (own) buttons.push(own);
+    for (const b of buttons.filter(shown))
+      if (lines.some(l => meets(rect(b), l))) out.code.push([name(code), "button over the text"]);
+  }
+  return out;
+}"""
+LAYOUT_PAGES = [
+    "index.html",
+    "aim-pick.html",
+    "catalogue.html",
+    "catalogue.html?gpu=MI300X",
+    "models/Qwen--Qwen3-32B.html",
+    "models/Qwen--Qwen3-32B.html?gpu=MI300X&n=4&mode=exact&precision=fp8&engine=sglang&objective=throughput",
+    "models/deepseek-ai--DeepSeek-R1.html",
+    "hardware/MI300X.html",
+    "selection.html",
+    "recipes.html",
+    "api.html",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1400, 420])
+def test_layout_at_desktop_and_phone_width(browser, server, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    problems = {}
+    for path in LAYOUT_PAGES:
+        page.goto(f"{server}/{path}")
+        if "aim-builder" in (page.content()):
+            page.wait_for_selector("#aim-builder-result .aim-builder-plan")
+        found = page.evaluate(LAYOUT)
+        bad = {k: v for k, v in found.items() if v and k != "scroll"}
+        if found["scroll"] > 0:
+            bad["scroll"] = found["scroll"]
+        if bad:
+            problems[path] = bad
+    context.close()
+    assert problems == {}
 
 
 def site_pages(site_build):
@@ -260,8 +557,10 @@ def test_hostile_model_page_shows_its_values_as_text(page, server):
         f"Serving {hostile.MODEL_ID} on AMD Instinct GPUs with vLLM or SGLang"
     )
     # the command is the published one, hostile env values and flag values included
-    command = page.locator(".tabbed-block pre code").first.text_content().rstrip("\n")
-    assert hostile.ENV_PAYLOADS[0] in command and hostile.payload(6) in command
+    commands = page.locator(".tabbed-block .aim-copy").evaluate_all("bs => bs.map(b => b.dataset.command)")
+    assert any(hostile.ENV_PAYLOADS[0] in c and hostile.payload(6) in c for c in commands)
+    shown = page.locator(".tabbed-block .aim-command code").evaluate_all("cs => cs.map(c => c.textContent)")
+    assert sorted(map(shell_words, shown)) == sorted(map(shlex.split, commands))
     assert page.evaluate(f"typeof window.{hostile.MARK}") == "undefined"
     assert dialogs == []
 

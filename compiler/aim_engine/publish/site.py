@@ -28,12 +28,15 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 import shutil
 import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jinja2
 import yaml
@@ -43,8 +46,12 @@ from aim_engine.catalogue.load import PRECISIONS, schema
 from aim_engine.checks.diagnostics import Check
 from aim_engine.planning import policy
 from aim_engine.planning.planner import Reason
-from aim_engine.publish.svg import memory_bar
+from aim_engine.publish.svg import ChartSeries, concurrency_chart, memory_bar
 from aim_pick.contract.units import gib
+from aim_pick.pick import precision_not_offered
+
+if TYPE_CHECKING:
+    from aim_pick.contract.records import LookupRecord
 
 SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
 TEMPLATES = Path(str(resources.files("aim_engine.publish") / "templates" / "site"))
@@ -119,6 +126,13 @@ def literal_block(text: str, width: int) -> Markup:
     return Markup(("\n" + " " * width).join(str(text).split("\n")))
 
 
+def inert_lines(text: str, width: int) -> Markup:
+    """Text for a <pre> element inside Markdown indented by `width` spaces: each line inert,
+    the lines kept apart by newlines (not <br>, which the text of the element would lose) and
+    indented so the Markdown block around them goes on."""
+    return Markup(("\n" + " " * width).join(str(inert(line)) for line in str(text).split("\n")))
+
+
 def _finalize(value: Any) -> Any:
     return value if isinstance(value, Markup) else inert(value)
 
@@ -139,6 +153,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         fence=fence,
         literal_block=literal_block,
+        inert_lines=inert_lines,
         front_matter=front_matter,
         script_json=script_json,
         gib=gib,
@@ -152,15 +167,66 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
+# Plain Markdown (llms.txt, the per-model .md pages) is read as text, by people and tools: a value
+# is written with a backslash before each character Markdown gives a meaning to, on one line.
+_PLAIN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#|!]")
+
+
+def plain_text(value: Any) -> Markup:
+    text = " ".join(("" if value is None else str(value)).split())
+    return Markup(_PLAIN_SPECIAL.sub(lambda m: "\\" + m.group(0), text))
+
+
+def _plain_finalize(value: Any) -> Any:
+    return value if isinstance(value, Markup) else plain_text(value)
+
+
+@lru_cache(maxsize=1)
+def plain_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=False,
+        finalize=_plain_finalize,  # every {{ value }} no filter marked is written as plain_text
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    for name in _UNSAFE_FILTERS:
+        del env.filters[name]
+    env.filters.update(fence=fence, literal_block=literal_block, gib=gib)
+    return env
+
+
+def render_plain(template: str, **context: Any) -> str:
+    return plain_environment().get_template(template).render(**context)
+
+
 class ApiView:
     """Read access to the published API files held in memory by the build."""
 
+    CACHED = 1024
+
     def __init__(self, files: dict[str, bytes]):
         self.files = files
+        self._parsed: OrderedDict[str, Any] = OrderedDict()
         self.index = self.json("api/index.json")
 
     def json(self, path: str) -> Any:
-        return json.loads(self.files[path])
+        """The parsed file, kept while the pages of one model read it again (its page, builder
+        data and chart read the same files); callers do not change what they get."""
+        if path in self._parsed:
+            self._parsed.move_to_end(path)
+            return self._parsed[path]
+        value = self._parsed[path] = json.loads(self.files[path])
+        if len(self._parsed) > self.CACHED:  # one model's files at a time: the API is ~100 MB of JSON
+            self._parsed.popitem(last=False)
+        return value
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Engine name -> the name people know it by (vllm -> vLLM)."""
+        return {name: engine["title"] for name, engine in self.index.get("engines", {}).items()}
 
     def model(self, slug: str) -> dict:
         return self.json(f"api/models/{slug}.json")
@@ -172,7 +238,7 @@ class ApiView:
         return self.json(f"api/lookup/{hardware}/{slug}.json")
 
 
-def fallback_path(lookup: dict, key: str) -> list[dict]:
+def fallback_path(lookup: dict, key: str, titles: dict[str, str]) -> list[dict]:
     """The steps the planner walked for `key`, up to and including the chosen one."""
     decision = lookup["decisions"][lookup["keys"][key]]
     steps = []
@@ -182,6 +248,7 @@ def fallback_path(lookup: dict, key: str) -> list[dict]:
             {
                 **candidate,
                 "id": cid,
+                "label": candidate_label(candidate, titles),
                 "verdict": verdict,
                 "reason": "chosen" if verdict == "chosen" else candidate["reason"],
             }
@@ -191,11 +258,208 @@ def fallback_path(lookup: dict, key: str) -> list[dict]:
     return steps
 
 
-def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
-    """(Markdown, artifact files to publish with the site) for one model."""
+def command_lines(argv: list[str], image: str) -> list[str]:
+    """The docker command cut into lines for reading: one option (with its value) a line, the
+    image and what follows it on a line of their own. Joined with single spaces the lines are
+    exactly `shlex.join(argv)`, the published `docker_command`."""
+    groups: list[list[str]] = [[]]
+    for word in argv:
+        if groups[-1] and (word.startswith("-") or word == image):
+            groups.append([])
+        groups[-1].append(word)
+    return [shlex.join(group) for group in groups]
+
+
+def display_command(plan: dict) -> str:
+    """The command as shown: its lines joined by shell line continuations."""
+    return " \\\n    ".join(command_lines(plan["docker_argv"], plan["image"]))
+
+
+# A GPU type names a file of the site; the index's names are plain, so anything else is refused.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+
+def candidate_label(candidate: dict, titles: dict[str, str]) -> str:
+    """A candidate of a lookup file named as a person reads it: engine, precision, GPUs, source."""
+    engine = titles.get(candidate["backend"], candidate["backend"])
+    gpus = candidate["gpus"]
+    head = f"{engine} {candidate['precision']} on {gpus} GPU{'s' if gpus != 1 else ''}"
+    if candidate.get("source") == "generic":
+        return f"{head}, generic plan"
+    if candidate.get("recipe"):
+        origin = f", from the {candidate['source_hardware']} recipe" if candidate.get("derived") else ""
+        return f"{head}, recipe {candidate['recipe']}{origin}"
+    return f"{head}, no recipe"
+
+
+def builder_plan(api: ApiView, plan_id: str) -> dict:
+    """What the command builder shows of one plan."""
+    plan = api.plan(plan_id)
+    lines = command_lines(plan["docker_argv"], plan["image"])
+    if " ".join(lines) != plan["docker_command"]:  # the copied line must be the published one
+        raise ValueError(f"plan {plan_id}: docker_command is not the shell form of docker_argv")
+    return {
+        "id": plan_id,
+        "status": plan["status"],
+        "measured": plan["measured"],
+        "tight": plan["tight"],
+        "source": plan["source"],
+        "derived_from": plan["derived_from"],
+        "recipe": plan["recipe_id"] if plan["source"] != "generic" else None,
+        "engine": f"{plan['engine']['title']} {plan['engine']['version']}",
+        "precision": plan["precision"],
+        "gpus": plan["gpu_count"],
+        "replicas": plan["replicas"],
+        "tp": plan["tensor_parallel_size"],
+        "checkpoint": plan["checkpoint"],
+        "lines": lines,
+        "compose": plan["compose"],
+        "k8s": plan["k8s"],
+        "warnings": plan["warnings"],
+        "summary": plan["summary"],
+        "svg": str(memory_bar(plan["memory"], plan_id)),
+    }
+
+
+def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> dict:
+    """Everything the command builder needs for one model on one GPU type: the lookup keys, the
+    decisions (the whole path the planner walked), the candidates on those paths (each with its
+    plan when it runs), the plans, and why each precision of `precisions` this GPU does not
+    offer is missing. A plan no key chooses is still reached as an alternative that runs."""
+    lookup = api.lookup(hw, model["slug"])
+    candidates: dict[str, int] = {}
+    decisions: dict[str, int] = {}
+    plans: dict[str, int] = {}
+    out: dict[str, Any] = {"hardware": hw, "precisions": lookup["precisions"], "keys": {}}
+    out.update(decisions=[], candidates=[], plans=[])
+
+    def plan_index(plan_id: str | None) -> int | None:
+        if plan_id is None:
+            return None
+        if plan_id not in plans:
+            plans[plan_id] = len(out["plans"])
+            out["plans"].append(builder_plan(api, plan_id))
+        return plans[plan_id]
+
+    for key, did in lookup["keys"].items():
+        if did not in decisions:
+            decision = lookup["decisions"][did]
+            path = []
+            for cid, verdict in decision["path"]:
+                if cid not in candidates:
+                    c = lookup["candidates"][cid]
+                    candidates[cid] = len(out["candidates"])
+                    out["candidates"].append(
+                        {
+                            "label": candidate_label(c, api.titles),
+                            "reason": c["reason"],
+                            "message": c["message"],
+                            "plan": plan_index(c["plan"]),
+                        }
+                    )
+                path.append([candidates[cid], verdict])
+            decisions[did] = len(out["decisions"])
+            out["decisions"].append(
+                {"plan": plan_index(decision["plan"]), "path": path, "warnings": decision["warnings"]}
+            )
+        out["keys"][key] = decisions[did]
+    out["not_offered"] = {
+        p: precision_not_offered(cast("LookupRecord", lookup), p, lookup["precisions"])["message"]
+        for p in precisions
+        if p not in lookup["precisions"]
+    }
+    return out
+
+
+def builder_script(hw: str, data: dict) -> bytes:
+    """The builder's data for one GPU type as a script file: it works from file:// too, where a
+    page may not fetch JSON. `script_json` leaves no line terminator JavaScript would choke on."""
+    return (
+        "window.aimBuilderData = window.aimBuilderData || {};\n"
+        f"window.aimBuilderData[{script_json(hw)}] = {script_json(data)};\n"
+    ).encode()
+
+
+def builder_default(model: dict) -> dict | None:
+    """The builder's first view: the matrix's plan on the fewest GPUs of the first GPU type
+    with a tuned plan (else any plan), as the static tabs show it."""
+    best = None
+    for hw, row in sorted(model["support_matrix"].items()):
+        for n in MATRIX_COUNTS:
+            cell = row[str(n)]
+            if cell["plan"] and cell["gpu_count"] == n:
+                if cell["status"] == "tuned":
+                    return {"gpu": hw, "n": n}
+                best = best or {"gpu": hw, "n": n}
+                break
+    return best
+
+
+def builder_files(api: ApiView, model: dict) -> tuple[dict, dict[str, bytes]]:
+    """(the builder's configuration inlined in the page, its data files by site path)."""
+    slug = model["slug"]
+    gpus = sorted(model["support_matrix"])
+    lookups = {hw: api.lookup(hw, slug) for hw in gpus}
+    precisions = sorted({p for lookup in lookups.values() for p in lookup["precisions"]}, key=PRECISIONS.index)
+    keys = [key.split("/") for lookup in lookups.values() for key in lookup["keys"]]
+    backends = sorted({key[3] for key in keys} - {"auto"})
+    files, config_files = {}, {}
+    for hw in gpus:
+        if not _FILE_NAME.match(hw):
+            raise ValueError(f"GPU type {hw!r} cannot name a file of the site")
+        relative = f"{slug}.plans/{hw}.js"
+        files[f"models/{relative}"] = builder_script(hw, builder_data(api, model, hw, precisions))
+        config_files[hw] = relative
+    reasons = {r.code: r.sentence for r in Reason}
+    reasons["precision-not-offered"] = PRECISION_NOT_OFFERED
+    config = {
+        "gpus": gpus,
+        "counts": sorted({int(key[0]) for key in keys}),
+        "files": config_files,
+        "precisions": precisions,
+        "backends": backends,
+        "engines": {b: api.titles.get(b, b) for b in backends},
+        "default": builder_default(model),
+        "reasons": reasons,
+        "status": STATUS_TEXT,
+    }
+    return config, files
+
+
+PRECISION_NOT_OFFERED = "No checkpoint, variant or recipe of the model offers the requested precision on this GPU."
+
+
+def chart_series(api: ApiView, model: dict) -> list[ChartSeries]:
+    """Per GPU type, the matrix's plan on the fewest GPUs: the smallest deployment that serves it."""
+    out = []
+    for hw, row in sorted(model["support_matrix"].items()):
+        cell = next((row[str(n)] for n in MATRIX_COUNTS if row[str(n)]["plan"]), None)
+        if cell is None:
+            continue
+        memory = api.plan(cell["plan"])["memory"]
+        out.append(
+            ChartSeries(
+                label=f"{hw} × {cell['gpu_count']}",
+                kv_budget_bytes=int(memory.get("kv_budget_bytes_per_gpu") or 0),
+                kv_bytes_per_token=int(memory.get("kv_bytes_per_token_per_gpu") or 0),
+                longest_context=int(memory.get("max_model_len_that_fits") or 0),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    markdown: str  # the page's source for MkDocs
+    plain: str  # the plain-Markdown page published next to the HTML
+    files: dict[str, bytes]  # further files of the site, by path: builder data, compose and k8s files
+
+
+def model_page(api: ApiView, summary: dict) -> ModelPage:
+    """One model's page, its plain-Markdown twin and the files they link to."""
     model = api.model(summary["slug"])
     hardware = api.index["hardware"]
-    sections, artifacts = [], {}
+    sections = []
     for hw, row in sorted(model["support_matrix"].items()):
         tabs = []
         lookup = None
@@ -207,11 +471,20 @@ def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
                 continue
             lookup = lookup or api.lookup(hw, model["slug"])
             plan = api.plan(cell["plan"])
-            for kind in ("compose", "k8s"):
-                artifacts[f"artifacts/{plan[kind]}"] = api.files[plan[kind]]
-            tabs.append({"n": n, "cell": cell, "plan": plan, "path": fallback_path(lookup, MATRIX_KEY.format(n=n))})
+            tabs.append(
+                {
+                    "n": n,
+                    "cell": cell,
+                    "plan": plan,
+                    "command": display_command(plan),
+                    "path": fallback_path(lookup, MATRIX_KEY.format(n=n), api.titles),
+                }
+            )
         if tabs:
             sections.append({"hardware": hardware[hw], "name": hw, "tabs": tabs})
+    config, files = builder_files(api, model)
+    series = chart_series(api, model)
+    chart = concurrency_chart(series, model["architecture_config"]["max_position_embeddings"]) if series else None
     text = render(
         "model.md.j2",
         model=model,
@@ -220,18 +493,36 @@ def model_page(api: ApiView, summary: dict) -> tuple[str, dict[str, bytes]]:
         sections=sections,
         status_text=STATUS_TEXT,
         status_legend=STATUS_LEGEND,
+        builder=config,
+        chart=chart,
     )
-    return text, artifacts
+    plain = render_plain("model.txt.j2", model=model, sections=sections, counts=MATRIX_COUNTS, status_text=STATUS_TEXT)
+    return ModelPage(text, plain, files)
+
+
+def natural_key(model: dict) -> tuple:
+    """Family, then size (total parameters), then name: Qwen3-8B before Qwen3-14B before Qwen3-235B."""
+    return (model["family"].casefold(), model["parameters"]["total"], model["name"].casefold(), model["model_id"])
+
+
+# What a GPU type offers a model, best first: the catalogue says the best status any plan has there.
+STATUS_RANK = ("tuned", "derived", "generic")
 
 
 def catalogue_rows(api: ApiView) -> list[dict]:
-    """One row per model, with what the client-side filters need."""
-    rows = []
+    """One row per model, naturally sorted, with what the client-side filters need."""
+    rows: list[dict[str, Any]] = []
     for summary in api.index["models"]:
         model = api.model(summary["slug"])
         smallest: dict[str, int] = {}  # GPU type -> fewest GPUs any plan needs
+        best: dict[str, str] = {}  # GPU type -> the best status of its plans
         for plan in model["plans"]:
-            smallest[plan["hardware"]] = min(plan["gpu_count"], smallest.get(plan["hardware"], plan["gpu_count"]))
+            hw = plan["hardware"]
+            smallest[hw] = min(plan["gpu_count"], smallest.get(hw, plan["gpu_count"]))
+            if plan["status"] in STATUS_RANK and (
+                hw not in best or STATUS_RANK.index(plan["status"]) < STATUS_RANK.index(best[hw])
+            ):
+                best[hw] = plan["status"]
         rows.append(
             {
                 "model": model,
@@ -239,10 +530,13 @@ def catalogue_rows(api: ApiView) -> list[dict]:
                 "tuned": sorted({p["hardware"] for p in model["plans"] if p["status"] == "tuned"}),
                 "measured": sorted({p["hardware"] for p in model["plans"] if p["measured"]}),
                 "smallest": dict(sorted(smallest.items())),
+                "best": dict(sorted(best.items())),
                 "precisions": sorted({p["precision"] for p in model["plans"]}),
                 "backends": sorted({p["backend"] for p in model["plans"]}),
+                "words": " ".join([model["model_id"], model["name"], model["family"], model["size"]]).casefold(),
             }
         )
+    rows.sort(key=lambda row: natural_key(row["model"]))
     return rows
 
 
@@ -312,12 +606,30 @@ def schema_fields(name: str) -> list[dict]:
     return rows
 
 
-def generated_pages(api: ApiView) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class SiteFiles:
+    pages: dict[str, bytes]  # Markdown sources for MkDocs, by path under docs/
+    extra: dict[str, bytes]  # files written into the built site as they are, by path
+
+
+def generated_pages(api: ApiView) -> SiteFiles:
     pages: dict[str, bytes] = {}
+    extra: dict[str, bytes] = {}
     for summary in api.index["models"]:
-        text, artifacts = model_page(api, summary)
-        pages[f"models/{summary['slug']}.md"] = text.encode("utf-8")
-        pages.update(artifacts)
+        page = model_page(api, summary)
+        pages[f"models/{summary['slug']}.md"] = page.markdown.encode("utf-8")
+        # the plain page is published as models/<slug>.md next to models/<slug>.html
+        extra[f"models/{summary['slug']}.md"] = page.plain.encode("utf-8")
+        extra.update(page.files)
+    extra["llms.txt"] = llms_txt(api).encode("utf-8")
+    # The JSON API, compose files and manifests are served with the site, so its links to
+    # them work wherever the site is put.
+    for path, data in api.files.items():
+        top = path.split("/", 1)[0]
+        if top == "api":
+            extra[path] = data
+        elif top in ("compose", "k8s"):
+            extra[f"artifacts/{path}"] = data
     for name in api.index["hardware"]:
         pages[f"hardware/{name}.md"] = hardware_page(api, name).encode("utf-8")
     pages["catalogue.md"] = render(
@@ -338,7 +650,39 @@ def generated_pages(api: ApiView) -> dict[str, bytes]:
     pages["recipes.md"] = render(
         "recipes.md.j2", recipe_fields=schema_fields("recipe"), model_fields=schema_fields("model"), checks=list(Check)
     ).encode("utf-8")
-    return pages
+    return SiteFiles(pages, extra)
+
+
+def best_plans(api: ApiView, model: dict) -> list[dict]:
+    """Per GPU type, the plan the matrix shows on the fewest GPUs, for the plain pages."""
+    out = []
+    for hw, row in sorted(model["support_matrix"].items()):
+        cell = next((row[str(n)] for n in MATRIX_COUNTS if row[str(n)]["plan"]), None)
+        if cell is not None:
+            out.append({"hardware": hw, "cell": cell, "plan": api.plan(cell["plan"])})
+    return out
+
+
+def llms_txt(api: ApiView) -> str:
+    """/llms.txt: what the site is and where each model's plain page is (llmstxt.org layout)."""
+    models = [api.model(s["slug"]) for s in api.index["models"]]
+    return render_plain(
+        "llms.txt.j2",
+        models=sorted(models, key=natural_key),
+        hardware=sorted(api.index["hardware"]),
+        engines=api.index["engines"],
+    )
+
+
+def _natural_models(api: ApiView) -> list[dict]:
+    """The index's models by family, then name with its numbers compared as numbers."""
+
+    def key(summary: dict) -> tuple:
+        parts = re.split(r"(\d+)", summary["name"].casefold())
+        name = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+        return (summary.get("family", "").casefold(), name)
+
+    return sorted(api.index["models"], key=key)
 
 
 def nav(api: ApiView) -> list:
@@ -346,7 +690,7 @@ def nav(api: ApiView) -> list:
     return [
         {"Home": "index.md"},
         {"Catalogue": "catalogue.md"},
-        {"Models": [{html_text(m["name"]): f"models/{m['slug']}.md"} for m in api.index["models"]]},
+        {"Models": [{html_text(m["name"]): f"models/{m['slug']}.md"} for m in _natural_models(api)]},
         {"Hardware": [{html_text(name): f"hardware/{name}.md"} for name in sorted(api.index["hardware"])]},
         {"How selection works": "selection.md"},
         {"Using aim-pick": "aim-pick.md"},
@@ -364,7 +708,8 @@ def build_site(api_files: dict[str, bytes], site_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="aim-site-") as tmp:
         docs = Path(tmp) / "docs"
         shutil.copytree(SITE_SOURCE / "docs", docs)
-        for relative, data in generated_pages(api).items():
+        generated = generated_pages(api)
+        for relative, data in generated.pages.items():
             target = docs / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -376,3 +721,7 @@ def build_site(api_files: dict[str, bytes], site_dir: Path) -> None:
         config_file.write_text(yaml.safe_dump(base, sort_keys=False), "utf-8")
         config = load_config(config_file=str(config_file))
         mkdocs_build(config)
+    for relative, data in generated.extra.items():
+        target = site_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)

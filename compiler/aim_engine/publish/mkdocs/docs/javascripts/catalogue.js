@@ -3,11 +3,18 @@
 (function () {
   "use strict";
   var FIELDS = ["gpu", "count", "precision", "backend", "family", "q"];
+  var STATUSES = ["tuned", "derived", "generic"];
 
   function state(form) {
     var s = {};
     FIELDS.forEach(function (name) { s[name] = (form.elements[name].value || "").trim(); });
     return s;
+  }
+
+  // The text filter matches words in any order: every word of the query is somewhere in the
+  // row's id, name, family or size ("llama 70b", "qwen3 32b").
+  function words(text) {
+    return text.toLowerCase().split(/[\s,]+/).filter(function (w) { return w; });
   }
 
   function matches(row, s) {
@@ -19,19 +26,39 @@
     if (s.precision && row.getAttribute("data-precisions").split(" ").indexOf(s.precision) < 0) return false;
     if (s.backend && row.getAttribute("data-backends").split(" ").indexOf(s.backend) < 0) return false;
     if (s.family && row.getAttribute("data-family") !== s.family) return false;
-    if (s.q && row.getAttribute("data-text").indexOf(s.q.toLowerCase()) < 0) return false;
+    var text = row.getAttribute("data-text");
+    if (!words(s.q).every(function (w) { return text.indexOf(w) >= 0; })) return false;
     return true;
   }
 
   function apply(form, table, counter) {
     var s = state(form);
-    var shown = 0;
+    var shown = 0, by = {};
+    table.classList.toggle("aim-gpu-chosen", !!s.gpu);
     Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
       var ok = matches(row, s);
       row.hidden = !ok;
+      var cell = row.querySelector("td.aim-on-gpu");
+      if (s.gpu) {
+        var status = JSON.parse(row.getAttribute("data-status") || "{}")[s.gpu];
+        var fewest = JSON.parse(row.getAttribute("data-plans") || "{}")[s.gpu];
+        cell.textContent = status ? status + " (" + fewest + "+ GPUs)" : "no plan";
+        cell.className = "aim-on-gpu aim-" + (status || "not-supported");
+        if (ok) by[status] = (by[status] || 0) + 1;
+      } else {
+        cell.textContent = "";
+        cell.className = "aim-on-gpu";
+      }
       if (ok) shown += 1;
     });
-    counter.textContent = shown + " of " + table.tBodies[0].rows.length + " models";
+    var total = table.tBodies[0].rows.length;
+    var text = shown + " of " + total + " models";
+    if (s.gpu) {
+      text += " have a plan on " + s.gpu + (s.count ? " with at most " + s.count + " GPUs" : "") + ": ";
+      text += STATUSES.map(function (w) { return (by[w] || 0) + " " + w; }).join(", ");
+      if (shown && !by.tuned) text += " (no recipe is tuned for " + s.gpu + " among them)";
+    }
+    counter.textContent = text;
     var params = new URLSearchParams();
     FIELDS.forEach(function (name) { if (s[name]) params.set(name, s[name]); });
     var query = params.toString();
