@@ -3,6 +3,8 @@
 #   docker          the client parses every generated `docker run` command
 #   docker-compose  validates every generated compose file offline (`config -q`)
 #   shellcheck      lints the generated run scripts
+#   kubectl         renders every Kubernetes bundle (`kubectl kustomize`); Debian's package is
+#                   kubernetes-client
 #   chromium        the catalogue site's browser tests (driven by Playwright)
 # Anything already present is left alone.
 set -eu
@@ -10,6 +12,7 @@ need=""
 command -v docker >/dev/null 2>&1 || need="$need docker.io"
 command -v docker-compose >/dev/null 2>&1 || need="$need docker-compose"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
+command -v kubectl >/dev/null 2>&1 || need="$need kubernetes-client"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -253,7 +253,8 @@ def run(args, env: dict, out, err) -> int:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ApiError(f"{where} is malformed (missing {exc})") from None
         if plan_id is None:
-            return without_plan(args, detected, request, candidates, warnings, out, err)
+            hosts = pick.more_hosts(lookup, request.key)
+            return without_plan(args, detected, request, candidates, warnings + ([hosts] if hosts else []), out, err)
         plan = api.read_plan(plan_id, host.gpu, model["slug"])
 
     options = pick.deploy_options(chosen, plan, host, len(found["devices"]))

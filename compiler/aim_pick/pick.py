@@ -244,6 +244,27 @@ def listing_line(cid: str, c: Mapping[str, Any], verdict: str, reason: str, mess
     }
 
 
+GPUS_PER_HOST = 8  # multi-node plans use hosts of 8 GPUs (the planner's MAX_GPUS)
+
+
+def more_hosts(lookup: LookupRecord, key: str) -> str | None:
+    """When nothing on one host serves the request: which multi-node plan does, and the
+    Kubernetes route to it (one host cannot run it, so aim-pick prints no command for it)."""
+    decision_id = lookup["keys"].get(key)
+    decision = lookup["decisions"].get(decision_id) if decision_id else None
+    plan = decision.get("multi_node") if decision else None
+    if not plan:
+        return None
+    found = next((c for c in lookup["candidates"].values() if c.get("plan") == plan), None)
+    hosts = f"{found['gpus'] // GPUS_PER_HOST} hosts x {GPUS_PER_HOST}" if found else "several hosts of"
+    what = f" at {found['precision']} with {found['backend']}" if found else ""
+    return (
+        f"{lookup['model']} needs more than one host of {lookup['hardware']}: {hosts} {lookup['hardware']}{what} "
+        f"(plan {plan}); deploy it on Kubernetes: kubectl apply -k k8s/{plan}/ from the AIM Engine build "
+        f"(a LeaderWorkerSet), or run docker/{plan}-leader.sh and -worker.sh on each host"
+    )
+
+
 def precision_not_offered(lookup: LookupRecord, precision: str, offered: list[str]) -> dict:
     """The one listing line for a precision no checkpoint, variant or recipe of the model offers."""
     return {

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from aim_pick.contract import listing
+from aim_pick.contract import deploy, listing
 
 from . import hosts
 from .conftest import env_of, option
@@ -105,8 +105,13 @@ def test_k8s(mi300x, api_dir):
     plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     document = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--port", "9000").out)
     assert document["kind"] == "List"
-    deployment, service = document["items"]
-    assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
+    deployment, service, claim, budget = document["items"]  # the build's manifests.yaml, as a List
+    assert [o["kind"] for o in document["items"]] == [
+        "Deployment",
+        "Service",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+    ]
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     assert container["resources"]["limits"]["amd.com/gpu"] == plan["gpu_count"]
@@ -116,7 +121,8 @@ def test_k8s(mi300x, api_dir):
     assert "74a1" in terms[0]["matchExpressions"][0]["values"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["dshm"]["emptyDir"] == {"medium": "Memory"}
-    assert volumes["model-cache"]["persistentVolumeClaim"]["claimName"] == "aim-model-cache"
+    assert volumes["model-cache"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["metadata"]["name"] == deploy.cache_claim(plan, deploy.DEFAULT_OPTIONS)  # one claim per checkpoint
     assert service["spec"]["ports"][0]["port"] == 9000
     # the cache as a hostPath at --cache-dir
     pod = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--k8s-cache", "hostpath", "--cache-dir", "/data/hf").out)[

@@ -180,3 +180,53 @@ def test_bad_requests_raise(planner, catalogue):
     for bad in (dict(n=0), dict(n=1, count_mode="sometimes"), dict(n=1, backend="trtllm")):
         with pytest.raises(UsageError):
             planner.plan(model, hw, **bad)
+
+
+# --- multi-node plans --------------------------------------------------------------------------
+
+
+def test_more_hosts_only_where_one_host_does_not_hold_the_model(planner, catalogue):
+    model = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"]
+    mi210 = [c for c in planner.candidates(model, catalogue.hardware["MI210"]) if c.nodes > 1]
+    # bf16 (810 GB) does not fit 8 x 64 GB, nor 2 such hosts: the fewest hosts that hold it are 4
+    assert [(c.precision, c.nodes, c.entry.gpus) for c in mi210] == [("bf16", 4, 32)]
+    (c,) = mi210
+    assert c.source is Source.GENERIC and c.verdict is Verdict.RUNNABLE and c.memory.fits
+    assert c.entry.args["--tensor-parallel-size"] == 8 and c.entry.args["--pipeline-parallel-size"] == 4
+    assert c.plan_id.endswith("-4x8-generic")
+    # one MI300X host holds it in bf16: no multi-node plan there
+    assert not [c for c in planner.candidates(model, catalogue.hardware["MI300X"]) if c.nodes > 1]
+    small = catalogue.models["Qwen/Qwen3-8B"]
+    for hw in catalogue.hardware.values():
+        assert not [c for c in planner.candidates(small, hw) if c.nodes > 1], hw.name
+
+
+def test_pipeline_stages_share_the_weights(planner, catalogue):
+    """The memory model takes PP: per GPU, a 4-stage plan holds about a quarter of the 8-GPU share."""
+    model = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"]
+    four = planner.plan_nodes(model, catalogue.hardware["MI300X"], 4, precision="bf16").chosen
+    two = planner.plan_nodes(model, catalogue.hardware["MI300X"], 2, precision="bf16").chosen
+    assert four is not None and two is not None
+    ratio = two.memory.weights_bytes_per_gpu / four.memory.weights_bytes_per_gpu
+    assert 1.8 < ratio <= 2.05
+
+
+def test_a_one_host_request_never_takes_a_multi_node_plan_but_says_which_would_serve(planner, catalogue):
+    model, mi210 = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"], catalogue.hardware["MI210"]
+    d = planner.plan(model, mi210, 8, "exact", "bf16")
+    assert d.chosen is None
+    assert d.multi_node is not None and d.multi_node.nodes == 4 and d.multi_node.precision == "bf16"
+    assert all(x.candidate is None or x.candidate.nodes == 1 for x in d.path)
+    assert planner.plan(model, mi210, 8).chosen.nodes == 1  # auto: the MXFP4 variant on one host
+    assert planner.plan(model, mi210, 8).multi_node is None
+
+
+def test_a_request_for_hosts_plans_them_even_where_one_host_would_do(planner, catalogue):
+    model, hw = catalogue.models["Qwen/Qwen3-32B"], catalogue.hardware["MI300X"]
+    d = planner.plan_nodes(model, hw, 2)
+    assert d.chosen is not None and d.chosen.nodes == 2 and d.chosen.gpus == 16
+    assert d.chosen.backend == "vllm" and d.chosen.precision == "bf16"
+    assert planner.plan_nodes(model, hw, 2, backend="sglang").chosen.backend == "sglang"
+    for bad in (dict(nodes=3), dict(nodes=1), dict(nodes=2, backend="trtllm")):
+        with pytest.raises(UsageError):
+            planner.plan_nodes(model, hw, **bad)

@@ -257,6 +257,8 @@ MIRRORS = [
     ("plan", "plan", records.PlanRecord),
     ("plan", "memoryEstimate", records.MemoryRecord),
     ("plan", "plan/engine", records.PlanEngine),
+    ("plan", "plan/multi_node", records.MultiNodeRecord),
+    ("plan", "plan/node_scripts", records.NodeScripts),
     ("lookup", "lookup", records.LookupRecord),
     ("lookup", "decision", records.DecisionRecord),
     ("lookup", "target", records.TargetRecord),
@@ -265,6 +267,7 @@ MIRRORS = [
     ("model", "modelSummary", records.ModelSummary),
     ("model", "matrixCell", records.MatrixCell),
     ("model", "planSummary", records.PlanSummary),
+    ("model", "multiNodeCell", records.MultiNodeCell),
     ("model", "model/parameters", records.ParametersRecord),
     ("model", "model/architecture_config", records.ArchitectureConfig),
     ("model", "model/attention", records.AttentionRecord),
@@ -429,8 +432,12 @@ def test_references_between_records_resolve(built):
     index = read(api / layout.INDEX)
     for pid, plan in plans.items():
         assert plan["plan_id"] == pid and layout.PLAN_ID.match(pid)  # aim-pick --profile accepts every id
-        assert (built / plan["compose"]).is_file() and (built / plan["k8s"]).is_file()
-        assert (built / plan["env_file"]).is_file() and (built / plan["run_script"]).is_file()
+        assert (built / plan["k8s"]).is_file() and (built / plan["env_file"]).is_file()
+        assert (built / plan["k8s_bundle"] / "kustomization.yaml").is_file()
+        if plan["nodes"] == 1:
+            assert (built / plan["compose"]).is_file() and (built / plan["run_script"]).is_file()
+        else:
+            assert all((built / path).is_file() for path in plan["node_scripts"].values())
         assert plan["model_slug"] == layout.slug(plan["model"]) and plan["hardware"] in index["hardware"]
         assert plan["gfx_target"] == index["hardware"][plan["hardware"]]["gfx_target"]
         assert plan["image"] == index["engines"][plan["backend"]]["images"][plan["gfx_target"]]
@@ -694,8 +701,8 @@ def test_a_plan_without_docker_argv_is_caught(samples):
     ("change", "expected"),
     [
         (lambda p: p.update(replica_count=2), "Additional properties are not allowed ('replica_count' was unexpected)"),
-        (lambda p: p.update(docker_argv=["podman", "run"]), "'docker' was expected"),
-        (lambda p: p.update(docker_argv="docker run x"), "is not of type 'array'"),
+        (lambda p: p.update(docker_argv=["podman", "run"]), "is not valid under any of the given schemas"),
+        (lambda p: p.update(docker_argv="docker run x"), "is not valid under any of the given schemas"),
         (lambda p: p.update(gpu_count="4"), "is not of type 'integer'"),
         (lambda p: p.update(status="verified"), "is not one of ['tuned', 'derived', 'generic']"),
         (lambda p: p.update(status="generic"), "'tuned' was expected"),  # a recipe plan is tuned
@@ -706,7 +713,9 @@ def test_a_plan_without_docker_argv_is_caught(samples):
         (lambda p: p.update(objective="throughput"), "'latency' was expected"),
         (lambda p: p.update(replicas=MAX_GPUS + 1), f"{MAX_GPUS + 1} is greater than the maximum of {MAX_GPUS}"),
         (lambda p: p.update(gpus_per_replica=0), "0 is less than the minimum of 1"),
-        (lambda p: p.update(nodes=0), "0 is less than the minimum of 1"),
+        (lambda p: p.update(nodes=0), "0 is not one of [1, 2, 4]"),
+        (lambda p: p.update(nodes=2), "None is not of type 'object'"),  # no multi-node flags or scripts
+        (lambda p: p.update(compose=None), "None is not of type 'string'"),  # one host has a compose file
         (lambda p: p.update(tight="no"), "'no' is not of type 'boolean'"),
         (lambda p: p.update(warnings="tight plan"), "is not of type 'array'"),
         (lambda p: p.update(warnings=[""]), "should be non-empty"),
@@ -755,7 +764,7 @@ def test_a_measured_plan_must_be_a_verified_recipe_for_this_gpu(samples):
     ("sample", "change", "expected"),
     [
         ("plan", lambda p: p.update(gpu_count=8), "8 GPUs != 1 replicas x 4"),
-        ("plan", lambda p: p.update(measured=True), "measured, but source recipe and recipe_status preview"),
+        ("plan", lambda p: p.update(measured=True), "measured, but source recipe and recipe_status "),
         ("plan", lambda p: p.update(recipe_status="verified"), "a verified recipe for this GPU, but not measured"),
         ("plan", lambda p: p.update(tight=True), "tight True with room for"),
         ("plan", lambda p: p.update(warnings=["x"]), "warnings ['x'] for a recipe plan"),

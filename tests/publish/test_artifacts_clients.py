@@ -18,11 +18,12 @@ import yaml
 
 from aim_pick.contract import deploy
 
+from . import k8s_check
 from .fakedocker import FakeDocker, parsed_env
 
 pytestmark = [pytest.mark.clients]
 
-K8S_VERSION = "1.32.0"
+K8S_VERSION = k8s_check.K8S_VERSION
 CONNECT_FAILURE = (
     "Cannot connect to the Docker daemon",
     "unknown server OS",
@@ -42,6 +43,11 @@ def plans(built: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((built / "api" / "plans").glob("*.json"))]
 
 
+def one_host_plans(built: Path) -> list[dict]:
+    """Plans with a docker command and compose file (multi-node plans have node scripts instead)."""
+    return [p for p in plans(built) if p["nodes"] == 1]
+
+
 def docker_parses(argv: list[str]) -> tuple[bool, str]:
     """Run the real docker client against a socket that does not exist: a flag or
     value error is reported before it tries to connect."""
@@ -58,7 +64,7 @@ def test_docker_client_rejects_a_broken_command():
 
 
 def test_every_docker_command_parses(built):
-    all_plans = plans(built)
+    all_plans = one_host_plans(built)
     for plan in all_plans:
         assert shlex.split(plan["docker_command"]) == plan["docker_argv"]
         assert plan["docker_argv"][:2] == ["docker", "run"]
@@ -71,7 +77,7 @@ def test_every_docker_command_parses(built):
 def test_every_compose_file_validates(built):
     compose = tool("docker-compose")
     files = sorted((built / "compose").glob("*.yaml"))
-    assert len(files) == len(plans(built))
+    assert len(files) == len(one_host_plans(built))
     for start in range(0, len(files), 250):
         batch = files[start : start + 250]
         args = [compose, "--project-directory", str(built), *[a for f in batch for a in ("-f", str(f))], "config", "-q"]
@@ -104,25 +110,31 @@ def test_compose_resolves_to_the_plan(built):
 
 
 def test_every_k8s_manifest_validates(built):
-    files = sorted((built / "k8s").glob("*.yaml"))
+    files = sorted((built / "k8s").glob("*/manifests.yaml"))
     assert len(files) == len(plans(built))
     for path in files:
         docs = list(yaml.safe_load_all(path.read_text()))
-        assert [d["kind"] for d in docs] == ["Deployment", "Service"]
+        kinds = [d["kind"] for d in docs]
+        assert kinds in (
+            ["Deployment", "Service", "PersistentVolumeClaim", "PodDisruptionBudget"],
+            ["LeaderWorkerSet", "Service", "PersistentVolumeClaim", "PodDisruptionBudget"],
+        ), path
         for doc in docs:
-            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+            k8s_check.validate(doc)
 
 
 def test_k8s_validator_catches_mistakes(built):
-    doc = next(yaml.safe_load_all(next((built / "k8s").glob("*.yaml")).read_text()))
+    doc = next(yaml.safe_load_all(next((built / "k8s").glob("*/manifests.yaml")).read_text()))
     doc["spec"]["template"]["spec"]["containers"][0]["resources"]["limitz"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    with pytest.raises(k8s_check.Invalid):
+        k8s_check.validate(doc)
 
 
 def test_k8s_manifest_content(built):
     plan = json.loads((built / "api" / "plans" / "deepseek-r1-mi300x-fp8-vllm-tp8.json").read_text())
-    deployment, service = yaml.safe_load_all((built / plan["k8s"]).read_text())
+    deployment, service, *_ = yaml.safe_load_all((built / plan["k8s"]).read_text())
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["resources"]["limits"]["amd.com/gpu"] == 8
@@ -140,7 +152,7 @@ def test_k8s_manifest_content(built):
     }
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     gated = json.loads((built / "api" / "plans" / "llama-3.1-70b-instruct-mi300x-bf16-sglang-tp4.json").read_text())
-    deployment, _ = yaml.safe_load_all((built / gated["k8s"]).read_text())
+    deployment, *_ = yaml.safe_load_all((built / gated["k8s"]).read_text())
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][:3] == ["python3", "-m", "sglang.launch_server"]  # SGLang image starts bash
     token = [e for e in container["env"] if e["name"] == "HF_TOKEN"]
@@ -149,7 +161,8 @@ def test_k8s_manifest_content(built):
 
 def test_every_run_script_passes_shellcheck(built):
     scripts = sorted((built / "docker").glob("*.sh"))
-    assert len(scripts) == len(plans(built))
+    every = plans(built)
+    assert len(scripts) == len(every) + sum(p["nodes"] > 1 for p in every)  # a leader and a worker script
     for start in range(0, len(scripts), 400):
         done = subprocess.run(
             [tool("shellcheck"), "--shell=sh", "--severity=style", *map(str, scripts[start : start + 400])],

@@ -78,6 +78,8 @@ def test_templates_render_exactly_the_deploy_data(built):
         made = artifacts(plan)
         assert yaml.safe_load(made["compose"]) == deploy.compose_document(plan)
         assert list(yaml.safe_load_all(made["k8s"])) == deploy.k8s_objects(plan)
+        for name, objects in deploy.k8s_files(plan).items():
+            assert list(yaml.safe_load_all(made["k8s_bundle"][name])) == objects, name
         assert made["docker_command"] == plan["docker_command"]
 
 
@@ -97,9 +99,13 @@ def test_structural_options(built):
     assert argv[argv.index("--name") + 1] == "mine"
     assert "HIP_VISIBLE_DEVICES=2,3" in argv and "HF_HUB_OFFLINE=1" in argv
     assert not any(a.startswith(("ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")) for a in argv)
-    deployment, service = deploy.k8s_objects(plan, options)
+    objects = deploy.k8s_objects(plan, options)
+    deployment, service = objects[:2]
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert volumes[0] == {"name": "model-cache", "hostPath": {"path": "/data/hf cache", "type": "DirectoryOrCreate"}}
+    # a hostPath cache needs no claim, and a complete (offline) cache no download
+    assert [o["kind"] for o in objects] == ["Deployment", "Service", "PodDisruptionBudget"]
+    assert "initContainers" not in deployment["spec"]["template"]["spec"]
     assert service["spec"]["ports"][0]["port"] == 9999
     assert "HIP_VISIBLE_DEVICES" not in " ".join(deploy.docker_argv(plan))  # unpinned by default
     # Kubernetes: the device plugin allocates and renumbers GPUs, so host ordinals stay out
@@ -119,7 +125,9 @@ def test_gated_models_pass_hf_token_by_name_only(built):
 def test_no_invented_or_wrong_env(built):
     for path in (built / "api" / "plans").glob("*.json"):
         plan = json.loads(path.read_text())
-        env = " ".join(plan["docker_argv"])
+        # a multi-node plan has no one docker command: its leader's is the same but for the place flags
+        argv = plan["docker_argv"] or deploy.docker_node_argv(plan, leader=True)
+        env = " ".join(argv)
         for wrong in (
             "PYTORCH_ROCM_ARCH",
             "VLLM_USE_ROCM",
@@ -170,6 +178,8 @@ def assert_comments_one_line(made: dict, plan: dict) -> None:
     comments, the files have as many lines and differ only in comment lines."""
     for kind in ("compose", "k8s"):
         assert not CONTROL.search(made[kind].replace("\n", "")), kind
+    for name, text in made.get("k8s_bundle", {}).items():
+        assert not CONTROL.search(text.replace("\n", "")), name
     if "env" in made:
         for line in made["env"].splitlines():
             assert ENV_LINE.fullmatch(line), line
@@ -217,6 +227,7 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
             "docker_command": deploy.shell_command(argv),
             "compose": render.compose_text(plan),
             "k8s": render.k8s_text(plan),
+            "k8s_bundle": render.k8s_bundle(plan),
             "script": render.script_text(plan),
         }
     assert_comments_one_line(made, plan)
@@ -235,6 +246,8 @@ def test_adversarial_values_never_escape_quoting(built, tmp_path, data):
     assert unescape_dollars(service["environment"]["AIM_TEST_VALUE"]) == env_value
     objects = list(yaml.safe_load_all(made["k8s"]))
     assert objects == deploy.k8s_objects(plan)
+    for name, bundle_objects in deploy.k8s_files(plan).items():
+        assert list(yaml.safe_load_all(made["k8s_bundle"][name])) == bundle_objects, name
     container = readers.k8s_container(objects)
     assert container["args"] == plan["container_argv"]
     assert {"name": "AIM_TEST_VALUE", "value": env_value} in container["env"]

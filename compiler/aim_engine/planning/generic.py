@@ -18,14 +18,14 @@ every fallback walk.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aim_engine.catalogue.records import Entry, Hardware, Model, Recipe
 from aim_engine.engines.base import Backend
 from aim_engine.planning.entry import analyse_entry, serving_shape
 from aim_engine.planning.memory import max_model_len_that_fits
-from aim_engine.planning.parallelism import tp_problems
+from aim_engine.planning.parallelism import pp_problems, tp_problems
 from aim_engine.planning.policy import CONTEXT_STEP, HEADROOM_REQUESTS, MAX_GPUS, MIN_USEFUL_CONTEXT
 from aim_engine.planning.precision import weight_format
 
@@ -148,7 +148,44 @@ def generic_recipes(
 
 
 def _entry(
-    backend: Backend, model: Model, hardware: Hardware, option: CheckpointOption, tp: int, context: int
+    backend: Backend, model: Model, hardware: Hardware, option: CheckpointOption, tp: int, context: int, nodes: int = 1
 ) -> Entry:
     args = generic_args(backend, model, option, tp, context)
-    return Entry(backend.name, f"{tp}_gpu", tp, True, args, generic_env(backend, model, hardware), None)
+    if nodes > 1:
+        multi = backend.data.generic["multi_node"]
+        args[multi["flags"]["pipeline_parallel"]] = nodes
+        args.update(multi["args"])
+    gpus = tp * nodes
+    return Entry(backend.name, f"{gpus}_gpu", gpus, True, args, generic_env(backend, model, hardware), None)
+
+
+def multi_node_recipes(
+    model: Model, hardware: Hardware, backends: dict[str, Backend], fits: set[tuple[str, str]], nodes: int
+) -> list[Recipe]:
+    """Synthesized recipes for `nodes` hosts of MAX_GPUS GPUs each (tensor parallel MAX_GPUS inside
+    a host, one pipeline stage per host), for every (precision, backend) with no runnable plan on one
+    host (`fits` holds those that have one). Their recipe ids end in -<nodes>x<MAX_GPUS>."""
+    out = []
+    tp = MAX_GPUS
+    if pp_problems(model, nodes):
+        return []
+    for option in checkpoint_options(model):
+        if hardware.precision_support(option.precision) is None:
+            continue
+        fmt = weight_format(model, option.checkpoint, None, option.precision)
+        if tp_problems(model, tp, fmt, expert_parallel=bool(model.moe)):
+            continue
+        entries = []
+        for name, backend in sorted(backends.items()):
+            if (option.precision, name) in fits or backend.data.image_for(hardware) is None:
+                continue
+            if "multi_node" not in backend.data.generic:
+                continue
+            trial = _entry(backend, model, hardware, option, tp, model.config.max_position_embeddings, nodes)
+            recipe = _recipe(model, hardware, option, ())
+            context = context_for(backend, model, hardware, recipe, trial)
+            entries.append(_entry(backend, model, hardware, option, tp, context, nodes))
+        if entries:
+            base = _recipe(model, hardware, option, tuple(entries))
+            out.append(replace(base, recipe_id=f"{base.recipe_id}-{nodes}x{tp}"))
+    return out

@@ -66,5 +66,19 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
     return problems
 
 
+# Multi-node plans: hosts of MAX_GPUS GPUs (8, as every catalogue GPU type is sold), tensor
+# parallel inside a host and one pipeline stage per host (the engines' documented layout: the
+# all-reduce of TP stays on the host's fabric, only the stage boundary crosses the network).
+NODE_COUNTS = (2, 4)
+
+
+def pp_problems(model: Model, pp: int) -> list[str]:
+    """Why `model` cannot be cut into `pp` pipeline stages (one per host)."""
+    layers = model.config.num_hidden_layers
+    if pp > layers:
+        return [f"{pp} pipeline stages need at least {pp} layers; {model.name} has {layers}"]
+    return []
+
+
 def legal_tp_sizes(model: Model, weight_format: str, candidates: range = range(1, 9)) -> list[int]:
     return [tp for tp in candidates if not tp_problems(model, tp, weight_format)]

@@ -40,8 +40,9 @@ from aim_engine.engines import backends_for
 from aim_engine.engines.base import Backend, settings_problems
 from aim_engine.errors import UsageError
 from aim_engine.planning.entry import analyse_entry
-from aim_engine.planning.generic import generic_recipes
+from aim_engine.planning.generic import generic_recipes, multi_node_recipes
 from aim_engine.planning.memory import MemoryEstimate
+from aim_engine.planning.parallelism import NODE_COUNTS
 from aim_engine.planning.policy import HEADROOM_REQUESTS, MAX_GPUS
 from aim_pick.contract.units import gib
 
@@ -162,6 +163,15 @@ class Candidate:
         return self.entry.gpus // self.replicas
 
     @property
+    def nodes(self) -> int:
+        """Hosts the plan runs on: multi-node plans use MAX_GPUS GPUs on each."""
+        return max(1, self.entry.gpus // MAX_GPUS) if self.entry.gpus > MAX_GPUS else 1
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.entry.gpus // self.nodes
+
+    @property
     def step(self) -> Step:
         return Step(self.gpus_per_replica, self.precision, self.backend, self.source)
 
@@ -214,6 +224,9 @@ class Decision:
     path: tuple[Considered, ...]  # the fallback walk, shared by every request with the same steps
     candidates: tuple[Candidate, ...]
     precisions: tuple[str, ...]
+    # When nothing on one host serves the request: the multi-node plan that does (its precision
+    # and backend within the request), for "needs N hosts" answers.
+    multi_node: Candidate | None = None
 
     @cached_property
     def outside(self) -> tuple[Considered, ...]:
@@ -243,6 +256,11 @@ def plan_warnings(c: Candidate) -> list[str]:
         notes.append(f"derived plan: the recipe was written for {c.source_hardware}, not measured on {c.hardware.name}")
     elif c.source is Source.GENERIC:
         notes.append(f"generic plan: no tuned recipe for {c.hardware.name} yet")
+    if c.nodes > 1:
+        notes.append(
+            f"multi-node plan: {c.nodes} hosts x {c.gpus_per_node} {c.hardware.name}, one pipeline stage per host; "
+            "deploy it on Kubernetes (LeaderWorkerSet) or with the leader/worker scripts"
+        )
     return notes
 
 
@@ -382,33 +400,68 @@ def evaluate(
     sources.append((hardware, Source.GENERIC, generic_recipes(model, hardware, backends, covered)))
     out: list[Candidate] = []
     for origin, source, found in sources:
-        for recipe in sorted(found, key=lambda r: (STATUS_RANK.get(r.status, 9), r.recipe_id)):
-            for entry in recipe.entries:
-                backend = backends.get(entry.backend)
-                if backend is None:
-                    continue
-                verdict, reason, message, memory = _judge(backend, recipe, entry, model, hardware)
-                if source is Source.SIBLING:
-                    message += f" (derived from the {origin.name} recipe, not measured on {hardware.name})"
-                elif source is Source.GENERIC:
-                    message += f" (generic plan: no tuned recipe for {hardware.name} yet)"
-                suffix = f"@{hardware.name}" if source is Source.SIBLING else ""
-                out.append(
-                    Candidate(
-                        candidate_id=f"{recipe.recipe_id}/{entry.backend}/{entry.key}{suffix}",
-                        recipe=recipe,
-                        entry=entry,
-                        hardware=hardware,
-                        source_hardware=origin.name,
-                        source=source,
-                        verdict=verdict,
-                        reason=reason,
-                        message=message,
-                        memory=memory,
-                        plan_id=None,
-                    )
-                )
+        out += _judged(model, hardware, backends, origin, source, found)
+    # More hosts only where one host does not do: for each (precision, backend) with no runnable
+    # plan on one host, the fewest hosts (NODE_COUNTS) whose plan runs, and only runnable ones.
+    fits = {(c.precision, c.backend) for c in out if c.verdict is Verdict.RUNNABLE}
+    for nodes in NODE_COUNTS:
+        found = multi_node_recipes(model, hardware, backends, fits, nodes)
+        for c in _judged(model, hardware, backends, hardware, Source.GENERIC, found):
+            # one plan per (precision, backend): the first checkpoint that carries the precision
+            if c.verdict is Verdict.RUNNABLE and (c.precision, c.backend) not in fits:
+                fits.add((c.precision, c.backend))
+                out.append(c)
     return _assign_plan_ids(model, out)
+
+
+def multi_node_candidates(
+    model: Model, hardware: Hardware, nodes: int, backends: dict[str, Backend]
+) -> list[Candidate]:
+    """Every multi-node generic entry for `nodes` hosts, judged, whether or not one host would do
+    (a request for that many hosts)."""
+    found = multi_node_recipes(model, hardware, backends, set(), nodes)
+    return _assign_plan_ids(model, _judged(model, hardware, backends, hardware, Source.GENERIC, found))
+
+
+def _judged(
+    model: Model,
+    hardware: Hardware,
+    backends: dict[str, Backend],
+    origin: Hardware,
+    source: Source,
+    found: list[Recipe],
+) -> list[Candidate]:
+    out = []
+    for recipe in sorted(found, key=lambda r: (STATUS_RANK.get(r.status, 9), r.recipe_id)):
+        for entry in recipe.entries:
+            backend = backends.get(entry.backend)
+            if backend is None:
+                continue
+            verdict, reason, message, memory = _judge(backend, recipe, entry, model, hardware)
+            if source is Source.SIBLING:
+                message += f" (derived from the {origin.name} recipe, not measured on {hardware.name})"
+            elif source is Source.GENERIC and entry.gpus > MAX_GPUS:
+                hosts = entry.gpus // MAX_GPUS
+                message += f" (generic plan on {hosts} hosts x {MAX_GPUS} {hardware.name}, a pipeline stage per host)"
+            elif source is Source.GENERIC:
+                message += f" (generic plan: no tuned recipe for {hardware.name} yet)"
+            suffix = f"@{hardware.name}" if source is Source.SIBLING else ""
+            out.append(
+                Candidate(
+                    candidate_id=f"{recipe.recipe_id}/{entry.backend}/{entry.key}{suffix}",
+                    recipe=recipe,
+                    entry=entry,
+                    hardware=hardware,
+                    source_hardware=origin.name,
+                    source=source,
+                    verdict=verdict,
+                    reason=reason,
+                    message=message,
+                    memory=memory,
+                    plan_id=None,
+                )
+            )
+    return out
 
 
 def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidate]:
@@ -417,7 +470,8 @@ def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidat
     for c in candidates:
         plan_id = None
         if c.verdict is Verdict.RUNNABLE:
-            base = f"{model_stem(model)}-{c.hardware.name.lower()}-{c.precision}-{c.backend}-tp{c.gpus}"
+            shape = f"{c.nodes}x{c.gpus_per_node}" if c.nodes > 1 else f"tp{c.gpus}"
+            base = f"{model_stem(model)}-{c.hardware.name.lower()}-{c.precision}-{c.backend}-{shape}"
             if c.source is Source.SIBLING:
                 base += f"-from-{c.source_hardware.lower()}"
             elif c.source is Source.GENERIC:
@@ -583,6 +637,21 @@ def outside(
     return out
 
 
+def first_multi_node(candidates: Iterable[Candidate], way: Route) -> Candidate | None:
+    """The runnable multi-node candidate a route prefers: precision order, then backend order,
+    then fewer hosts; roomy before tight."""
+    found = [
+        c
+        for c in candidates
+        if c.nodes > 1 and c.verdict is Verdict.RUNNABLE and c.precision in way.precisions and c.backend in way.backends
+    ]
+    if not found:
+        return None
+    return min(
+        found, key=lambda c: (c.tight, way.precisions.index(c.precision), way.backends.index(c.backend), c.nodes)
+    )
+
+
 @dataclass
 class Planner:
     """Evaluates candidates once per (model, GPU) and answers any number of requests."""
@@ -597,6 +666,7 @@ class Planner:
     )
     _routes: dict[tuple[str, Request], Route] = field(init=False, default_factory=dict)
     _replicated: dict[tuple[str, str, str, int], Candidate] = field(init=False, default_factory=dict)
+    _multi: dict[tuple[str, str, int], tuple[Candidate, ...]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.backends = backends_for(self.catalogue.engines)
@@ -651,6 +721,7 @@ class Planner:
         chosen, walked = self._walks[walk_key]
         if chosen is not None and request.objective == "throughput" and n // chosen.gpus > 1:
             chosen = self.replicate(model, chosen, n // chosen.gpus)
+        more_hosts = None if chosen is not None else first_multi_node(candidates, way)
         return Decision(
             model.model_id,
             hardware.name,
@@ -662,6 +733,48 @@ class Planner:
             walked,
             candidates,
             way.precisions,
+            more_hosts,
+        )
+
+    def plan_nodes(
+        self, model: Model, hardware: Hardware, nodes: int, precision: str = "auto", backend: str = "auto"
+    ) -> Decision:
+        """A request for `nodes` hosts of MAX_GPUS GPUs (`--nodes N`): the first runnable multi-node
+        plan in precision, then backend order, whether or not one host would do."""
+        if nodes not in NODE_COUNTS:
+            counts = " or ".join(str(n) for n in NODE_COUNTS)
+            raise UsageError(f"multi-node plans use {counts} hosts of {MAX_GPUS} GPUs, got {nodes}")
+        if backend != "auto" and backend not in self.backends:
+            raise UsageError(f"unknown backend {backend!r}; known: {', '.join(self.backends)}")
+        request = Request(MAX_GPUS, "exact", precision, backend, "latency")
+        way = route(model, request, self.backends)
+        key = (model.model_id, hardware.name, nodes)
+        if key not in self._multi:
+            self._multi[key] = tuple(multi_node_candidates(model, hardware, nodes, self.backends))
+        found = self._multi[key]
+        chosen = first_multi_node(found, way)
+        path = tuple(
+            Considered(
+                c,
+                Verdict.CHOSEN if c is chosen else c.verdict,
+                Reason.CHOSEN if c is chosen else c.reason,
+                c.message,
+                c.step,
+            )
+            for c in found
+            if c.precision in way.precisions and c.backend in way.backends
+        )
+        return Decision(
+            model.model_id,
+            hardware.name,
+            request,
+            nodes * MAX_GPUS,
+            way.precisions[0],
+            way.backends,
+            chosen,
+            path,
+            found,
+            way.precisions,
         )
 
     def replicate(self, model: Model, base: Candidate, replicas: int) -> Candidate:
@@ -671,8 +784,9 @@ class Planner:
             backend = self.backends[base.backend]
             dp_flag = backend.data.generic["flags"]["data_parallel"]
             gpus = base.gpus * replicas
-            # the recipe's entry (its key stays: `entry` names what the recipe says), on all the GPUs
-            entry = replace(base.entry, gpus=gpus, args={**base.entry.args, dp_flag: replicas})
+            # the recipe's entry on all the GPUs, keyed by the GPUs the plan uses (the API's `entry`)
+            args = {**base.entry.args, dp_flag: replicas}
+            entry = replace(base.entry, key=f"{gpus}_gpu", gpus=gpus, args=args)
             verdict, reason, message, memory = _judge(backend, base.recipe, entry, model, base.hardware)
             self._replicated[cache_key] = replace(
                 base,

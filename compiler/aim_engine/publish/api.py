@@ -25,6 +25,8 @@ from aim_engine import __version__
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
+from aim_engine.planning.memory import stored_checkpoint
+from aim_engine.planning.parallelism import NODE_COUNTS
 from aim_engine.planning.planner import (
     MAX_GPUS,
     OBJECTIVES,
@@ -33,14 +35,24 @@ from aim_engine.planning.planner import (
     Decision,
     Planner,
     Reason,
+    Request,
     Source,
+    first_multi_node,
     plan_warnings,
+    route,
 )
 from aim_engine.publish import artifacts as render
-from aim_pick.contract import layout
+from aim_pick.contract import deploy, layout
 
 if TYPE_CHECKING:
-    from aim_pick.contract.records import DecisionRecord, MatrixCell, MatrixStatus, ModelSummary, PlanSummary
+    from aim_pick.contract.records import (
+        DecisionRecord,
+        MatrixCell,
+        MatrixStatus,
+        ModelSummary,
+        MultiNodeCell,
+        PlanSummary,
+    )
 
 API_VERSION = 1
 COUNT_MODES = ("auto", "exact")
@@ -76,6 +88,7 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "model": model.model_id,
         "model_slug": model.slug,
         "checkpoint": settings.checkpoint,
+        "checkpoint_bytes": checkpoint_bytes(model, settings.checkpoint),
         "gated": model.gated,
         "hardware": c.hardware.name,
         "gfx_target": c.hardware.gfx_target,
@@ -99,7 +112,10 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "objective": "throughput" if c.replicas > 1 else "latency",
         "replicas": c.replicas,
         "gpus_per_replica": c.gpus_per_replica,
-        "nodes": 1,
+        "nodes": c.nodes,
+        "gpus_per_node": c.gpus_per_node,
+        "pipeline_parallel_size": settings.pp,
+        "multi_node": multi_node_json(backend.data.generic, c.nodes),
         "warnings": plan_warnings(c),
         "derived_from": c.source_hardware if c.derived else None,
         # the recipe's own word only where it describes this plan: a sibling recipe's "verified"
@@ -111,24 +127,61 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
     }
 
 
+def multi_node_json(generic: Mapping[str, Any], nodes: int) -> dict[str, Any] | None:
+    """How each host of a multi-node plan is told its place (the engine data's multi-node flags),
+    for the artifacts to add per host; None on one host."""
+    if nodes == 1:
+        return None
+    multi = generic["multi_node"]
+    worker: list[str] = []
+    for flag, value in multi["worker_args"].items():
+        worker += [flag] if value is None else [flag, str(value)]
+    return {
+        "nodes_flag": multi["flags"]["nodes"],
+        "rank_flag": multi["flags"]["node_rank"],
+        "address_flag": multi["flags"]["leader_address"],
+        "address_port": multi["address_port"],
+        "worker_argv": worker,
+    }
+
+
+def checkpoint_bytes(model: Model, checkpoint: str | None) -> int | None:
+    """The stored size of the checkpoint a plan serves (what its download and cache claim hold)."""
+    stored = stored_checkpoint(model, checkpoint)
+    return stored.total_bytes if stored else None
+
+
 def plan_files(plan: dict[str, Any]) -> dict[str, bytes]:
-    """The plan's JSON (with its docker command) and its artifact files."""
+    """The plan's JSON (with its docker command) and its artifact files. A multi-node plan has no
+    single docker command or compose file (one host cannot hold it): a leader and a worker script
+    take their place, beside the Kubernetes bundle."""
     made = render.artifacts(plan)
     pid = plan["plan_id"]
-    # artifact kind -> (plan JSON field, path under the build folder)
-    paths = {
+    bundle = f"k8s/{pid}"  # a `kubectl apply -k` folder
+    # artifact kind -> (plan JSON field, path under the build folder; None: not for this plan)
+    paths: dict[str, tuple[str, str | None]] = {
         "compose": ("compose", f"compose/{pid}.yaml"),
-        "k8s": ("k8s", f"k8s/{pid}.yaml"),
+        "k8s": ("k8s", f"{bundle}/{deploy.K8S_MANIFESTS}"),
         "env": ("env_file", f"env/{pid}.env"),
         "script": ("run_script", f"docker/{pid}.sh"),
     }
+    scripts = None
+    if deploy.nodes(plan) > 1:
+        paths["compose"] = ("compose", None)
+        paths["script"] = ("run_script", None)
+        scripts = {role: f"docker/{pid}-{role}.sh" for role in ("leader", "worker")}
     plan = {
         **plan,
-        "docker_argv": made["docker_argv"],
-        "docker_command": made["docker_command"],
+        "docker_argv": made.get("docker_argv"),
+        "docker_command": made.get("docker_command"),
         **{field: path for field, path in paths.values()},
+        "k8s_bundle": bundle,
+        "node_scripts": scripts,
     }
-    files = {path: made[kind].encode("utf-8") for kind, (_, path) in paths.items()}
+    files = {path: made[kind].encode("utf-8") for kind, (_, path) in paths.items() if path is not None}
+    files.update({f"{bundle}/{name}": text.encode("utf-8") for name, text in made["k8s_bundle"].items()})
+    for role, path in (scripts or {}).items():
+        files[path] = made["node_scripts"][role].encode("utf-8")
     files[f"api/plans/{pid}.json"] = layout.pretty_json(plan)
     return files
 
@@ -236,8 +289,10 @@ def decision_json(decision: Decision, candidates: dict[str, dict[str, Any]]) -> 
         if cid not in candidates:
             candidates[cid] = candidate_json(x)
         steps.append([cid, x.verdict.value])
+    hosts = decision.multi_node
     return {
         "plan": chosen.plan_id if chosen else None,
+        "multi_node": hosts.plan_id if hosts else None,
         "target": {
             "gpu_count": decision.target_count,
             "precision": decision.target_precision,
@@ -320,7 +375,11 @@ def plain(value: Any) -> Any:
 
 
 def model_json(
-    model: Model, catalogue: Catalogue, matrix: dict[str, dict[str, MatrixCell]], plans: list[PlanSummary]
+    model: Model,
+    catalogue: Catalogue,
+    matrix: dict[str, dict[str, MatrixCell]],
+    plans: list[PlanSummary],
+    multi_node: dict[str, dict[str, MultiNodeCell]] | None = None,
 ) -> dict[str, Any]:
     return {
         **model_summary(model),
@@ -341,6 +400,7 @@ def model_json(
         "unverified": list(model.unverified),
         "recipes": sorted(model.aim_recipes),
         "support_matrix": matrix,
+        "multi_node": multi_node or {},
         "plans": sorted(plans, key=lambda p: p["plan_id"]),
     }
 
@@ -370,7 +430,33 @@ def plan_summary(c: Candidate) -> PlanSummary:
         "objective": "throughput" if c.replicas > 1 else "latency",
         "replicas": c.replicas,
         "gpus_per_replica": c.gpus_per_replica,
+        "nodes": c.nodes,
     }
+
+
+def multi_node_cells(planner: Planner, model: Model, hardware: Hardware) -> dict[str, MultiNodeCell]:
+    """Per host count, the multi-node plan for one GPU type (auto precision and backend), where one
+    host of it cannot hold the model at that precision: {"2": cell, ...}; empty where none is needed."""
+    request = Request(MAX_GPUS, "exact", "auto", "auto", "latency")
+    way = route(model, request, planner.backends)
+    candidates = planner.candidates(model, hardware)
+    cells: dict[str, MultiNodeCell] = {}
+    for nodes in NODE_COUNTS:
+        c = first_multi_node((c for c in candidates if c.nodes == nodes), way)
+        if c is None:
+            continue
+        cells[str(nodes)] = {
+            "status": "tight" if c.tight else "generic",  # multi-node plans are all generic
+            "plan": cast(str, c.plan_id),
+            "nodes": nodes,
+            "gpus_per_node": c.gpus_per_node,
+            "gpu_count": c.gpus,
+            "precision": c.precision,
+            "backend": c.backend,
+            "tight": c.tight,
+            "reason": c.message,
+        }
+    return cells
 
 
 @dataclass
@@ -387,6 +473,7 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
     plan_count = decision_count = 0
     for model in sorted(catalogue.models.values(), key=lambda m: m.model_id):
         matrix: dict[str, dict[str, MatrixCell]] = {}
+        hosts: dict[str, dict[str, MultiNodeCell]] = {}
         plans: list[PlanSummary] = []
         for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
             lookup, exact = lookup_json(planner, model, hardware)  # makes the throughput plans too
@@ -398,8 +485,12 @@ def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -
             # compact: machines read lookups, and they are many
             files["api/" + layout.lookup_path(hardware.name, model.slug)] = layout.compact_json(lookup)
             matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
+            cells = multi_node_cells(planner, model, hardware)
+            if cells:
+                hosts[hardware.name] = cells
         plan_count += len(plans)
-        files[f"api/models/{model.slug}.json"] = layout.pretty_json(model_json(model, catalogue, matrix, plans))
+        body = model_json(model, catalogue, matrix, plans, hosts)
+        files[f"api/models/{model.slug}.json"] = layout.pretty_json(body)
     lookups = len(catalogue.models) * len(catalogue.hardware)
     index = {
         "api_version": API_VERSION,

@@ -12,7 +12,8 @@ Jinja2 environment per template kind (`KINDS`), in the manner of autoescape:
   control character rather than change it).
 - The filters say what the place is, and return text marked as written for it (`Safe`):
   `comment` (one line of comment text: control characters written as escapes by
-  `aim_pick.contract.text.printable`), `yaml_str`, `yaml_value`, `yaml_plain`, `shquote`,
+  `aim_pick.contract.text.printable`), `yaml_str`, `yaml_value`, `yaml_plain`,
+  `yaml_key`, `yaml_indent` (block indentation: spaces and "- " only), `shquote`,
   `shell_words`, `env_name`, `env_value`.
 - Templates use no macros (a macro's text would be quoted again as one value) and Jinja2's
   `safe` filter is removed: there is no way to write data unescaped.
@@ -27,6 +28,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -49,6 +51,8 @@ _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", 
 _YAML_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_YAML_INDENT = re.compile(r"(?:  |- )*\Z")
+_YAML_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*\Z")
 
 
 class Safe(str):
@@ -83,6 +87,8 @@ def yaml_value(value: Any) -> str:
         return json.dumps(value)
     if value is None:
         return "null"
+    if isinstance(value, (dict, list)) and not value:
+        return "{}" if isinstance(value, dict) else "[]"
     return yaml_str(value)
 
 
@@ -94,6 +100,62 @@ def yaml_plain(value: Any) -> str:
             f"{deploy.one_line(repr(text))} cannot be an unquoted YAML name (letters, digits and -, a letter first)"
         )
     return text
+
+
+def yaml_key(value: Any) -> str:
+    """A mapping key: plain when YAML reads it back as the same string (Kubernetes field and
+    label names: letters, digits, . _ / -, a letter first, no boolean word), else quoted."""
+    text = str(value)
+    if _YAML_KEY.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return yaml_str(text)
+
+
+def yaml_indent(value: Any) -> str:
+    """The indentation before a block line: spaces and sequence dashes only."""
+    text = str(value)
+    if not _YAML_INDENT.match(text):
+        raise deploy.DeployError(f"{deploy.one_line(repr(text))} is not YAML indentation")
+    return text
+
+
+@dataclass(frozen=True)
+class YamlLine:
+    """One line of a YAML block document: indentation (spaces and '- '), then `key:` and/or a
+    scalar (or an empty mapping or sequence). `has_value` is false when the lines below are its value."""
+
+    indent: str
+    key: str | None
+    value: Any
+    has_value: bool
+
+
+def yaml_lines(node: dict | list, indent: str = "") -> list[YamlLine]:
+    """`node` (mappings, sequences and scalars, as JSON holds them) as block-style lines, each
+    key and scalar written by the template through `yaml_str` / `yaml_value`."""
+    if isinstance(node, dict):
+        return _mapping_lines(node, indent, indent)
+    lines: list[YamlLine] = []
+    for item in node:
+        if isinstance(item, dict) and item:
+            lines += _mapping_lines(item, indent + "- ", indent + "  ")
+        elif isinstance(item, list) and item:
+            raise deploy.DeployError("a sequence directly inside a sequence has no block form here")
+        else:
+            lines.append(YamlLine(indent + "- ", None, item, True))
+    return lines
+
+
+def _mapping_lines(node: dict, first: str, rest: str) -> list[YamlLine]:
+    lines: list[YamlLine] = []
+    for i, (key, value) in enumerate(node.items()):
+        indent = first if i == 0 else rest
+        if isinstance(value, (dict, list)) and value:
+            lines.append(YamlLine(indent, str(key), None, False))
+            lines += yaml_lines(value, rest + "  ")
+        else:
+            lines.append(YamlLine(indent, str(key), value, True))
+    return lines
 
 
 def comment(value: Any) -> str:
@@ -117,6 +179,20 @@ def shell_words(argv: list[str]) -> str:
     if isinstance(argv, str):
         raise TypeError("shell_words takes a list of words, not a string")
     return deploy.shell_command(list(argv))
+
+
+def shell_node_words(argv: list[str]) -> str:
+    """`shell_words`, except that the words only a host knows (deploy.RANK_WORD, ADDRESS_WORD)
+    are written as the script's "$NODE_RANK" and "$LEADER_ADDR" (everything else quoted)."""
+    if isinstance(argv, str):
+        raise TypeError("shell_node_words takes a list of words, not a string")
+    stand_ins = {deploy.RANK_WORD: '"$NODE_RANK"', deploy.ADDRESS_WORD: '"$LEADER_ADDR"'}
+    words = []
+    for word in argv:
+        parts = re.split(f"({'|'.join(map(re.escape, stand_ins))})", word)
+        written = [stand_ins.get(part) or shell_word(part) for part in parts if part]
+        words.append("".join(written) or "''")
+    return " ".join(words)
 
 
 def env_name(value: Any) -> str:
@@ -148,8 +224,15 @@ def _finalize(default: Callable[[Any], str]) -> Callable[[Any], str]:
 
 # Every kind can show a shell command in a comment: `| shquote | comment`, `| shell_words | comment`.
 _COMMON = {"comment": comment, "shquote": shell_word, "shell_words": shell_words}
-_YAML = {"yaml_str": yaml_str, "yaml_value": yaml_value, "yaml_plain": yaml_plain, **_COMMON}
-_SHELL = _COMMON
+_YAML = {
+    "yaml_str": yaml_str,
+    "yaml_value": yaml_value,
+    "yaml_plain": yaml_plain,
+    "yaml_indent": yaml_indent,
+    "yaml_key": yaml_key,
+    **_COMMON,
+}
+_SHELL = {**_COMMON, "shell_node_words": shell_node_words}
 _ENV = {"env_name": env_name, "env_value": env_value, **_COMMON}
 # template kind -> (default for unfiltered text, the kind's filters)
 KINDS: dict[str, tuple[Callable[[Any], str], dict[str, Callable[..., str]]]] = {
@@ -210,8 +293,39 @@ def compose_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTI
     )
 
 
+# bundle file -> its template (each writes its objects through k8s-documents.yaml.j2)
+K8S_TEMPLATES = {
+    deploy.K8S_MANIFESTS: "k8s.yaml.j2",
+    deploy.K8S_KUSTOMIZATION: "k8s-kustomization.yaml.j2",
+    deploy.K8S_HPA: "k8s-hpa.yaml.j2",
+    deploy.K8S_SECRET: "k8s-secret.yaml.j2",
+}
+
+
+def _k8s_render(template: str, objects: list[dict], plan: dict, options: deploy.DeployOptions) -> str:
+    documents = [yaml_lines(o) for o in objects]
+    return render(
+        template,
+        objects=objects,
+        documents=documents,
+        claim=deploy.cache_claim(plan, options),
+        name=deploy.k8s_name(plan),
+        deploy=deploy,
+        **_context(plan, options),
+    )
+
+
 def k8s_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
-    return render("k8s.yaml.j2", objects=deploy.k8s_objects(plan, options), **_context(plan, options))
+    """The bundle's manifests file (`deploy.k8s_objects`)."""
+    return _k8s_render("k8s.yaml.j2", deploy.k8s_objects(plan, options), plan, options)
+
+
+def k8s_bundle(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> dict[str, str]:
+    """Every file of the plan's Kubernetes bundle (a `kubectl apply -k` folder), by name."""
+    return {
+        name: _k8s_render(K8S_TEMPLATES[name], objects, plan, options)
+        for name, objects in deploy.k8s_files(plan, options).items()
+    }
 
 
 def env_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
@@ -224,6 +338,14 @@ def script_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIO
     return render("docker-run.sh.j2", docker_argv=deploy.docker_argv(plan, options), **_context(plan, options))
 
 
+def node_script_text(plan: dict, role: str, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> str:
+    """The `docker run` script of one host of a multi-node plan (leader or worker)."""
+    argv = deploy.docker_node_argv(plan, role == "leader", options)
+    return render(
+        "docker-run-node.sh.j2", docker_argv=argv, role=role, nodes=deploy.nodes(plan), **_context(plan, options)
+    )
+
+
 def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS) -> dict[str, Any]:
     """The docker argv and command plus the text of every artifact file for `plan`.
 
@@ -231,12 +353,17 @@ def artifacts(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTIONS
     same, a variable name no shell can assign) is an ArtifactError naming the recipe."""
     made: dict[str, Any] = {}
     try:
-        made["docker_argv"] = deploy.docker_argv(plan, options)
-        made["docker_command"] = deploy.shell_command(made["docker_argv"])
-        made["compose"] = compose_text(plan, options)
-        made["k8s"] = k8s_text(plan, options)
+        if deploy.nodes(plan) > 1:
+            # compose and one `docker run` cannot span hosts: a script per role instead
+            made["node_scripts"] = {role: node_script_text(plan, role, options) for role in ("leader", "worker")}
+        else:
+            made["docker_argv"] = deploy.docker_argv(plan, options)
+            made["docker_command"] = deploy.shell_command(made["docker_argv"])
+            made["compose"] = compose_text(plan, options)
+            made["script"] = script_text(plan, options)
+        made["k8s_bundle"] = k8s_bundle(plan, options)
+        made["k8s"] = made["k8s_bundle"][deploy.K8S_MANIFESTS]
         made["env"] = env_text(plan, options)
-        made["script"] = script_text(plan, options)
     except deploy.DeployError as exc:
         raise ArtifactError(
             f"recipe {comment(plan.get('recipe_id'))} (plan {comment(plan.get('plan_id'))}): {exc}"

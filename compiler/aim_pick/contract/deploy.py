@@ -73,11 +73,11 @@ DeployOptions = namedtuple(
         "visible_devices",  # tuple[str, ...] | None: HIP_VISIBLE_DEVICES when the plan uses part of the host
         "offline",  # bool: the checkpoint is complete in the cache: HF_HUB_OFFLINE=1
         "k8s_cache",  # "pvc" | "hostpath"
-        "k8s_pvc",  # str
+        "k8s_pvc",  # str | None: the cache claim; default one per checkpoint (cache_claim)
         "k8s_hf_secret",  # str
         "extra_env",  # tuple[tuple[str, str], ...]
     ),
-    defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", "aim-model-cache", "hf-token", ()),
+    defaults=(DEFAULT_HOST_PORT, CACHE_ROOT, None, None, False, "pvc", None, "hf-token", ()),
 )
 DeployOptions.__doc__ = "Host-side choices that change an artifact's structure."
 DEFAULT_OPTIONS = DeployOptions()  # the published artifacts: default port, cache root, no pinning
@@ -85,17 +85,6 @@ DEFAULT_OPTIONS = DeployOptions()  # the published artifacts: default port, cach
 
 def container_name(plan: dict, options: DeployOptions) -> str:
     return options.container_name or f"aim-{plan['plan_id']}"
-
-
-def k8s_name(plan: dict) -> str:
-    """A DNS-1035 label (Service names): lower case, digits, '-', at most 63 chars."""
-    name = re.sub(r"[^a-z0-9-]+", "-", f"aim-{plan['plan_id']}".lower()).strip("-")
-    if len(name) > 63:
-        import hashlib  # rare: only for very long plan ids
-
-        digest = hashlib.sha256(plan["plan_id"].encode()).hexdigest()[:8]
-        name = name[:54].rstrip("-") + "-" + digest
-    return name
 
 
 def cache_environment(cache_dir: str, offline: bool, host: bool = False) -> dict[str, str]:
@@ -156,6 +145,20 @@ def docker_argv(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[st
     return argv + [plan["image"], *plan["container_argv"]]
 
 
+def docker_node_argv(plan: dict, leader: bool, options: DeployOptions = DEFAULT_OPTIONS) -> list[str]:
+    """`docker run` of one host of a multi-node plan: host networking (the engines' ranks meet on
+    the hosts' addresses and the leader serves its port there), the host's GPUs, the cache, and
+    the host's engine command with the rank and address as stand-ins (RANK_WORD, ADDRESS_WORD)."""
+    role = "leader" if leader else "worker"
+    argv = ["docker", "run", "--rm", "--name", f"{container_name(plan, options)}-{role}", *DOCKER_DEVICE_FLAGS]
+    argv += ["--network=host", "-v", f"{options.cache_dir}:{CACHE_ROOT}"]
+    for key, value in environment(plan, options).items():
+        argv += ["-e", f"{key}={value}"]
+    for key in passthrough_env(plan):
+        argv += ["-e", key]
+    return argv + [plan["image"], *node_argv(plan, leader)]
+
+
 def shell_command(argv: list[str]) -> str:
     """One line of POSIX shell whose words are exactly `argv`."""
     return shlex.join(argv)
@@ -200,9 +203,10 @@ def compose_document(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> di
 
 def startup_seconds(plan: dict) -> int:
     """Time to allow for loading weights before health checks count: 10 min plus
-    about 2 s per GiB of weights on the whole node (large checkpoints stream slowly)."""
+    about 2 s per GiB of weights on one host (large checkpoints stream slowly; the hosts of a
+    multi-node plan load their stages at once)."""
     memory = plan.get("memory") or {}
-    weights_gib = (memory.get("weights_bytes_per_gpu") or 0) * plan["gpu_count"] / 1024**3
+    weights_gib = (memory.get("weights_bytes_per_gpu") or 0) * (plan["gpu_count"] // nodes(plan)) / 1024**3
     return int(600 + 2 * weights_gib)
 
 
@@ -211,16 +215,105 @@ def _k8s_text(value: str) -> str:
     return value.replace("$", "$$")
 
 
-def k8s_objects(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[dict]:
-    name = k8s_name(plan)
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "aim-engine"}
+# Weight formats the engines do not load when a repo has safetensors (every catalogue checkpoint
+# does): the download leaves them out, as `aim-engine cache download` does (aim_engine.cache.hub).
+OTHER_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack", "*.gguf", "*.onnx", "*.onnx_data")
+# The cache claim holds the checkpoint plus the hub's own files; the margin covers a revision
+# update (new blobs are written before old ones are pruned) and the tokenizer/config files.
+CACHE_MARGIN = 1.3
+CACHE_MIN_GIB = 10
+# The engines' own queue-length gauges, which the optional HorizontalPodAutoscaler scales on
+# (vLLM: vllm:num_requests_waiting; SGLang: sglang:num_queue_reqs), as a Prometheus adapter
+# exposes them per pod. Scaling adds a replica when more than this many requests wait per pod.
+QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "sglang": "sglang:num_queue_reqs"}
+QUEUE_TARGET = 4
+HPA_MAX_REPLICAS = 4
+K8S_MANIFESTS = "manifests.yaml"
+K8S_KUSTOMIZATION = "kustomization.yaml"
+K8S_HPA = "hpa.yaml"
+K8S_SECRET = "hf-token-secret.yaml"
+SECRET_PLACEHOLDER = "<your Hugging Face token>"  # a template's placeholder: never a token
+
+
+def _slug(text: str, limit: int = 63) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    if len(name) > limit:
+        import hashlib  # rare: only for very long names
+
+        name = name[: limit - 9].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return name
+
+
+def k8s_name(plan: dict) -> str:
+    """A DNS-1035 label (Service names): lower case, digits, '-', at most 63 chars."""
+    return _slug(f"aim-{plan['plan_id']}")
+
+
+def cache_claim(plan: dict, options: DeployOptions) -> str:
+    """The cache claim's name: the one asked for, else one per checkpoint, so every plan of a
+    checkpoint shares its download and a claim is never asked to shrink for a smaller one."""
+    return options.k8s_pvc or _slug(f"aim-cache-{plan['checkpoint']}")
+
+
+def cache_gib(plan: dict) -> int:
+    """Size of the cache claim: the checkpoint's stored bytes (else the weights' in memory) with margin."""
+    stored = plan.get("checkpoint_bytes")
+    if not stored:
+        memory = plan.get("memory") or {}
+        stored = (memory.get("weights_bytes_per_gpu") or 0) * plan["gpu_count"]
+    return max(CACHE_MIN_GIB, -(-int(stored * CACHE_MARGIN) // 1024**3))
+
+
+def download_argv(plan: dict) -> list[str]:
+    """The init container's command: huggingface_hub's `hf download` (in both engine images) of
+    the plan's checkpoint into $HF_HOME/hub, the cache layout the engine reads."""
+    return ["hf", "download", plan["checkpoint"], "--exclude", *OTHER_WEIGHTS]
+
+
+def _pod(plan: dict, options: DeployOptions, container: dict, cache_volume: dict, init: bool) -> dict:
+    device_ids = [d.removeprefix("0x") for d in plan["device_ids"]]
+    pod: dict = {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "amd.com/gpu.device-id", "operator": "In", "values": device_ids}]}
+                    ]
+                }
+            }
+        },
+    }
+    if init:
+        env = [{"name": "HF_HOME", "value": CACHE_ROOT}, *_token_env(plan, options)]
+        pod["initContainers"] = [
+            {
+                "name": "download",
+                "image": plan["image"],
+                "command": [_k8s_text(a) for a in download_argv(plan)],
+                "env": env,
+                "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_ROOT}],
+            }
+        ]
+    pod["containers"] = [container]
+    pod["volumes"] = [cache_volume, {"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+    return pod
+
+
+def _token_env(plan: dict, options: DeployOptions) -> list[dict]:
+    return [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": options.k8s_hf_secret, "key": "token"}}}
+        for key in passthrough_env(plan)
+    ]
+
+
+def _engine_container(plan: dict, options: DeployOptions, argv: list[str], probes: bool = True) -> dict:
     # The device plugin gives the pod exactly amd.com/gpu devices, numbered from 0:
     # host ordinals from aim-pick's pinning would point at GPUs the pod does not have.
     pod_options = options._replace(visible_devices=None)
     env: list[dict] = [{"name": k, "value": _k8s_text(v)} for k, v in environment(plan, pod_options).items()]
-    for key in passthrough_env(plan):
-        env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": options.k8s_hf_secret, "key": "token"}}})
-    argv = [_k8s_text(a) for a in plan["container_argv"]]
+    env += _token_env(plan, options)
+    argv = [_k8s_text(a) for a in argv]
+    gpus = plan["gpu_count"] // nodes(plan)
     container: dict = {
         "name": "engine",
         "image": plan["image"],
@@ -229,61 +322,256 @@ def k8s_objects(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[di
         **({"command": argv} if plan.get("image_entrypoint") is None else {"args": argv}),
         "ports": [{"name": "http", "containerPort": plan["port"]}],
         "env": env,
-        "resources": {"limits": {"amd.com/gpu": plan["gpu_count"]}, "requests": {"amd.com/gpu": plan["gpu_count"]}},
+        "resources": {"limits": {"amd.com/gpu": gpus}, "requests": {"amd.com/gpu": gpus}},
         "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_ROOT}, {"name": "dshm", "mountPath": "/dev/shm"}],
         "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}, "seccompProfile": {"type": "Unconfined"}},
-        "startupProbe": {
+    }
+    if probes:
+        # The init container has downloaded the weights: the startup probe covers loading only.
+        container["startupProbe"] = {
             "httpGet": {"path": HEALTH_PATH, "port": "http"},
             "periodSeconds": 10,
             "failureThreshold": max(30, startup_seconds(plan) // 10),
-        },
-        "readinessProbe": {"httpGet": {"path": READY_PATH, "port": "http"}, "periodSeconds": 10, "failureThreshold": 3},
-        "livenessProbe": {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": 20, "failureThreshold": 3},
-    }
+        }
+        container["readinessProbe"] = {
+            "httpGet": {"path": READY_PATH, "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        }
+        container["livenessProbe"] = {
+            "httpGet": {"path": HEALTH_PATH, "port": "http"},
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        }
+    return container
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "aim-engine"}
+
+
+LWS_API = "leaderworkerset.x-k8s.io/v1"
+# What LeaderWorkerSet (kubernetes-sigs/lws, api/leaderworkerset/v1) sets in every pod of a group:
+# the leader's address (a stable DNS name) and the pod's index in the group (0: the leader).
+LWS_LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"
+LWS_WORKER_INDEX = "$(LWS_WORKER_INDEX)"
+ROLE_LABEL = "app.kubernetes.io/component"
+
+
+def nodes(plan: dict) -> int:
+    return int(plan.get("nodes") or 1)
+
+
+# Stand-ins for the words only a host knows (its rank, the leader's address) in a multi-node
+# command; each artifact writes them its own way (Kubernetes' $(VAR), a script's "$VAR"). NUL
+# cannot occur in a word of any artifact, so a stand-in never matches plan text.
+RANK_WORD = "\x00node-rank\x00"
+ADDRESS_WORD = "\x00leader-address\x00"
+
+
+def node_argv(plan: dict, leader: bool) -> list[str]:
+    """The engine command of one host of a multi-node plan: the plan's command, then how many
+    hosts, this host's rank and the leader's address (the engine data's multi-node flags, which
+    the plan carries); workers add their own flags (vLLM: --headless, no API server)."""
+    multi = plan["multi_node"]
+    port = multi["address_port"]
+    argv = [
+        *plan["container_argv"],
+        multi["nodes_flag"],
+        str(nodes(plan)),
+        multi["rank_flag"],
+        "0" if leader else RANK_WORD,
+        multi["address_flag"],
+        f"{ADDRESS_WORD}:{port}" if port else ADDRESS_WORD,
+    ]
+    return argv if leader else argv + list(multi["worker_argv"])
+
+
+def _k8s_node_argv(plan: dict, leader: bool) -> list[str]:
+    words = [_k8s_text(a) for a in node_argv(plan, leader)]
+    return [w.replace(RANK_WORD, LWS_WORKER_INDEX).replace(ADDRESS_WORD, LWS_LEADER_ADDRESS) for w in words]
+
+
+def k8s_objects(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[dict]:
+    """The bundle's resources, the workload first: a Deployment (one host) or a LeaderWorkerSet
+    (several), its Service, the cache PersistentVolumeClaim (unless the cache is a hostPath) and
+    a PodDisruptionBudget."""
+    name = k8s_name(plan)
+    labels = _labels(name)
+    claim = cache_claim(plan, options)
     if options.k8s_cache == "hostpath":
         cache_volume = {"name": "model-cache", "hostPath": {"path": options.cache_dir, "type": "DirectoryOrCreate"}}
     else:
-        cache_volume = {"name": "model-cache", "persistentVolumeClaim": {"claimName": options.k8s_pvc}}
-    device_ids = [d.removeprefix("0x") for d in plan["device_ids"]]
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "affinity": {
-                        "nodeAffinity": {
-                            "requiredDuringSchedulingIgnoredDuringExecution": {
-                                "nodeSelectorTerms": [
-                                    {
-                                        "matchExpressions": [
-                                            {"key": "amd.com/gpu.device-id", "operator": "In", "values": device_ids}
-                                        ]
-                                    }
-                                ]
-                            }
-                        }
-                    },
-                    "containers": [container],
-                    "volumes": [cache_volume, {"name": "dshm", "emptyDir": {"medium": "Memory"}}],
+        cache_volume = {"name": "model-cache", "persistentVolumeClaim": {"claimName": claim}}
+    # A complete cache (aim-pick's offline) needs no download, and an offline cluster cannot make one.
+    init = not options.offline
+    selector = {"app.kubernetes.io/name": name}
+    if nodes(plan) > 1:
+        workload = _leader_worker_set(plan, options, name, labels, cache_volume, init)
+        selector = {**selector, ROLE_LABEL: "leader"}  # only the leader serves HTTP
+    else:
+        container = _engine_container(plan, options, plan["container_argv"])
+        workload = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                # One pod serves the whole plan: a throughput plan's replicas are the engine's own
+                # data parallelism inside it. More pods: the kustomization's `replicas`.
+                "replicas": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": _pod(plan, options, container, cache_volume, init),
                 },
             },
-        },
-    }
+        }
     service = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "labels": labels},
         "spec": {
-            "selector": {"app.kubernetes.io/name": name},
+            "selector": selector,
             "ports": [{"name": "http", "port": options.host_port, "targetPort": "http"}],
         },
     }
-    return [deployment, service]
+    objects = [workload, service]
+    if options.k8s_cache != "hostpath":
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim, "labels": {"app.kubernetes.io/part-of": "aim-engine"}},
+                "spec": {
+                    # several pods (replicas, other plans of the checkpoint) read one download
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": f"{cache_gib(plan)}Gi"}},
+                },
+            }
+        )
+    objects.append(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name, "labels": labels},
+            # One pod at a time may be drained: with replicas > 1 the others keep serving, and a
+            # single pod is never held against a node drain forever (minAvailable: 1 would).
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": name}}},
+        }
+    )
+    return objects
+
+
+def _leader_worker_set(
+    plan: dict, options: DeployOptions, name: str, labels: dict, cache_volume: dict, init: bool
+) -> dict:
+    """One group of `nodes` pods, one per host (amd.com/gpu: the host's GPUs each): the leader
+    (rank 0) serves HTTP and has the probes, the workers join it by its address."""
+    templates = {}
+    for role in ("leader", "worker"):
+        leader = role == "leader"
+        container = _engine_container(plan, options, [], probes=leader)
+        container["command" if "command" in container else "args"] = _k8s_node_argv(plan, leader)
+        if not leader:
+            del container["ports"]  # workers serve no HTTP
+        # RDMA memory registration needs IPC_LOCK; the network itself is the cluster's (see the header)
+        container["securityContext"]["capabilities"]["add"] = ["SYS_PTRACE", "IPC_LOCK"]
+        templates[role] = {
+            "metadata": {"labels": {**labels, ROLE_LABEL: role}},
+            "spec": _pod(plan, options, container, cache_volume, init),
+        }
+    return {
+        "apiVersion": LWS_API,
+        "kind": "LeaderWorkerSet",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "leaderWorkerTemplate": {
+                "size": nodes(plan),
+                # a host lost is the whole model lost: the group restarts together
+                "restartPolicy": "RecreateGroupOnPodRestart",
+                "leaderTemplate": templates["leader"],
+                "workerTemplate": templates["worker"],
+            },
+        },
+    }
+
+
+def k8s_hpa(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
+    """An optional HorizontalPodAutoscaler on the engine's queue length (needs a metrics adapter)."""
+    workload = k8s_objects(plan, options)[0]
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": workload["metadata"]["name"], "labels": workload["metadata"]["labels"]},
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": workload["apiVersion"],
+                "kind": workload["kind"],
+                "name": workload["metadata"]["name"],
+            },
+            "minReplicas": 1,
+            "maxReplicas": HPA_MAX_REPLICAS,
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": QUEUE_METRIC[plan["backend"]]},
+                        "target": {"type": "AverageValue", "averageValue": str(QUEUE_TARGET)},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def k8s_secret_template(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
+    """The HF token Secret as a template: a placeholder where the token goes, never a value."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": options.k8s_hf_secret, "labels": {"app.kubernetes.io/part-of": "aim-engine"}},
+        "type": "Opaque",
+        "stringData": {"token": SECRET_PLACEHOLDER},
+    }
+
+
+def _image_name(image: str) -> tuple[str, str | None]:
+    """(name, tag) of an image reference, as kustomize's `images` matches it."""
+    if "@" in image:
+        return image.split("@", 1)[0], None
+    head, _, tail = image.rpartition(":")
+    if head and "/" not in tail:
+        return head, tail
+    return image, None
+
+
+def k8s_kustomization(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
+    """`kubectl apply -k` over the bundle. The image entry maps the image to itself, so a registry
+    mirror is one edit of newName; the template's comments show the other overrides."""
+    name, tag = _image_name(plan["image"])
+    image: dict = {"name": name, "newName": name}
+    if tag:
+        image["newTag"] = tag
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [K8S_MANIFESTS],
+        "images": [image],
+    }
+
+
+def k8s_files(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict[str, list[dict]]:
+    """The bundle's files (name -> objects): manifests, kustomization, the optional HPA, and for
+    gated models the Secret template (neither is in the kustomization's resources)."""
+    files = {
+        K8S_MANIFESTS: k8s_objects(plan, options),
+        K8S_KUSTOMIZATION: [k8s_kustomization(plan, options)],
+        K8S_HPA: [k8s_hpa(plan, options)],
+    }
+    if plan.get("gated"):
+        files[K8S_SECRET] = [k8s_secret_template(plan, options)]
+    return files
 
 
 def env_file(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[tuple[str, str]]:

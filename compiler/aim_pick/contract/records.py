@@ -74,6 +74,23 @@ class PlanEngine(TypedDict):
     version: str
 
 
+class MultiNodeRecord(TypedDict):
+    """$defs/plan/multi_node: the flags that give each host of a multi-node plan its place."""
+
+    nodes_flag: str
+    rank_flag: str
+    address_flag: str
+    address_port: int | None  # written as <address>:<port> when set
+    worker_argv: list[str]  # only the workers add these
+
+
+class NodeScripts(TypedDict):
+    """$defs/plan/node_scripts: docker/<plan_id>-leader.sh and -worker.sh."""
+
+    leader: str
+    worker: str
+
+
 class PlanRecord(TypedDict):
     """$defs/plan: one resolved plan."""
 
@@ -83,6 +100,7 @@ class PlanRecord(TypedDict):
     model: str
     model_slug: str
     checkpoint: str
+    checkpoint_bytes: int | None  # stored size of the checkpoint (None: not recorded)
     gated: bool
     hardware: str
     gfx_target: str
@@ -106,19 +124,24 @@ class PlanRecord(TypedDict):
     objective: Objective  # throughput: data-parallel replicas
     replicas: int
     gpus_per_replica: int  # gpu_count = replicas x gpus_per_replica
-    nodes: int  # hosts (1 unless multi-node)
+    nodes: int  # hosts (1 unless multi-node: 2 or 4 hosts of 8 GPUs)
+    gpus_per_node: int
+    pipeline_parallel_size: int  # one stage per host on several hosts
+    multi_node: MultiNodeRecord | None  # how each host is told its place; None on one host
     warnings: list[str]
     derived_from: str | None  # the sibling GPU type of a derived plan
     recipe_status: str | None  # the recipe's status (verified | preview | untested); None unless source is recipe
     metric: str | None  # latency | throughput
     notes: str | None
     summary: str
-    docker_argv: list[str]
-    docker_command: str
-    compose: str  # artifact paths, relative to the build folder
-    k8s: str
+    docker_argv: list[str] | None  # None for a multi-node plan (node_scripts instead)
+    docker_command: str | None
+    compose: str | None  # artifact paths, relative to the build folder; None for a multi-node plan
+    k8s: str  # k8s/<plan_id>/manifests.yaml, inside the bundle
+    k8s_bundle: str  # k8s/<plan_id>: the kubectl apply -k folder
+    node_scripts: NodeScripts | None  # a multi-node plan's docker scripts per host
     env_file: str
-    run_script: str
+    run_script: str | None
 
 
 # --- lookup/<hw>/<slug>.json (api-lookup.schema.json) -----------------------------------------
@@ -137,6 +160,7 @@ class DecisionRecord(TypedDict):
     """$defs/decision: the answer to every request that walks the same fallback path."""
 
     plan: str | None
+    multi_node: str | None  # when plan is None: the multi-node plan that serves the request, if any
     target: TargetRecord
     warnings: list[str]
     path: list[list[str]]  # [candidate id, Verdict] per step
@@ -238,6 +262,21 @@ class PlanSummary(TypedDict):
     objective: Objective
     replicas: int
     gpus_per_replica: int
+    nodes: int
+
+
+class MultiNodeCell(TypedDict):
+    """$defs/multiNodeCell: the multi-node plan for a number of hosts of one GPU type."""
+
+    status: Literal["generic", "tight"]
+    plan: str
+    nodes: int
+    gpus_per_node: int
+    gpu_count: int
+    precision: str
+    backend: str
+    tight: bool
+    reason: str
 
 
 class ParametersRecord(TypedDict):
@@ -365,6 +404,7 @@ class ModelRecord(ModelSummary):
     unverified: list[str]
     recipes: list[str]
     support_matrix: dict[str, dict[str, MatrixCell]]  # GPU type -> "1".."8" -> cell
+    multi_node: dict[str, dict[str, MultiNodeCell]]  # GPU type -> "2" | "4" (hosts) -> cell
     plans: list[PlanSummary]
 
 
