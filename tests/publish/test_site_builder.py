@@ -14,15 +14,18 @@ import pytest
 from aim_engine.planning.planner import Reason
 from aim_engine.publish.site import (
     PRECISION_NOT_OFFERED,
+    VERDICTS,
     builder_files,
     catalogue_rows,
     command_lines,
     display_command,
+    flag_value,
     generated_pages,
     llms_txt,
     model_page,
     natural_key,
     plain_text,
+    serving_options,
 )
 from aim_engine.publish.svg import ChartSeries, concurrency_chart, contexts, requests_at
 from aim_pick.contract.units import GIB
@@ -39,6 +42,11 @@ def builder_data(files: dict[str, bytes], hw_file: str) -> dict:
     match = re.search(r"^window\.aimBuilderData\[(\"[^\"]+\")\] = (.*);$", text, re.M)
     assert match, text[:200]
     return json.loads(match.group(2))
+
+
+def command(data: dict, plan: dict) -> str:
+    """A builder plan's one-line command, from the data file's string table."""
+    return " ".join(data["strings"][i] for i in plan["lines"])
 
 
 def all_builder_data(api, model) -> tuple[dict, dict[str, dict]]:
@@ -91,8 +99,8 @@ def test_builder_answers_each_lookup_key_with_the_published_decision(small_api):
             else:
                 plan = d["plans"][mine["plan"]]
                 assert plan["id"] == published["plan"]
-                assert " ".join(plan["lines"]) == api.plan(plan["id"])["docker_command"]
-                assert [v for _, v in mine["path"]] == [v for _, v in published["path"]]
+                assert command(d, plan) == api.plan(plan["id"])["docker_command"]
+                assert [VERDICTS[v] for _, v in mine["path"]] == [v for _, v in published["path"]]
             assert mine["warnings"] == published["warnings"]
 
 
@@ -229,3 +237,30 @@ def test_llms_txt_and_plain_model_pages(small_api):
     # the API and every plan's compose file and manifests are served with the site
     assert "api/index.json" in files
     assert all(f"artifacts/{p['compose']}" in files for p in map(api.plan, ["qwen3-32b-mi300x-bf16-vllm-tp1"]))
+
+
+# --- serving options -------------------------------------------------------------------------------
+
+
+def test_flag_value_reads_both_spellings():
+    assert flag_value(["m", "--reasoning-parser", "qwen3"], "--reasoning-parser") == "qwen3"
+    assert flag_value(["--reasoning-parser=qwen3"], "--reasoning-parser") == "qwen3"
+    assert flag_value(["--reasoning-parser-x", "y"], "--reasoning-parser") is None
+
+
+@pytest.mark.slow
+def test_serving_options_say_what_the_command_turns_on(small_api):
+    api = small_api
+    model = api.model("Qwen--Qwen3-32B")
+    tuned = serving_options(model, api.plan("qwen3-32b-mi300x-bf16-vllm-tp1"))  # the recipe adds no tool parser
+    assert tuned == [
+        {"option": "reasoning", "value": "qwen3", "on": True, "flags": "--reasoning-parser qwen3"},
+        {
+            "option": "tool calling",
+            "value": "hermes",
+            "on": False,
+            "flags": "--tool-call-parser hermes --enable-auto-tool-choice",
+        },
+    ]
+    generic = serving_options(model, api.plan("qwen3-32b-mi210-bf16-vllm-tp2-generic"))
+    assert [(o["option"], o["on"]) for o in generic] == [("reasoning", True), ("tool calling", True)]

@@ -42,7 +42,7 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
-from aim_engine.catalogue.load import PRECISIONS, schema
+from aim_engine.catalogue.load import PRECISIONS, load_engines, schema
 from aim_engine.checks.diagnostics import Check
 from aim_engine.planning import policy
 from aim_engine.planning.planner import Reason
@@ -292,12 +292,54 @@ def candidate_label(candidate: dict, titles: dict[str, str]) -> str:
     return f"{head}, no recipe"
 
 
-def builder_plan(api: ApiView, plan_id: str) -> dict:
-    """What the command builder shows of one plan."""
+# Serving options a model may offer (its per-engine serving facts) and what the builder calls them.
+SERVING_OPTIONS = (("reasoning_parser", "reasoning"), ("tool_call_parser", "tool calling"))
+
+
+def flag_value(argv: list[str], flag: str) -> str | None:
+    """The value `flag` has in `argv` (`--flag value` or `--flag=value`), or None."""
+    for i, word in enumerate(argv):
+        if word == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith(flag + "="):
+            return word[len(flag) + 1 :]
+    return None
+
+
+def serving_options(model: dict, plan: dict) -> list[dict]:
+    """Which of the model's serving options (reasoning, tool calling) the plan's command turns
+    on, and for those it leaves off, the engine flags that would (the engine's own spelling,
+    from its flag-snapshot data)."""
+    engine = load_engines().get(plan["backend"])
+    facts = (model.get("serving") or {}).get("engines", {}).get(plan["backend"], {})
+    if engine is None:
+        return []
+    flags = engine.generic.get("flags", {})
+    out = []
+    for key, option in SERVING_OPTIONS:
+        offered, flag = facts.get(key), flags.get(key)
+        if not offered or not flag:
+            continue
+        used = flag_value(plan["container_argv"], flag)
+        turn_on = [flag, offered]
+        if key == "tool_call_parser" and flags.get("tool_choice"):
+            turn_on.append(flags["tool_choice"])
+        out.append({"option": option, "value": used or offered, "on": used is not None, "flags": shlex.join(turn_on)})
+    return out
+
+
+# The verdicts of a decision's path, written as their index here (a path has dozens of steps).
+VERDICTS = ("chosen", "runnable", "rejected", "low-memory")
+
+
+def builder_plan(api: ApiView, model: dict, plan_id: str, strings: dict[str, int]) -> dict:
+    """What the command builder shows of one plan. Command lines are written as indexes into
+    `strings` (the data file's string table): plans of one GPU type share most of them."""
     plan = api.plan(plan_id)
     lines = command_lines(plan["docker_argv"], plan["image"])
     if " ".join(lines) != plan["docker_command"]:  # the copied line must be the published one
         raise ValueError(f"plan {plan_id}: docker_command is not the shell form of docker_argv")
+    lines_at = [strings.setdefault(line, len(strings)) for line in lines]
     return {
         "id": plan_id,
         "status": plan["status"],
@@ -312,12 +354,13 @@ def builder_plan(api: ApiView, plan_id: str) -> dict:
         "replicas": plan["replicas"],
         "tp": plan["tensor_parallel_size"],
         "checkpoint": plan["checkpoint"],
-        "lines": lines,
+        "lines": lines_at,
         "compose": plan["compose"],
         "k8s": plan["k8s"],
         "warnings": plan["warnings"],
         "summary": plan["summary"],
         "svg": str(memory_bar(plan["memory"], plan_id)),
+        "serving": serving_options(model, plan),
     }
 
 
@@ -330,6 +373,7 @@ def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> d
     candidates: dict[str, int] = {}
     decisions: dict[str, int] = {}
     plans: dict[str, int] = {}
+    strings: dict[str, int] = {}
     out: dict[str, Any] = {"hardware": hw, "precisions": lookup["precisions"], "keys": {}}
     out.update(decisions=[], candidates=[], plans=[])
 
@@ -338,7 +382,7 @@ def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> d
             return None
         if plan_id not in plans:
             plans[plan_id] = len(out["plans"])
-            out["plans"].append(builder_plan(api, plan_id))
+            out["plans"].append(builder_plan(api, model, plan_id, strings))
         return plans[plan_id]
 
     for key, did in lookup["keys"].items():
@@ -357,12 +401,13 @@ def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> d
                             "plan": plan_index(c["plan"]),
                         }
                     )
-                path.append([candidates[cid], verdict])
+                path.append([candidates[cid], VERDICTS.index(verdict)])
             decisions[did] = len(out["decisions"])
             out["decisions"].append(
                 {"plan": plan_index(decision["plan"]), "path": path, "warnings": decision["warnings"]}
             )
         out["keys"][key] = decisions[did]
+    out["strings"] = list(strings)  # insertion order: index i is the i-th line met
     out["not_offered"] = {
         p: precision_not_offered(cast("LookupRecord", lookup), p, lookup["precisions"])["message"]
         for p in precisions
@@ -415,6 +460,7 @@ def builder_files(api: ApiView, model: dict) -> tuple[dict, dict[str, bytes]]:
     config = {
         "gpus": gpus,
         "counts": sorted({int(key[0]) for key in keys}),
+        "verdicts": VERDICTS,
         "files": config_files,
         "precisions": precisions,
         "backends": backends,

@@ -48,14 +48,19 @@
     if (button) copyText(button.getAttribute("data-command") || "", button);
   });
 
-  function commandBlock(plan) {
+  // A plan's command lines, from the data file's string table.
+  function lines(data, plan) {
+    return plan.lines.map(function (i) { return data.strings[i]; });
+  }
+
+  function commandBlock(data, plan) {
     var box = el("div", "aim-command no-copy");
     var button = el("button", "md-button aim-copy", "Copy command");
     button.type = "button";
     button.title = "Copy the command as one line";
-    button.setAttribute("data-command", plan.lines.join(" "));
+    button.setAttribute("data-command", lines(data, plan).join(" "));
     var pre = el("pre");
-    pre.appendChild(el("code", null, plan.lines.join(" \\\n    ")));
+    pre.appendChild(el("code", null, lines(data, plan).join(" \\\n    ")));
     box.appendChild(button);
     box.appendChild(pre);
     return box;
@@ -86,7 +91,7 @@
     var list = el("ol", "aim-path");
     steps.forEach(function (step) {
       var c = data.candidates[step[0]];
-      var verdict = step[1];
+      var verdict = config.verdicts[step[1]];
       var reason = verdict === "chosen" ? "chosen" : c.reason;
       var li = el("li");
       li.appendChild(el("span", "aim-step-label", c.label));
@@ -102,11 +107,11 @@
   }
 
   // The path up to the chosen candidate (all of it when none was chosen).
-  function walked(decision) {
+  function walked(decision, config) {
     var out = [];
     for (var i = 0; i < decision.path.length; i++) {
       out.push(decision.path[i]);
-      if (decision.path[i][1] === "chosen") break;
+      if (config.verdicts[decision.path[i][1]] === "chosen") break;
     }
     return out;
   }
@@ -154,7 +159,18 @@
       warnings.forEach(function (w) { ul.appendChild(el("li", null, w)); });
       box.appendChild(ul);
     }
-    box.appendChild(commandBlock(plan));
+    if (plan.serving.length) {
+      var serving = el("p", "aim-serving");
+      serving.appendChild(document.createTextNode("Serving options: "));
+      plan.serving.forEach(function (o, i) {
+        if (i) serving.appendChild(document.createTextNode("; "));
+        serving.appendChild(el("strong", null, o.option + " " + (o.on ? "on" : "off")));
+        serving.appendChild(document.createTextNode(o.on ? " (" + o.value + ")" : ", the model offers it: add "));
+        if (!o.on) serving.appendChild(el("code", null, o.flags));
+      });
+      box.appendChild(serving);
+    }
+    box.appendChild(commandBlock(data, plan));
     box.appendChild(fileLinks(plan));
     var picture = el("div", "aim-scroll");
     picture.innerHTML = plan.svg;  // built and escaped by the site build (publish/svg.py)
@@ -162,7 +178,7 @@
     box.appendChild(el("p", "aim-summary", plan.summary));
     box.appendChild(el("p", "aim-why", "Why the planner chose " + data.plans[decision.plan].id +
       ": the candidates it walked, in order."));
-    box.appendChild(pathList(data, walked(decision), config));
+    box.appendChild(pathList(data, walked(decision, config), config));
     var others = alternatives(data, decision, shown);
     if (others.length) {
       box.appendChild(el("p", "aim-why", "Other plans that run for this choice:"));
