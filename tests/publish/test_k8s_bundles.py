@@ -12,7 +12,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,25 @@ def test_the_init_container_downloads_the_plans_checkpoint_into_the_cache_the_en
         assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
         size = int(claim["spec"]["resources"]["requests"]["storage"].removesuffix("Gi"))
         assert plan["checkpoint_bytes"] < size * 1024**3 < 2 * plan["checkpoint_bytes"] + 10 * 1024**3
+
+
+def test_the_download_command_is_a_snapshot_download_for_the_real_hf_cli(built, tmp_path):
+    """The init container's words through huggingface_hub's own `hf` (the project's dependency,
+    offline, --dry-run): a whole-repo download with exclusions, not a list of files to fetch."""
+    hf = Path(sys.executable).with_name("hf")
+    plan = plan_of(built, VLLM)
+    init = bundle(built, plan)[deploy.K8S_MANIFESTS][0]["spec"]["template"]["spec"]["initContainers"][0]
+    env = {"PATH": os.environ["PATH"], "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "NO_COLOR": "1"}
+
+    def run(argv: list[str]) -> str:
+        done = subprocess.run([str(hf), *argv[1:], "--dry-run"], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode != 0  # offline: it cannot list the repo
+        return done.stderr
+
+    out = run(init["command"])
+    assert "Ignoring" not in out and "DryRunError" in out, out[-600:]  # snapshot_download's refusal
+    flat = ["hf", "download", plan["checkpoint"], "--exclude", *deploy.OTHER_WEIGHTS]
+    assert "Ignoring `--exclude`" in run(flat)  # the mistake this guards against
 
 
 def test_the_startup_probe_covers_loading_and_grows_with_the_checkpoint(built):
@@ -215,15 +236,24 @@ def test_kustomize_renders_every_bundle_to_its_manifests(built, tmp_path):
     for plan in plans(built):
         by_claim[deploy.cache_claim(plan, deploy.DEFAULT_OPTIONS)].append(plan)
     rounds = max(len(group) for group in by_claim.values())
-    for i in range(rounds):
+
+    def check(i: int) -> list[str]:
         batch = [group[i] for group in by_claim.values() if i < len(group)]
         folder = tmp_path / f"round-{i}"
         folder.mkdir()
         listed = [os.path.relpath(built / p["k8s_bundle"], folder) for p in batch]
         (folder / "kustomization.yaml").write_text(yaml.safe_dump({"resources": listed}), "utf-8")
         rendered = {key(d): d for d in kustomize(folder)}
-        expected = {key(d): d for p in batch for d in load_all((built / p["k8s"]).read_text("utf-8"))}
-        assert rendered == expected, i
+        wrong = []
+        for plan in batch:
+            docs = load_all((built / plan["k8s"]).read_text("utf-8"))
+            if any(rendered.pop(key(d), None) != d for d in docs):
+                wrong.append(plan["plan_id"])
+        return wrong + [f"{kind} {name} (not in any bundle)" for kind, name in rendered]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        wrong = [plan_id for found in pool.map(check, range(rounds)) for plan_id in found]
+    assert not wrong, f"kustomize output differs from the manifests in a round with {wrong[:3]}"
 
 
 @pytest.mark.clients

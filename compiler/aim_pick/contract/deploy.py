@@ -266,8 +266,10 @@ def cache_gib(plan: dict) -> int:
 
 def download_argv(plan: dict) -> list[str]:
     """The init container's command: huggingface_hub's `hf download` (in both engine images) of
-    the plan's checkpoint into $HF_HOME/hub, the cache layout the engine reads."""
-    return ["hf", "download", plan["checkpoint"], "--exclude", *OTHER_WEIGHTS]
+    the plan's checkpoint into $HF_HOME/hub, the cache layout the engine reads. One --exclude per
+    pattern: the CLI takes further bare words as file names to fetch instead of the snapshot."""
+    excluded = [word for pattern in OTHER_WEIGHTS for word in ("--exclude", pattern)]
+    return ["hf", "download", plan["checkpoint"], *excluded]
 
 
 def _pod(plan: dict, options: DeployOptions, container: dict, cache_volume: dict, init: bool) -> dict:
