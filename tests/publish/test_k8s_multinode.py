@@ -211,3 +211,30 @@ def test_the_model_lists_its_multi_node_plans_per_gpu(built):
 def test_deploy_refuses_nothing_the_lws_template_needs(built):
     plan = plan_of(built, LLAMA_405B_MI210)
     assert list(yaml.safe_load_all(render.k8s_text(plan))) == deploy.k8s_objects(plan)
+
+
+@pytest.mark.clients
+def test_a_registry_mirror_reaches_every_pod_of_the_group_through_kustomize(built, tmp_path):
+    plan = plan_of(built, LLAMA_405B_MI210)
+    folder = tmp_path / "bundle"
+    shutil.copytree(built / plan["k8s_bundle"], folder)
+    path = folder / deploy.K8S_KUSTOMIZATION
+    kustomization = yaml.safe_load(path.read_text())
+    kustomization["images"][0]["newName"] = "mirror.example/vllm"
+    kustomization["namespace"] = "serving"
+    path.write_text(yaml.safe_dump(kustomization))
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is missing: run scripts/install-test-tools.sh"
+    done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    docs = {d["kind"]: d for d in yaml.safe_load_all(done.stdout) if d}
+    group = docs["LeaderWorkerSet"]["spec"]["leaderWorkerTemplate"]
+    images = {
+        c["image"]
+        for role in ("leaderTemplate", "workerTemplate")
+        for c in (*group[role]["spec"]["initContainers"], *group[role]["spec"]["containers"])
+    }
+    assert images == {"mirror.example/vllm:" + plan["image"].rpartition(":")[2]}
+    for doc in docs.values():
+        assert doc["metadata"]["namespace"] == "serving"
+        k8s_check.validate(doc)
