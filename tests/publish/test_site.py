@@ -272,6 +272,35 @@ def test_builder_choice_without_a_plan_says_why(page, server, site_build):
 
 
 @pytest.mark.browser
+def test_builder_shows_the_several_host_plan_one_host_cannot_replace(page, server, site_build):
+    found = None
+    for path in sorted((site_build / "api" / "lookup").glob("*/*.json")):
+        table = json.loads(path.read_text())
+        for key, did in table["keys"].items():
+            decision = table["decisions"][did]
+            if decision["plan"] is None and decision.get("multi_node") and key.split("/")[1:] == [
+                "exact", "auto", "auto", "latency"
+            ]:  # fmt: skip
+                found = (table["hardware"], table["model_slug"], key.split("/")[0], decision["multi_node"])
+                break
+        if found:
+            break
+    assert found, "the catalogue has a model one host of some GPU type cannot serve"
+    hw, slug, n, target = found
+    page.goto(f"{server}/models/{slug}.html?gpu={hw}&n={n}&mode=exact&precision=auto&engine=auto&objective=latency")
+    assert shown_plan(page) == target
+    result = page.locator("#aim-builder-result")
+    assert "One host cannot serve this choice" in result.inner_text()
+    assert result.locator(".aim-command").count() == 0 and result.locator(".aim-multi-node").count() == 1
+    expected = plan(site_build, target)
+    hrefs = result.locator(".aim-files a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert f"../artifacts/{expected['node_scripts']['leader']}" in hrefs
+    assert f"../artifacts/{expected['k8s']}" in hrefs
+    for href in hrefs:
+        assert (site_build / "site" / "models" / href).resolve().is_file(), href
+
+
+@pytest.mark.browser
 def test_without_javascript_the_page_shows_the_default_plans(browser, server, site_build):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
@@ -296,6 +325,35 @@ def test_builder_data_files_exist_for_every_model(site_build):
         assert (site_build / "site" / "models" / f"{model['slug']}.md").is_file()
     assert (site_build / "site" / "llms.txt").read_text().startswith("# AIM Engine catalogue")
     assert (site_build / "site" / "api" / "index.json").is_file()
+
+
+def builder_files_of(site_build, slug: str) -> dict[str, dict]:
+    """GPU type -> the builder data a model page loads for it, read back from its script file."""
+    page = (site_build / "site" / "models" / f"{slug}.html").read_text("utf-8")
+    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', page).group(1)))
+    out = {}
+    for hw, relative in config["files"].items():
+        text = (site_build / "site" / "models" / relative).read_text("utf-8")
+        out[hw] = json.loads(re.search(r"^window\.aimBuilderData\[\"[^\"]+\"\] = (.*);$", text, re.M).group(1))
+    return out
+
+
+def test_every_published_plan_is_reachable_from_its_model_page(site_build):
+    """Over the whole catalogue: each plan in the API is the builder's answer to some choice, an
+    alternative that runs for one, or the several-host plan of a choice one host cannot serve."""
+    plans_total = 0
+    for model_file in (site_build / "api" / "models").glob("*.json"):
+        model = json.loads(model_file.read_text())
+        reached = set()
+        for d in builder_files_of(site_build, model["slug"]).values():
+            for decision in d["decisions"]:
+                options = [decision["plan"], decision["multi_node"]]
+                options += [d["candidates"][c]["plan"] for c, _ in decision["path"]]
+                reached |= {d["plans"][i]["id"] for i in options if i is not None}
+        published = {p["plan_id"] for p in model["plans"]}
+        assert published == reached, (model["slug"], sorted(published - reached)[:5])
+        plans_total += len(published)
+    assert plans_total == len(list((site_build / "api" / "plans").glob("*.json")))
 
 
 # --- the catalogue ---------------------------------------------------------------------------------

@@ -336,8 +336,9 @@ def builder_plan(api: ApiView, model: dict, plan_id: str, strings: dict[str, int
     """What the command builder shows of one plan. Command lines are written as indexes into
     `strings` (the data file's string table): plans of one GPU type share most of them."""
     plan = api.plan(plan_id)
-    lines = command_lines(plan["docker_argv"], plan["image"])
-    if " ".join(lines) != plan["docker_command"]:  # the copied line must be the published one
+    # A multi-node plan has no single docker command: leader and worker scripts and Kubernetes.
+    lines = command_lines(plan["docker_argv"], plan["image"]) if plan.get("docker_argv") else []
+    if lines and " ".join(lines) != plan["docker_command"]:  # the copied line must be the published one
         raise ValueError(f"plan {plan_id}: docker_command is not the shell form of docker_argv")
     lines_at = [strings.setdefault(line, len(strings)) for line in lines]
     return {
@@ -361,6 +362,8 @@ def builder_plan(api: ApiView, model: dict, plan_id: str, strings: dict[str, int
         "summary": plan["summary"],
         "svg": str(memory_bar(plan["memory"], plan_id)),
         "serving": serving_options(model, plan),
+        "nodes": plan.get("nodes", 1),
+        "node_scripts": plan.get("node_scripts"),
     }
 
 
@@ -404,7 +407,13 @@ def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> d
                 path.append([candidates[cid], VERDICTS.index(verdict)])
             decisions[did] = len(out["decisions"])
             out["decisions"].append(
-                {"plan": plan_index(decision["plan"]), "path": path, "warnings": decision["warnings"]}
+                {
+                    "plan": plan_index(decision["plan"]),
+                    # nothing on one host serves the choice: the plan that does on several hosts
+                    "multi_node": plan_index(decision.get("multi_node")),
+                    "path": path,
+                    "warnings": decision["warnings"],
+                }
             )
         out["keys"][key] = decisions[did]
     out["strings"] = list(strings)  # insertion order: index i is the i-th line met
@@ -674,8 +683,8 @@ def generated_pages(api: ApiView) -> SiteFiles:
         top = path.split("/", 1)[0]
         if top == "api":
             extra[path] = data
-        elif top in ("compose", "k8s"):
-            extra[f"artifacts/{path}"] = data
+        elif top in ("compose", "k8s") or top == "docker" and path.endswith(("-leader.sh", "-worker.sh")):
+            extra[f"artifacts/{path}"] = data  # the docker scripts of multi-node plans too
     for name in api.index["hardware"]:
         pages[f"hardware/{name}.md"] = hardware_page(api, name).encode("utf-8")
     pages["catalogue.md"] = render(

@@ -69,7 +69,12 @@
   function fileLinks(plan) {
     var p = el("p", "aim-files");
     p.appendChild(document.createTextNode("Files: "));
-    [["compose file", plan.compose], ["Kubernetes manifests", plan.k8s]].forEach(function (pair, i) {
+    var files = [["compose file", plan.compose], ["Kubernetes manifests", plan.k8s]];
+    if (plan.node_scripts) {
+      files = [["Kubernetes manifests", plan.k8s], ["leader script", plan.node_scripts.leader],
+               ["worker script", plan.node_scripts.worker]];
+    }
+    files.filter(function (pair) { return pair[1]; }).forEach(function (pair, i) {
       if (i) p.appendChild(document.createTextNode(" · "));
       var href = "../artifacts/" + pair[1];
       var view = el("a", null, pair[0]);
@@ -170,14 +175,18 @@
       });
       box.appendChild(serving);
     }
-    box.appendChild(commandBlock(data, plan));
+    if (plan.lines.length) box.appendChild(commandBlock(data, plan));
+    else box.appendChild(el("p", "aim-multi-node", "This plan runs on " + plan.nodes + " hosts of " +
+      (plan.gpus / plan.nodes) + " GPUs: start it with the leader and worker scripts (one per host) or the " +
+      "Kubernetes manifests (a LeaderWorkerSet) below."));
     box.appendChild(fileLinks(plan));
     var picture = el("div", "aim-scroll");
     picture.innerHTML = plan.svg;  // built and escaped by the site build (publish/svg.py)
     box.appendChild(picture);
     box.appendChild(el("p", "aim-summary", plan.summary));
-    box.appendChild(el("p", "aim-why", "Why the planner chose " + data.plans[decision.plan].id +
-      ": the candidates it walked, in order."));
+    var chosen = decision.path.some(function (step) { return config.verdicts[step[1]] === "chosen"; });
+    box.appendChild(el("p", "aim-why", chosen ? "Why the planner chose " + data.plans[decision.plan].id +
+      ": the candidates it walked, in order." : "The candidates the planner tried on one host, and why:"));
     box.appendChild(pathList(data, walked(decision, config), config));
     var others = alternatives(data, decision, shown);
     if (others.length) {
@@ -280,7 +289,15 @@
         result.removeAttribute("data-plan");
       } else {
         var decision = data.decisions[data.keys[key]];
-        if (decision.plan === null) {
+        if (decision.plan === null && decision.multi_node !== null) {
+          var several = el("p", "aim-none");
+          several.appendChild(el("strong", null, "One host cannot serve this choice. "));
+          several.appendChild(document.createTextNode("This plan serves it on several hosts:"));
+          box.appendChild(several);
+          var alone = {plan: decision.multi_node, path: decision.path, warnings: decision.warnings};
+          renderPlan(box, data, alone, config, s.gpu, decision.multi_node, function () {});
+          result.setAttribute("data-plan", data.plans[decision.multi_node].id);
+        } else if (decision.plan === null) {
           renderNone(box, data, decision, config, mainReason(data, decision), null);
           result.removeAttribute("data-plan");
         } else {
