@@ -54,6 +54,23 @@ def copy_catalogue(tmp_path):
     return root
 
 
+SMALL_MODELS = ("qwen3-8b", "qwen3-32b")
+
+
+@pytest.fixture
+def small_catalogue(tmp_path):
+    """A writable two-model catalogue (Qwen3-8B and Qwen3-32B with their recipes): for tests of
+    the build's own behaviour, which does not depend on the size of the catalogue."""
+    root = tmp_path / "small"
+    (root / "models").mkdir(parents=True)
+    (root / "recipes").mkdir()
+    for name in SMALL_MODELS:
+        shutil.copy2(REPO / "models" / f"{name}.yaml", root / "models")
+        for recipe in (REPO / "recipes").glob(f"{name}-mi*.yaml"):
+            shutil.copy2(recipe, root / "recipes")
+    return root
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """One build of the shipped catalogue (API, artifacts, aim-pick.pyz; no site), shared by

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from aim_pick.contract import deploy, layout
+from aim_pick.contract.listing import precision_not_offered, replicas
 from aim_pick.contract.units import gib
 from aim_pick.errors import Usage
 
@@ -216,8 +217,9 @@ def resolve(
     for cid, c in sorted(table.items()):
         if cid in seen or c["plan"] is None and c["recipe"] is None:
             continue
-        if c["gpus"] > n:
-            reason, message = "too-many-gpus", f"needs {c['gpus']} GPUs; {n} usable here"
+        needs = c["gpus"] * replicas(cid)  # a candidate's gpus are per replica
+        if needs > n:
+            reason, message = "too-many-gpus", f"needs {needs} GPUs; {n} usable here"
         elif backend != "auto" and c["backend"] != backend:
             reason, message = "backend-not-requested", f"{c['backend']} entry; {backend} was requested"
         else:
@@ -263,18 +265,6 @@ def more_hosts(lookup: LookupRecord, key: str) -> str | None:
         f"(plan {plan}); deploy it on Kubernetes: kubectl apply -k k8s/{plan}/ from the AIM Engine build "
         f"(a LeaderWorkerSet), or run docker/{plan}-leader.sh and -worker.sh on each host"
     )
-
-
-def precision_not_offered(lookup: LookupRecord, precision: str, offered: list[str]) -> dict:
-    """The one listing line for a precision no checkpoint, variant or recipe of the model offers."""
-    return {
-        "plan": None,
-        "precision": precision,
-        "verdict": "rejected",
-        "reason": "precision-not-offered",
-        "message": f"no {precision} checkpoint or recipe for {lookup['model']} on {lookup['hardware']}; "
-        f"offered here: {', '.join(offered) or 'none'}",
-    }
 
 
 # --- the user's request -------------------------------------------------------------------------

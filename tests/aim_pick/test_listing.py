@@ -30,8 +30,12 @@ def test_labels_say_what_a_candidate_is():
     )
     sibling = {**tuned, "backend": "sglang", "source": "sibling", "source_hardware": "MI325X", "tight": True}
     assert listing.label(sibling, "Qwen3-32B") == "Qwen3-32B sglang bf16 TP4 (derived from MI325X, tight)"
-    replicated = {**tuned, "candidate": "r/vllm/1_gpu/dp8", "gpus": 8, "backend": "vllm", "source": "generic"}
+    replicated = {**tuned, "candidate": "r/vllm/1_gpu/dp8", "gpus": 1, "backend": "vllm", "source": "generic"}
     assert listing.label(replicated, "Qwen3-8B") == "Qwen3-8B vllm bf16 TP1 x8 replicas (generic)"
+    hosts = {**tuned, "candidate": "g/vllm/32_gpu", "gpus": 32, "backend": "vllm", "source": "generic"}
+    assert listing.label(hosts, "Llama-3.1-405B-Instruct") == (
+        "Llama-3.1-405B-Instruct vllm bf16 TP8 x PP4 (4 hosts) (generic)"
+    )
     nothing = {"candidate": "none/vllm/fp16", "recipe": None, "plan": None, "backend": "vllm", "precision": "fp16"}
     assert listing.label(nothing, "Qwen3-32B") == "Qwen3-32B vllm fp16 (no recipe)"
 

@@ -146,3 +146,29 @@ def docker_env_file(path: Path, folder: Path) -> list[str]:
     """What the real docker CLI parses from `--env-file path` (sent to a fake daemon)."""
     with FakeDocker(folder) as daemon:
         return parsed_env(tool("docker"), daemon, path, base_env())
+
+
+def artifact_shape(plan: dict) -> tuple:
+    """What decides how a plan's artifacts are written: the engine, the option names of its command,
+    the environment's names, where it came from, gated or not, replicas and hosts. Values (ids,
+    counts, lengths) only fill slots the templates quote; tests/publish/test_hostile_artifacts.py
+    sends every kind of hostile value through each slot."""
+    options = tuple(sorted({a.split("=")[0] for a in plan["engine_argv"] if a.startswith("-")}))
+    return (
+        plan["backend"],
+        options,
+        tuple(sorted(plan["env"])),
+        plan["source"],
+        bool(plan.get("gated")),
+        plan["replicas"] > 1,
+        plan["nodes"],
+    )
+
+
+def one_of_each_shape(plans: list[dict]) -> list[dict]:
+    """The first plan (by id) of every artifact shape: the real clients check each way an artifact
+    is written (about a tenth of the ~8,500 plans) instead of every file."""
+    chosen: dict[tuple, dict] = {}
+    for plan in sorted(plans, key=lambda p: p["plan_id"]):
+        chosen.setdefault(artifact_shape(plan), plan)
+    return list(chosen.values())

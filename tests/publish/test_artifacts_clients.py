@@ -1,6 +1,8 @@
-"""Every generated artifact checked by the real client that will consume it:
-docker (commands), docker-compose (compose files), kubernetes-validate (manifests)
-and shellcheck (run scripts). scripts/install-test-tools.sh installs the tools."""
+"""Generated artifacts checked by the real client that will consume it: docker (commands),
+docker-compose (compose files), kubernetes-validate (manifests) and shellcheck (run scripts), for
+one plan of every artifact shape (readers.one_of_each_shape: each engine, option set, env set,
+source, gated, replicas and hosts), which is every way the templates write a file.
+scripts/install-test-tools.sh installs the tools."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import yaml
 
 from aim_pick.contract import deploy
 
-from . import k8s_check
+from . import k8s_check, readers
 from .fakedocker import FakeDocker, parsed_env
 
 pytestmark = [pytest.mark.clients]
@@ -39,8 +41,13 @@ def tool(name: str) -> str:
     return path
 
 
-def plans(built: Path) -> list[dict]:
+def all_plans(built: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((built / "api" / "plans").glob("*.json"))]
+
+
+def plans(built: Path) -> list[dict]:
+    """One plan of every artifact shape."""
+    return readers.one_of_each_shape(all_plans(built))
 
 
 def one_host_plans(built: Path) -> list[dict]:
@@ -64,20 +71,20 @@ def test_docker_client_rejects_a_broken_command():
 
 
 def test_every_docker_command_parses(built):
-    all_plans = one_host_plans(built)
-    for plan in all_plans:
-        assert shlex.split(plan["docker_command"]) == plan["docker_argv"]
-        assert plan["docker_argv"][:2] == ["docker", "run"]
+    for plan in all_plans(built):
+        if plan["nodes"] == 1:
+            assert shlex.split(plan["docker_command"]) == plan["docker_argv"]
+            assert plan["docker_argv"][:2] == ["docker", "run"]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda p: (p["plan_id"], *docker_parses(p["docker_argv"])), all_plans))
+        results = list(pool.map(lambda p: (p["plan_id"], *docker_parses(p["docker_argv"])), one_host_plans(built)))
     failures = [(pid, err) for pid, ok, err in results if not ok]
     assert not failures, failures[:3]
 
 
 def test_every_compose_file_validates(built):
     compose = tool("docker-compose")
-    files = sorted((built / "compose").glob("*.yaml"))
-    assert len(files) == len(one_host_plans(built))
+    assert len(list((built / "compose").glob("*.yaml"))) == sum(p["nodes"] == 1 for p in all_plans(built))
+    files = [built / p["compose"] for p in one_host_plans(built)]
     for start in range(0, len(files), 250):
         batch = files[start : start + 250]
         args = [compose, "--project-directory", str(built), *[a for f in batch for a in ("-f", str(f))], "config", "-q"]
@@ -110,9 +117,8 @@ def test_compose_resolves_to_the_plan(built):
 
 
 def test_every_k8s_manifest_validates(built):
-    files = sorted((built / "k8s").glob("*/manifests.yaml"))
-    assert len(files) == len(plans(built))
-    for path in files:
+    assert len(list((built / "k8s").glob("*/manifests.yaml"))) == len(all_plans(built))
+    for path in [built / p["k8s"] for p in plans(built)]:
         docs = list(yaml.safe_load_all(path.read_text()))
         kinds = [d["kind"] for d in docs]
         assert kinds in (
@@ -160,9 +166,13 @@ def test_k8s_manifest_content(built):
 
 
 def test_every_run_script_passes_shellcheck(built):
-    scripts = sorted((built / "docker").glob("*.sh"))
-    every = plans(built)
-    assert len(scripts) == len(every) + sum(p["nodes"] > 1 for p in every)  # a leader and a worker script
+    every = all_plans(built)
+    # a run script per one-host plan, a leader and a worker script per multi-node plan
+    assert len(list((built / "docker").glob("*.sh"))) == len(every) + sum(p["nodes"] > 1 for p in every)
+    shown = {p["plan_id"] for p in plans(built)}
+    scripts = sorted(
+        s for s in (built / "docker").glob("*.sh") if s.stem.removesuffix("-leader").removesuffix("-worker") in shown
+    )
     for start in range(0, len(scripts), 400):
         done = subprocess.run(
             [tool("shellcheck"), "--shell=sh", "--severity=style", *map(str, scripts[start : start + 400])],
@@ -176,15 +186,13 @@ def test_every_run_script_passes_shellcheck(built):
 def test_every_env_file_reads_the_same_in_sh_and_docker(built, tmp_path):
     """The env file format (deploy.env_value): sh (`set -a; . file`) and the docker CLI
     (`--env-file`, sent to a fake daemon) read every published env file as the plan's values."""
-    from . import readers
-
-    all_plans = plans(built)
-    for plan in all_plans:
+    every = all_plans(built)
+    for plan in plans(built):
         loaded = readers.new_vars(readers.source_env_file(built / plan["env_file"], tmp_path))
         assert loaded == dict(deploy.env_file(plan)), plan["plan_id"]
     # docker: whole files for one plan per GPU and backend, and every distinct set of lines
-    sample = {(p["hardware"], p["backend"]): p for p in all_plans}.values()
-    distinct = {tuple(deploy.env_file(p)) for p in all_plans}
+    sample = {(p["hardware"], p["backend"]): p for p in every}.values()
+    distinct = {tuple(deploy.env_file(p)) for p in every}
     with FakeDocker(tmp_path) as daemon:
         for plan in sample:
             parsed = parsed_env(tool("docker"), daemon, built / plan["env_file"], readers.base_env())

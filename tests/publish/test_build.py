@@ -77,7 +77,8 @@ def test_lookup_files_answer_every_key_consistently(built, catalogue):
                 assert precision == "auto" or plan["precision"] == precision
                 assert backend == "auto" or plan["backend"] == backend
                 assert objective == "throughput" or plan["replicas"] == 1
-                assert plan["memory"]["fits"]
+                # SGLang starts with a pool shorter than one full request (a tight plan, with a warning)
+                assert plan["memory"]["fits"] or (plan["backend"] == "sglang" and plan["tight"])
     assert checked == sum(len(read(f)["keys"]) for f in (built / "api" / "lookup").glob("*/*.json"))
 
 
@@ -146,8 +147,11 @@ def test_nothing_unmeasured_is_called_verified(built):
         else:
             assert not VERIFIED.search(text), path.name
     for folder in ("compose", "k8s", "env", "docker"):
-        for path in (built / folder).iterdir():
-            if path.name.split(".")[0] not in measured:
+        for path in (p for p in (built / folder).rglob("*") if p.is_file()):
+            # compose/<id>.yaml, env/<id>.env, docker/<id>[-leader|-worker].sh, k8s/<id>/<file>
+            top = path.relative_to(built / folder).parts[0]
+            plan_id = top.split(".")[0].removesuffix("-leader").removesuffix("-worker")
+            if plan_id not in measured:
                 assert not VERIFIED.search(path.read_text()), path
     for path in (built / "api" / "lookup").glob("*/*.json"):
         assert not VERIFIED.search(path.read_text()), path
@@ -190,27 +194,27 @@ def test_build_refuses_a_folder_it_did_not_make(tmp_path):
 
 
 @pytest.mark.slow
-def test_build_stops_on_validation_errors(copy_catalogue, tmp_path):
-    recipe = copy_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
+def test_build_stops_on_validation_errors(small_catalogue, tmp_path):
+    recipe = small_catalogue / "recipes" / "qwen3-8b-mi300x-bf16.yaml"
     recipe.write_text(recipe.read_text().replace("--max-model-len", "--max-modle-len", 1))
     with pytest.raises(CatalogueInvalid) as err:
-        build(copy_catalogue, tmp_path / "out")
+        build(small_catalogue, tmp_path / "out")
     assert err.value.report.errors
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
-def test_rebuild_replaces_previous_output(tmp_path):
+def test_rebuild_replaces_previous_output(small_catalogue, tmp_path):
     out = tmp_path / "out"
-    build(REPO, out)
+    build(small_catalogue, out)
     (out / "api" / "plans" / "stale.json").write_text("{}")
-    build(REPO, out)
+    build(small_catalogue, out)
     assert not (out / "api" / "plans" / "stale.json").exists()
 
 
 @pytest.mark.slow
-def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(REPO)
+def test_cli_build_and_plan(small_catalogue, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(small_catalogue)
     assert main(["build", "--out", str(tmp_path / "o")]) == 0
     assert "plans" in capsys.readouterr().out
     assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI300X", "--gpus", "4"]) == 0
@@ -223,8 +227,15 @@ def test_cli_build_and_plan(tmp_path, capsys, monkeypatch):
     decision = json.loads(capsys.readouterr().out)
     assert decision["plan"] == "qwen3-32b-mi300x-bf16-vllm-tp4"
     assert all(c["verdict"] and c["reason"] and c["message"] for c in decision["candidates"])
-    assert main(["plan", "deepseek-ai/DeepSeek-R1", "--gpu", "MI250X"]) == 3
+    assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI210", "--gpus", "1"]) == 3  # 61 GiB of bf16 weights
     assert "No plan" in capsys.readouterr().out
+    # --nodes: a multi-node plan even where one host would do (TP inside a host, PP across hosts)
+    assert main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI300X", "--nodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "TP8 x PP2 (2 hosts)" in out and "warning: multi-node plan: 2 hosts x 8 MI300X" in out
+    with pytest.raises(SystemExit) as usage:
+        main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI300X", "--nodes", "3"])
+    assert usage.value.code == 2 and "invalid choice: 3 (choose from 2, 4)" in capsys.readouterr().err
     assert main(["plan", "nope/nope", "--gpu", "MI300X"]) == 2
     assert main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI999X"]) == 2
 
@@ -245,10 +256,10 @@ def test_out_may_not_hold_or_sit_in_the_catalogue(copy_catalogue):
 
 
 @pytest.mark.slow
-def test_an_earlier_build_holding_the_catalogue_is_not_replaced(copy_catalogue, tmp_path):
+def test_an_earlier_build_holding_the_catalogue_is_not_replaced(small_catalogue, tmp_path):
     out = tmp_path / "x"
-    build(copy_catalogue, out, site=False)
-    shutil.copytree(copy_catalogue, out / "cat")  # the catalogue now lives inside an earlier build
+    build(small_catalogue, out, site=False)
+    shutil.copytree(small_catalogue, out / "cat")  # the catalogue now lives inside an earlier build
     with pytest.raises(OutputDirError, match="contains"):
         build(out / "cat", out, site=False)
     assert (out / "cat" / "models").is_dir()
@@ -265,7 +276,7 @@ def test_a_copied_marker_does_not_make_a_folder_replaceable(built, tmp_path):
 
 
 @pytest.mark.slow
-def test_leftovers_of_killed_builds_are_removed_and_output_is_readable(tmp_path):
+def test_leftovers_of_killed_builds_are_removed_and_output_is_readable(small_catalogue, tmp_path):
     out = tmp_path / "out"
     stale = tmp_path / ".out.new-killed"
     (stale / "api").mkdir(parents=True)
@@ -274,7 +285,7 @@ def test_leftovers_of_killed_builds_are_removed_and_output_is_readable(tmp_path)
     (old / "tree").mkdir(parents=True)
     previous = os.umask(0o022)
     try:
-        build(REPO, out, site=False)
+        build(small_catalogue, out, site=False)
     finally:
         os.umask(previous)
     assert not stale.exists() and not old.exists()

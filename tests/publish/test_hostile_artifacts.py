@@ -74,7 +74,10 @@ def carried(tmp_path_factory, hostile_root):
 
 def hostile_plans(out: Path) -> list[dict]:
     plans = [json.loads(p.read_text("utf-8")) for p in sorted((out / "api" / "plans").glob("*.json"))]
-    found = [p for p in plans if p["model"] == MODEL_ID]
+    # the plans of the hostile recipe (its own GPU's and its siblings'); the model's generic plans
+    # carry its values but not the recipe's
+    found = [p for p in plans if p["model"] == MODEL_ID and p["source"] != "generic"]
+    assert {p["recipe_id"] for p in found} == {RECIPE}
     assert {p["backend"] for p in found} == {"vllm", "sglang"} and len(found) >= 2
     return found
 

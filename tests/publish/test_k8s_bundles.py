@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from aim_engine.publish import artifacts as render
 from aim_pick.contract import deploy
 
-from . import k8s_check
+from . import k8s_check, readers
 
 TOKEN = re.compile(r"hf_[A-Za-z0-9]{20,}")  # the form of a Hugging Face access token
 TOKEN_VALUE = re.compile(r'name: "HF_TOKEN"\n *value:')
@@ -229,11 +229,12 @@ def test_the_yaml_writer_gives_back_any_document(doc):
 
 
 @pytest.mark.clients
-def test_kustomize_renders_every_bundle_to_its_manifests(built, tmp_path):
-    """All bundles through `kubectl kustomize`, many per run: a parent kustomization lists one
-    bundle per cache claim (bundles of one checkpoint share their claim, which one build holds once)."""
+def test_kustomize_renders_the_bundles_to_their_manifests(built, tmp_path):
+    """The bundle of one plan of every artifact shape (readers.one_of_each_shape) through `kubectl
+    kustomize`, many per run: a parent kustomization lists one bundle per cache claim (bundles of one
+    checkpoint share their claim, which one build holds once)."""
     by_claim: dict[str, list[dict]] = defaultdict(list)
-    for plan in plans(built):
+    for plan in readers.one_of_each_shape(plans(built)):
         by_claim[deploy.cache_claim(plan, deploy.DEFAULT_OPTIONS)].append(plan)
     rounds = max(len(group) for group in by_claim.values())
 

@@ -10,6 +10,7 @@ from aim_engine.build import checked_catalogue
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.errors import EXIT_NO_PLAN, EXIT_OK
 from aim_engine.planning import explain
+from aim_engine.planning.parallelism import NODE_COUNTS
 from aim_engine.planning.planner import OBJECTIVES, Planner
 
 
@@ -28,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="latency (default): the fewest GPUs that serve one request best; throughput: fill the --gpus "
         "with replicas of the best plan that fits with headroom",
     )
+    p.add_argument(
+        "--nodes",
+        type=int,
+        choices=NODE_COUNTS,
+        help="plan for this many hosts of 8 GPUs (multi-node: TP inside a host, PP across hosts)",
+    )
     p.add_argument("--all", action="store_true", help="list every candidate (default: incompatible ones by reason)")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.add_argument("--root", default=".", help="catalogue root (default: .)")
@@ -39,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
     model = catalogue.find_model(args.model)
     hardware = catalogue.find_hardware(args.gpu)
     planner = Planner(catalogue)
-    mode = "exact" if args.exact else "auto"
-    decision = planner.plan(model, hardware, args.gpus, mode, args.precision, args.backend, args.objective)
+    if args.nodes:
+        decision = planner.plan_nodes(model, hardware, args.nodes, args.precision, args.backend)
+    else:
+        mode = "exact" if args.exact else "auto"
+        decision = planner.plan(model, hardware, args.gpus, mode, args.precision, args.backend, args.objective)
     if args.json:
         print(json.dumps(explain.decision_dict(decision), indent=1, sort_keys=True))
     else:

@@ -24,7 +24,7 @@ def considered_dict(x: Considered, intrinsic: bool = False) -> dict[str, Any]:
         "candidate": c.candidate_id if c else None,
         "recipe": c.recipe.recipe_id if c else None,
         "entry": c.entry.key if c else None,
-        "gpus": c.gpus if c else gpus,  # all the GPUs a replicated plan uses
+        "gpus": gpus,  # per replica (the step); a /dp<R> candidate uses R times as many
         "precision": precision,
         "backend": backend,
         "derived": source == "sibling",

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import jinja2
 import yaml
@@ -47,11 +47,8 @@ from aim_engine.checks.diagnostics import Check
 from aim_engine.planning import policy
 from aim_engine.planning.planner import Reason
 from aim_engine.publish.svg import ChartSeries, concurrency_chart, memory_bar
+from aim_pick.contract import listing
 from aim_pick.contract.units import gib
-from aim_pick.pick import precision_not_offered
-
-if TYPE_CHECKING:
-    from aim_pick.contract.records import LookupRecord
 
 SITE_SOURCE = Path(str(resources.files("aim_engine.publish") / "mkdocs"))
 TEMPLATES = Path(str(resources.files("aim_engine.publish") / "templates" / "site"))
@@ -418,7 +415,7 @@ def builder_data(api: ApiView, model: dict, hw: str, precisions: list[str]) -> d
         out["keys"][key] = decisions[did]
     out["strings"] = list(strings)  # insertion order: index i is the i-th line met
     out["not_offered"] = {
-        p: precision_not_offered(cast("LookupRecord", lookup), p, lookup["precisions"])["message"]
+        p: listing.precision_not_offered(lookup, p, lookup["precisions"])["message"]
         for p in precisions
         if p not in lookup["precisions"]
     }

@@ -25,6 +25,7 @@ SECTIONS = (
     ("rejected", "INCOMPATIBLE"),
 )
 STATUS_WORDS = {"recipe": "tuned", "sibling": "derived", "generic": "generic"}
+HOST_GPUS = 8  # GPUs of one host a plan uses at most; more is a multi-node plan
 
 
 def replicas(candidate_id: str) -> int:
@@ -45,8 +46,12 @@ def label(c: Mapping[str, Any], model: str) -> str:
     if c.get("candidate") is None or c.get("recipe") is None and c.get("plan") is None:
         count = f" {c['gpus']} GPU" if c.get("reason") == "no-entry" and c.get("gpus") else ""
         return f"{head}{count} (no {'entry' if count else 'recipe'})"
-    r = replicas(str(c.get("candidate")))
-    shape = f"TP{int(c.get('gpus') or 0) // r}" + (f" x{r} replicas" if r > 1 else "")
+    r = replicas(str(c.get("candidate")))  # `gpus` is per replica
+    gpus = int(c.get("gpus") or 0)
+    if gpus > HOST_GPUS:  # multi-node: tensor parallel inside a host, a pipeline stage per host
+        shape = f"TP{HOST_GPUS} x PP{gpus // HOST_GPUS} ({gpus // HOST_GPUS} hosts)"
+    else:
+        shape = f"TP{gpus}" + (f" x{r} replicas" if r > 1 else "")
     word = STATUS_WORDS.get(str(c.get("source")), "derived" if c.get("derived") else "tuned")
     if c.get("source_hardware") and word == "derived":
         word += f" from {c['source_hardware']}"
@@ -108,3 +113,15 @@ def _summary(group: list[Mapping[str, Any]], model: str) -> list[str]:
     if len(group) > len(by_reason):
         out.append("  (--all lists every candidate)")
     return out
+
+
+def precision_not_offered(lookup: Mapping[str, Any], precision: str, offered: list[str]) -> dict[str, Any]:
+    """The one listing line for a precision no checkpoint, variant or recipe of the model offers."""
+    return {
+        "plan": None,
+        "precision": precision,
+        "verdict": "rejected",
+        "reason": "precision-not-offered",
+        "message": f"no {precision} checkpoint or recipe for {lookup['model']} on {lookup['hardware']}; "
+        f"offered here: {', '.join(offered) or 'none'}",
+    }
