@@ -355,4 +355,7 @@ def test_adversarial_compose_through_the_real_client(built, tmp_path):
 def test_every_run_script_runs_docker_with_the_plan_argv(built, tmp_path):
     for path in sorted((built / "api" / "plans").glob("*.json")):
         plan = json.loads(path.read_text())
+        if plan["nodes"] > 1:
+            assert plan["run_script"] is None and plan["docker_argv"] is None  # leader/worker scripts instead
+            continue
         assert readers.run_script(built / plan["run_script"], tmp_path) == plan["docker_argv"], plan["plan_id"]
