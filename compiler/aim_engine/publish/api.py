@@ -105,14 +105,7 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "container_argv": backend.container_command(c.entry, settings, port),
         "env": dict(sorted({**backend.data.env_for(c.hardware), **c.entry.env}.items())),
         "memory": memory,
-        "source": c.source.value,
-        "status": c.source.word,
-        "measured": c.measured,
-        "tight": c.tight,
-        "objective": "throughput" if c.replicas > 1 else "latency",
-        "replicas": c.replicas,
-        "gpus_per_replica": c.gpus_per_replica,
-        "nodes": c.nodes,
+        **status_fields(c),
         "gpus_per_node": c.gpus_per_node,
         "pipeline_parallel_size": settings.pp,
         "multi_node": multi_node_json(backend.data.generic, c.nodes),
@@ -416,13 +409,9 @@ def schema_files() -> dict[str, bytes]:
     return {f"api/schemas/{p.name}": p.read_bytes() for p in folder.iterdir() if p.name.endswith(".schema.json")}
 
 
-def plan_summary(c: Candidate) -> PlanSummary:
+def status_fields(c: Candidate) -> dict[str, Any]:
+    """How a plan was made and how it runs, as both the plan and its summary say it."""
     return {
-        "plan_id": cast(str, c.plan_id),
-        "hardware": c.hardware.name,
-        "gpu_count": c.gpus,
-        "precision": c.precision,
-        "backend": c.backend,
         "source": c.source.value,
         "status": c.source.word,
         "measured": c.measured,
@@ -432,6 +421,18 @@ def plan_summary(c: Candidate) -> PlanSummary:
         "gpus_per_replica": c.gpus_per_replica,
         "nodes": c.nodes,
     }
+
+
+def plan_summary(c: Candidate) -> PlanSummary:
+    summary = {
+        "plan_id": cast(str, c.plan_id),
+        "hardware": c.hardware.name,
+        "gpu_count": c.gpus,
+        "precision": c.precision,
+        "backend": c.backend,
+        **status_fields(c),
+    }
+    return cast("PlanSummary", summary)
 
 
 def multi_node_cells(planner: Planner, model: Model, hardware: Hardware) -> dict[str, MultiNodeCell]:
