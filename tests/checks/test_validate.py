@@ -236,6 +236,20 @@ CASES = [
         Severity.ERROR,
     ),
     (
+        "unknown-config-key-append",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -cc.custom_opz+: +rms_norm\n"),
+        Check.UNKNOWN_CONFIG_KEY,
+        "-cc.custom_opz+",
+        Severity.ERROR,
+    ),
+    (
+        "append-without-key",
+        mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --max-num-seqs+: 8\n"),
+        Check.UNKNOWN_FLAG,
+        "--max-num-seqs+",
+        Severity.ERROR,
+    ),
+    (
         "dotted-enum-value",
         mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      -cc.cudagraph_mode: HALF\n"),
         Check.FLAG_CHOICE,

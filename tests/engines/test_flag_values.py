@@ -223,3 +223,15 @@ def test_other_special_spellings_are_values(vllm):
     spec = vllm.flags.options["--reasoning-parser"]
     assert spec.special and spec.special.get("none") == ""
     assert parse_value(spec, "none") == "none"
+
+
+def test_list_append_keys_are_split_at_commas_and_rendered_as_the_engine_reads_them(vllm, catalogue):
+    """FlexibleArgumentParser: `--<option>.<key>+ a,b` appends the comma-separated items to the key's list."""
+    args = {"-cc.custom_ops+": "+rms_norm,-quant_fp8", "--compilation-config.splitting_ops+": ["a", "b,c"]}
+    e = Entry("vllm", "1_gpu", 1, True, args, {}, None)
+    short = vllm.shorthand("-cc.custom_ops+", args["-cc.custom_ops+"])
+    assert (short.keys, short.value, short.append) == (("custom_ops",), ["+rms_norm", "-quant_fp8"], True)
+    assert short.problem is None
+    argv = vllm.engine_args(e, vllm.settings(e, catalogue.models["Qwen/Qwen3-8B"], catalogue.hardware["MI300X"]), 8000)
+    assert "--compilation-config.custom_ops+=+rms_norm,-quant_fp8" in argv
+    assert "--compilation-config.splitting_ops+=a,b,c" in argv

@@ -76,6 +76,7 @@ def test_the_forms_the_validator_accepts_parse_for_real():
     them, parse with the real vLLM parser; what it refuses as unknown does not."""
     accepted = [
         ["Qwen/Qwen3-8B", "--compilation-config.pass_config.fuse_rope_kvcache=true"],
+        ["Qwen/Qwen3-8B", "--compilation-config.custom_ops+=+rms_norm,-quant_fp8", "--compilation-config.mode=3"],
         ["Qwen/Qwen3-8B", "--compilation-config.use_inductor_graph_partition=true", "--max-model-len", "auto"],
         ["Qwen/Qwen3-8B", "--optimization-level", "3", "--max-model-len", "128K"],
         ["Qwen/Qwen3-8B", "--spec-method", "None", "--tool-strict-level", "None"],

@@ -70,3 +70,12 @@ def test_abbreviation_renders_as_the_full_flag(catalogue):
     assert settings.tp == 2 and settings.gpus_used == 2
     assert argv.count("--tp-size") == 1 and argv[argv.index("--tp-size") + 1] == "2"
     assert "--tp" not in argv
+
+
+def test_dp_attention_gives_each_attention_group_tp_over_dp_gpus(catalogue):
+    sglang = backends_for(catalogue.engines)["sglang"]
+    model, mi355x = catalogue.models["deepseek-ai/DeepSeek-R1-0528"], catalogue.hardware["MI355X"]
+    args = {"--tp-size": 8, "--dp-size": 8, "--enable-dp-attention": None}
+    s = sglang.settings(entry(args, 8), model, mi355x)
+    assert (s.gpus_used, s.attention_shards, s.expert_shards) == (8, 1, 0)
+    assert sglang.settings(entry({"--tp-size": 8}, 8), model, mi355x).attention_shards == 8

@@ -39,3 +39,13 @@ def test_gpus_used_counts_all_parallel_dimensions(catalogue):
         catalogue.hardware["MI300X"],
     )
     assert s.gpus_used == 8
+
+
+def test_expert_parallelism_spans_the_data_parallel_ranks(catalogue):
+    vllm = backends_for(catalogue.engines)["vllm"]
+    model, mi300x = catalogue.models["Qwen/Qwen3-235B-A22B"], catalogue.hardware["MI300X"]
+    ep = vllm.settings(entry({"--data-parallel-size": 8, "--enable-expert-parallel": None}, 8), model, mi300x)
+    assert (ep.tp, ep.gpus_used, ep.expert_shards, ep.attention_shards) == (1, 8, 8, 0)
+    # without expert parallelism every data-parallel rank holds all the experts
+    plain = vllm.settings(entry({"--data-parallel-size": 8}, 8), model, mi300x)
+    assert plain.expert_shards == 1

@@ -22,6 +22,7 @@ from aim_engine.planning.memory import (
     kv_bytes_per_token,
     kv_layout,
     linear_state_bytes,
+    parameter_split,
     runtime_for,
     sizing_problem,
     weight_bytes_per_gpu,
@@ -115,6 +116,30 @@ def test_replicated_parts_every_rank_holds():
     assert eight.replicated == one.replicated  # MLA down-projections (fp8) and routers (bf16)
     assert eight.replicated / GIB == pytest.approx(1.06, abs=0.01)
     assert eight.per_gpu == pytest.approx((one.per_gpu - one.replicated) / 8 + one.replicated, abs=1)
+
+
+def test_expert_parallel_over_data_parallel_ranks_splits_the_experts_not_the_attention():
+    # vLLM DP8 + --enable-expert-parallel at TP1: the expert-parallel group is 8 GPUs wide.
+    model = record("Qwen/Qwen3-235B-A22B-FP8", checkpoint=None)
+    whole = weights(model, shape(weight_format="fp8"))
+    dp8 = weights(model, shape(weight_format="fp8", expert_parallel=True, expert_shards=8))
+    tp8 = weights(model, shape(tp=8, weight_format="fp8", expert_parallel=True))
+    split = parameter_split(model)
+    non_expert = whole.per_gpu - split.experts  # fp8 experts: one byte per parameter
+    assert dp8.per_gpu == pytest.approx(split.experts / 8 + non_expert, rel=1e-6)
+    # each data-parallel rank holds the attention and embeddings whole, so more than TP8 does
+    assert tp8.per_gpu < dp8.per_gpu < whole.per_gpu / 4
+
+
+def test_sglang_dp_attention_holds_attention_whole_per_attention_group():
+    model = record("meta-llama/Llama-3.1-70B-Instruct", checkpoint=None)
+    tp8 = shape(tp=8)
+    dp_attention = shape(tp=8, attention_shards=1)  # --tp 8 --dp 8 --enable-dp-attention
+    split = parameter_split(model)
+    grown = weights(model, dp_attention).per_gpu - weights(model, tp8).per_gpu
+    assert grown == pytest.approx(split.attention * 2 * (1 - 1 / 8), rel=1e-6)
+    # each attention group caches all 8 KV heads of its requests
+    assert kv_bytes_per_token(model, dp_attention) == 8 * kv_bytes_per_token(model, tp8)
 
 
 # --- KV cache --------------------------------------------------------------------------------

@@ -237,6 +237,7 @@ class Shorthand:
     value: Any
     problem: str | None = None  # why the engine cannot take it (kind: see `problem_kind`)
     problem_kind: str = ""  # unknown (no such option) | value | choice
+    append: bool = False  # `--<option>.<key>+ a,b`: list items the parser adds to the key's list
 
 
 def dotted_value(value: Any) -> Any:
@@ -320,6 +321,10 @@ class EntrySettings:
     # The context is left to the engine to fit to memory at start-up (vLLM --max-model-len auto):
     # max_model_len is then the model's own maximum, the longest the engine may choose.
     context_auto: bool = False
+    # How many GPUs of one pipeline stage split the routed experts and the attention weights;
+    # 0: the TP group (each engine says when its data-parallel ranks share them).
+    expert_shards: int = 0
+    attention_shards: int = 0
 
 
 # Sane ranges of the settings the memory model reads: no node has more GPUs than this,
@@ -548,7 +553,10 @@ class Backend:
             return self._optimization_level(spelling, value, level)
         if not (spelling.startswith("-") and "." in spelling):
             return None
-        head, *keys = spelling.split(".")
+        # `<key>+` (FlexibleArgumentParser): the value is split at commas into list items that are
+        # appended to what other arguments give the same key.
+        append = spelling.endswith("+")
+        head, *keys = (spelling[:-1] if append else spelling).split(".")
         name = normalise(head)
         found = self.flags.lookup(name)
         if found is None or found[1]:
@@ -565,6 +573,9 @@ class Backend:
         if isinstance(value, str) and (looks_like_option(value) or "\x00" in value):
             sentence = f"{spelling}: the value {shown(value)} would be read as another option"
             return Shorthand(spelling, head, spec, tuple(keys), None, sentence, "value")
+        if append:
+            items = [part for item in (value if isinstance(value, list) else [value]) for part in str(item).split(",")]
+            return Shorthand(spelling, head, spec, tuple(keys), items, append=True)
         parsed = dotted_value(value) if not isinstance(value, list) else [dotted_value(v) for v in value]
         return Shorthand(spelling, head, spec, tuple(keys), parsed)
 
@@ -596,7 +607,10 @@ class Backend:
         assert shorthand.spec is not None
         if not shorthand.keys:
             return [shorthand.spec.name, str(shorthand.value)]
-        return [f"{shorthand.spec.name}.{'.'.join(shorthand.keys)}={_dotted_word(shorthand.value)}"]
+        dotted = f"{shorthand.spec.name}.{'.'.join(shorthand.keys)}"
+        if shorthand.append:
+            return [f"{dotted}+={','.join(shorthand.value)}"]
+        return [f"{dotted}={_dotted_word(shorthand.value)}"]
 
     def written(self, entry: Entry) -> set[str]:
         """Canonical names of the flags an entry sets, whatever spelling it used."""

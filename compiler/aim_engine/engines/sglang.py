@@ -67,6 +67,9 @@ class SGLang(Backend):
         pp = int(_given(args, "--pp-size", 1))
         dp = int(_given(args, "--dp-size", 1))
         attention_dp = bool(args.get("--enable-dp-attention")) or int(_given(args, "--attn-dp-size", 1)) > 1
+        # DP attention splits the TP group into dp attention groups of tp / dp GPUs each, every one
+        # holding the attention weights whole for its slice (attn_tp_size = tp_size // dp_size).
+        attention_shards = max(1, tp // max(dp, 1)) if attention_dp else tp
         defaults = self.data.defaults
         chunk = int(
             _given(args, "--chunked-prefill-size", by_memory(defaults["chunked_prefill_size"], hardware.memory_bytes))
@@ -99,4 +102,5 @@ class SGLang(Backend):
             dtype=str(_given(args, "--dtype", "auto")),
             quantization=args.get("--quantization"),
             cuda_graphs=not args.get("--disable-cuda-graph", False),
+            attention_shards=attention_shards,
         )

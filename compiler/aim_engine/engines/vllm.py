@@ -39,6 +39,7 @@ class VLLM(Backend):
         tp = int(_given(args, "--tensor-parallel-size", 1))
         pp = int(_given(args, "--pipeline-parallel-size", 1))
         dp = int(_given(args, "--data-parallel-size", 1))
+        expert_parallel = bool(args.get("--enable-expert-parallel", False))
         defaults = self.data.defaults
         # EngineArgs gives GPUs with more memory bigger batches (engine data: defaults).
         size = "large_gpu" if hardware.memory_bytes >= defaults["large_gpu_bytes"] else "small_gpu"
@@ -52,7 +53,7 @@ class VLLM(Backend):
             pp=pp,
             dp=dp,
             gpus_used=tp * pp * dp,
-            expert_parallel=bool(args.get("--enable-expert-parallel", False)),
+            expert_parallel=expert_parallel,
             max_model_len=model.config.max_position_embeddings if explicit_len is None else int(explicit_len),
             max_model_len_explicit=explicit_len is not None,
             utilization=float(_given(args, "--gpu-memory-utilization", self.default("--gpu-memory-utilization", 0.9))),
@@ -65,4 +66,8 @@ class VLLM(Backend):
             quantization=args.get("--quantization"),
             cuda_graphs=not args.get("--enforce-eager", False),
             context_auto=auto,
+            # With --enable-expert-parallel the expert-parallel group is TP x DP
+            # (ParallelConfig: the experts spread over every data-parallel rank); attention stays
+            # split by TP and whole on each data-parallel rank.
+            expert_shards=tp * dp if expert_parallel else tp,
         )

@@ -34,6 +34,8 @@ def serving_shape(
         overhead_in_budget=backend.overhead_in_budget(),
         checkpoint=settings.checkpoint,
         expert_parallel=settings.expert_parallel,
+        expert_shards=settings.expert_shards,
+        attention_shards=settings.attention_shards,
         runtime=runtime_for(hardware) if hardware is not None else ROCM,
     )
 

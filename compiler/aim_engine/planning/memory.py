@@ -133,6 +133,19 @@ class ServingShape:
     runtime: Runtime = ROCM
     sampler_bytes: float = SAMPLER_BYTES  # per logit of the sampler's profiling pass
     in_flight_batches: int = IN_FLIGHT_BATCHES
+    # GPUs of one pipeline stage that split the routed experts / the attention weights; 0: the
+    # TP group. vLLM's expert parallelism spreads experts over TP x DP; SGLang's DP attention
+    # gives each attention group of tp / dp GPUs the attention weights whole.
+    expert_shards: int = 0
+    attention_shards: int = 0
+
+    @property
+    def expert_group(self) -> int:
+        return self.expert_shards or self.tp
+
+    @property
+    def attention_group(self) -> int:
+        return self.attention_shards or self.tp
 
 
 @dataclass(frozen=True)
@@ -251,6 +264,7 @@ class ParameterSplit:
     replicated: int  # linear weights every rank holds whole, at the checkpoint's dense bytes
     router: int  # MoE routers (every rank holds them whole, 16-bit)
     other: int  # remaining linear weights (split across ranks)
+    attention: int  # of `other`, the attention projections (split by the attention group)
 
 
 def parameter_split(model: Model) -> ParameterSplit:
@@ -273,7 +287,15 @@ def parameter_split(model: Model) -> ParameterSplit:
                 att.q_lora_rank * ix.n_heads * ix.head_dim + cfg.hidden_size * (ix.head_dim + ix.n_heads)
             )
     other = max(0, model.total_params - embedding - experts - router - replicated)
-    return ParameterSplit(embedding, experts, replicated, router, other)
+    if att.kind == "gqa":
+        # q, k, v and o projections of every layer.
+        heads, kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        attention = cfg.num_hidden_layers * cfg.hidden_size * cfg.head_dim * 2 * (heads + kv_heads)
+    else:
+        # MLA and hybrid layers: the records do not carry every projection's width, so all of
+        # `other` counts as attention -- it can only over-count the bytes an attention group holds.
+        attention = other
+    return ParameterSplit(embedding, experts, replicated, router, other, min(attention, other))
 
 
 @dataclass(frozen=True)
@@ -341,16 +363,17 @@ def weights(model: Model, shape: ServingShape) -> Weights:
     fmt = shape.weight_format
     dense = _dense_bytes(model, fmt)
     replicated = split.replicated * dense + split.router * ROUTER_BYTES
-    shards = shape.tp * shape.pp
+    # The bytes each group splits, from parameters x format; a stored size scales them all alike.
+    experts = split.experts * WEIGHT_BYTES[fmt]
+    attention = split.attention * dense
+    rest = split.embedding * EMBEDDING_BYTES + (split.other - split.attention) * dense
     size = checkpoint_applies(model, shape.checkpoint, fmt)
+    scale, source = 1.0, "parameters"
     if size is not None:
-        split_bytes = max(0.0, size.total_bytes - replicated)
-        source = "checkpoint"
-    else:
-        split_bytes = split.embedding * EMBEDDING_BYTES + split.experts * WEIGHT_BYTES[fmt] + split.other * dense
-        source = "parameters"
-    padding = mxfp4_padding(model, fmt, shape.tp, shape.expert_parallel, shape.runtime) / shape.pp
-    per_gpu = math.ceil(split_bytes / shards + replicated / shape.pp + padding)
+        scale, source = max(0.0, size.total_bytes - replicated) / max(experts + attention + rest, 1.0), "checkpoint"
+    split_per_gpu = scale * (experts / shape.expert_group + attention / shape.attention_group + rest / shape.tp)
+    padding = mxfp4_padding(model, fmt, shape.expert_group, shape.expert_parallel, shape.runtime) / shape.pp
+    per_gpu = math.ceil((split_per_gpu + replicated) / shape.pp + padding)
     return Weights(per_gpu, math.ceil(replicated / shape.pp), math.ceil(padding), source)
 
 
@@ -383,7 +406,7 @@ class KvLayout:
 
 
 def _gqa_page_per_layer(model: Model, shape: ServingShape) -> float:
-    return 2 * kv_heads_per_rank(model, shape.tp) * model.config.head_dim * shape.kv_bytes
+    return 2 * kv_heads_per_rank(model, shape.attention_group) * model.config.head_dim * shape.kv_bytes
 
 
 def linear_state_bytes(model: Model, tp: int) -> int:
@@ -418,7 +441,7 @@ def kv_layout(model: Model, shape: ServingShape) -> KvLayout:
         window_tokens = att.sliding_window - 1 + shape.in_flight_batches * shape.max_num_batched_tokens
     block, state = KV_BLOCK, 0
     if linear:
-        state_layer = linear_state_bytes(model, shape.tp)
+        state_layer = linear_state_bytes(model, shape.attention_group)
         if shape.overhead_in_budget:
             # vLLM makes an attention page at least one state page (Platform.update_block_size_for_backend)
             # and pads the state page to it; each linear layer holds VLLM_STATE_PAGES pages per request.
