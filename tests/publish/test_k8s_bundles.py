@@ -219,10 +219,8 @@ TREES = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(doc=st.dictionaries(KEYS, TREES, min_size=1, max_size=4))
 def test_the_yaml_writer_gives_back_any_document(doc):
-    engine = {"title": "t", "version": "1"}
-    plan = {"plan_id": "p", "checkpoint": "o/m", "model": "m", "gpu_count": 1, "hardware": "H", "engine": engine}
-    text = render._k8s_render("k8s-documents.yaml.j2", [doc], plan, deploy.DEFAULT_OPTIONS)
-    assert yaml.safe_load(text) == doc
+    assert yaml.safe_load(render.yaml_documents([doc])) == doc
+    assert list(yaml.safe_load_all(render.yaml_documents([doc, doc]))) == [doc, doc]
 
 
 # --- real consumers ------------------------------------------------------------------------------

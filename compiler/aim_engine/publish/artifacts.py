@@ -13,8 +13,8 @@ Jinja2 environment per template kind (`KINDS`), in the manner of autoescape:
 - The filters say what the place is, and return text marked as written for it (`Safe`):
   `comment` (one line of comment text: control characters written as escapes by
   `aim_pick.contract.text.printable`), `yaml_str`, `yaml_value`, `yaml_plain`,
-  `yaml_key`, `yaml_indent` (block indentation: spaces and "- " only), `shquote`,
-  `shell_words`, `env_name`, `env_value`.
+  `yaml_key`, `shquote`, `shell_words`, `env_name`, `env_value`. Kubernetes objects are
+  written as block YAML by `yaml_documents` with the same `yaml_key` / `yaml_value`.
 - Templates use no macros (a macro's text would be quoted again as one value) and Jinja2's
   `safe` filter is removed: there is no way to write data unescaped.
 
@@ -28,7 +28,6 @@ import json
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -51,7 +50,6 @@ _YAML_NAMED = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", 
 _YAML_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9-]*\Z")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_YAML_INDENT = re.compile(r"(?:  |- )*\Z")
 _YAML_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*\Z")
 
 
@@ -67,8 +65,11 @@ class ArtifactError(AimError):
 
 def yaml_str(value: Any) -> str:
     """A YAML double-quoted scalar that reads back as exactly `value` (as text)."""
-    text = str(value)
+    return _quoted(str(value))
 
+
+@lru_cache(maxsize=16384)  # a build writes the same names, images and paths thousands of times
+def _quoted(text: str) -> str:
     def escape(match: re.Match) -> str:
         ch = match.group(0)
         if ch in _YAML_NAMED:
@@ -105,57 +106,36 @@ def yaml_plain(value: Any) -> str:
 def yaml_key(value: Any) -> str:
     """A mapping key: plain when YAML reads it back as the same string (Kubernetes field and
     label names: letters, digits, . _ / -, a letter first, no boolean word), else quoted."""
-    text = str(value)
+    return _key(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _key(text: str) -> str:
     if _YAML_KEY.match(text) and text.lower() not in _YAML_WORDS:
         return text
     return yaml_str(text)
 
 
-def yaml_indent(value: Any) -> str:
-    """The indentation before a block line: spaces and sequence dashes only."""
-    text = str(value)
-    if not _YAML_INDENT.match(text):
-        raise deploy.DeployError(f"{deploy.one_line(repr(text))} is not YAML indentation")
-    return text
-
-
-@dataclass(frozen=True)
-class YamlLine:
-    """One line of a YAML block document: indentation (spaces and '- '), then `key:` and/or a
-    scalar (or an empty mapping or sequence). `has_value` is false when the lines below are its value."""
-
-    indent: str
-    key: str | None
-    value: Any
-    has_value: bool
-
-
-def yaml_lines(node: dict | list, indent: str = "") -> list[YamlLine]:
-    """`node` (mappings, sequences and scalars, as JSON holds them) as block-style lines, each
-    key and scalar written by the template through `yaml_str` / `yaml_value`."""
+def _block_lines(node: dict | list, first: str, rest: str, out: list[str]) -> None:
+    """Append `node` (mappings, sequences and scalars, as JSON holds them) as block-style lines:
+    its first line indented by `first`, the others by `rest` (they differ after a sequence dash);
+    keys through yaml_key, scalars (and empty mappings or sequences) through yaml_value."""
     if isinstance(node, dict):
-        return _mapping_lines(node, indent, indent)
-    lines: list[YamlLine] = []
+        for key, value in node.items():
+            if isinstance(value, (dict, list)) and value:
+                out.append(f"{first}{yaml_key(key)}:\n")
+                _block_lines(value, rest + "  ", rest + "  ", out)
+            else:
+                out.append(f"{first}{yaml_key(key)}: {yaml_value(value)}\n")
+            first = rest
+        return
     for item in node:
         if isinstance(item, dict) and item:
-            lines += _mapping_lines(item, indent + "- ", indent + "  ")
+            _block_lines(item, first + "- ", first + "  ", out)
         elif isinstance(item, list) and item:
             raise deploy.DeployError("a sequence directly inside a sequence has no block form here")
         else:
-            lines.append(YamlLine(indent + "- ", None, item, True))
-    return lines
-
-
-def _mapping_lines(node: dict, first: str, rest: str) -> list[YamlLine]:
-    lines: list[YamlLine] = []
-    for i, (key, value) in enumerate(node.items()):
-        indent = first if i == 0 else rest
-        if isinstance(value, (dict, list)) and value:
-            lines.append(YamlLine(indent, str(key), None, False))
-            lines += yaml_lines(value, rest + "  ")
-        else:
-            lines.append(YamlLine(indent, str(key), value, True))
-    return lines
+            out.append(f"{first}- {yaml_value(item)}\n")
 
 
 def comment(value: Any) -> str:
@@ -228,7 +208,6 @@ _YAML = {
     "yaml_str": yaml_str,
     "yaml_value": yaml_value,
     "yaml_plain": yaml_plain,
-    "yaml_indent": yaml_indent,
     "yaml_key": yaml_key,
     **_COMMON,
 }
@@ -293,7 +272,7 @@ def compose_text(plan: dict, options: deploy.DeployOptions = deploy.DEFAULT_OPTI
     )
 
 
-# bundle file -> its template (each writes its objects through k8s-documents.yaml.j2)
+# bundle file -> its template (each writes its comments, then its objects as `documents`: yaml_documents)
 K8S_TEMPLATES = {
     deploy.K8S_MANIFESTS: "k8s.yaml.j2",
     deploy.K8S_KUSTOMIZATION: "k8s-kustomization.yaml.j2",
@@ -302,8 +281,20 @@ K8S_TEMPLATES = {
 }
 
 
+def yaml_documents(objects: list[dict]) -> Safe:
+    """The objects as YAML block documents, `---` between them, keys and scalars written by the
+    same functions as the templates' filters (yaml_key, yaml_value). Written here rather than
+    by a template loop, which took most of a build's time: a bundle has thousands of lines."""
+    out: list[str] = []
+    for i, node in enumerate(objects):
+        if i:
+            out.append("---\n")
+        _block_lines(node, "", "", out)
+    return Safe("".join(out))
+
+
 def _k8s_render(template: str, objects: list[dict], plan: dict, options: deploy.DeployOptions) -> str:
-    documents = [yaml_lines(o) for o in objects]
+    documents = yaml_documents(objects)
     return render(
         template,
         objects=objects,

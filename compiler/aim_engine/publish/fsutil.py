@@ -48,7 +48,18 @@ def check_output(out: Path, protected: list[Path]) -> Path:
             raise OutputDirError(f"--out {out} is a file, not a folder")
         if any(out.iterdir()) and not is_build_output(out):
             raise OutputDirError(f"{out} exists and was not made by aim-engine build; choose an empty or new folder")
+    _check_writable(out)
     return out
+
+
+def _check_writable(out: Path) -> None:
+    """The staging folder goes beside `out`: try making one in its nearest existing parent now,
+    so an unwritable --out (a read-only mount, /proc) fails before the build plans anything."""
+    parent = next(p for p in out.parents if p.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".aim-engine-probe-", dir=parent))
+    except OSError as exc:
+        raise OutputDirError(f"--out {out}: cannot write in {parent}: {exc.strerror or exc}") from None
 
 
 def _identity(folder: Path) -> dict[str, int]:
