@@ -13,6 +13,7 @@ from aim_engine.build import build, check
 from aim_engine.catalogue.load import catalogue_files
 from aim_engine.checks.diagnostics import Report
 from aim_engine.checks.loading import load
+from tests.catalogues import copy_models
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,14 +62,7 @@ SMALL_MODELS = ("qwen3-8b", "qwen3-32b")
 def small_catalogue(tmp_path):
     """A writable two-model catalogue (Qwen3-8B and Qwen3-32B with their recipes): for tests of
     the build's own behaviour, which does not depend on the size of the catalogue."""
-    root = tmp_path / "small"
-    (root / "models").mkdir(parents=True)
-    (root / "recipes").mkdir()
-    for name in SMALL_MODELS:
-        shutil.copy2(REPO / "models" / f"{name}.yaml", root / "models")
-        for recipe in (REPO / "recipes").glob(f"{name}-mi*.yaml"):
-            shutil.copy2(recipe, root / "recipes")
-    return root
+    return copy_models(REPO, tmp_path / "small", SMALL_MODELS)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
+from tests.catalogues import copy_models
+
 MODEL_ID = "test-org/Hostile-8B"
 SLUG = "test-org--Hostile-8B"
 MARK = "__aimPwned"  # a payload that runs sets window.__aimPwned or creates a file named PWNED
@@ -65,11 +67,15 @@ def payload(index: int) -> str:
     return PAYLOADS[index % len(PAYLOADS)]
 
 
-def hostile_catalogue(root: Path, repo: Path) -> Path:
-    """Copy the catalogue at `repo` to `root` and add the hostile model with an MI300X recipe
-    for vLLM and SGLang; returns `root`."""
-    shutil.copytree(repo / "models", root / "models")
-    shutil.copytree(repo / "recipes", root / "recipes")
+def hostile_catalogue(root: Path, repo: Path, models: tuple[str, ...] = ()) -> Path:
+    """Copy the catalogue at `repo` to `root` (only the `models` named by file stem, with their
+    recipes, when given) and add the hostile model with an MI300X recipe for vLLM and SGLang;
+    returns `root`."""
+    if models:
+        copy_models(repo, root, models)
+    else:
+        shutil.copytree(repo / "models", root / "models")
+        shutil.copytree(repo / "recipes", root / "recipes")
     model = (repo / "models" / "qwen3-8b.yaml").read_text("utf-8")
     model = model.replace("model_id: Qwen/Qwen3-8B", f"model_id: {MODEL_ID}")
     model = _field(model, "name", payload(0), "family")

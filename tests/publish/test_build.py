@@ -17,7 +17,8 @@ from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.cli import main
 from aim_engine.publish.fsutil import BUILD_MARKER, OutputDirError
 from aim_pick.contract.layout import slug
-from tests.conftest import REPO
+from tests.catalogues import copy_models
+from tests.conftest import REPO, SMALL_MODELS
 
 
 def read(path: Path):
@@ -171,10 +172,25 @@ def test_support_matrix(built):
     assert big["MI300X"]["8"]["status"] == "tuned"
 
 
+# One model of each kind the planner and renderers treat differently: dense GQA, MLA with
+# multi-node plans, MXFP4 MoE, a 405B that needs several hosts, hybrid linear attention,
+# sliding windows with a vision encoder.
+VARIED_MODELS = (
+    *SMALL_MODELS,
+    "deepseek-r1",
+    "gpt-oss-120b",
+    "llama-3.1-405b-instruct",
+    "qwen3-next-80b-a3b-instruct",
+    "gemma-3-27b-it",
+)
+
+
 @pytest.mark.slow
-def test_two_builds_are_byte_identical(built, tmp_path):
-    again = tmp_path / "again"
-    build(REPO, again, site=False)  # as `built` was made
+def test_two_builds_are_byte_identical(tmp_path):
+    root = copy_models(REPO, tmp_path / "cat", VARIED_MODELS)
+    built, again = tmp_path / "first", tmp_path / "again"
+    build(root, built, site=False)
+    build(root, again, site=False)
 
     def contents(root):  # every published file; the marker records the folder's own identity
         return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != BUILD_MARKER}

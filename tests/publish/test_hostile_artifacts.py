@@ -6,8 +6,9 @@ same (bare values, deploy.ENV_BARE): docker takes the rest of a line verbatim, w
 removal. The validator refuses other env values (ENV_FILE_VALUE), and the build refuses them
 too should one get past it. The artifacts are checked twice:
 
-- `carried`: the hostile catalogue (its env values are hostile values an env file can carry),
-  built for real; every artifact of the hostile plans goes to its reader;
+- `carried`: the hostile catalogue (its env values are hostile values an env file can carry;
+  beside two shipped models, tests/conftest.py SMALL_MODELS), built for real; every artifact
+  of the hostile plans goes to its reader;
 - the refused payloads, put back into those plans (with the newline and terminal-escape
   payloads as the model's name, which every artifact's comments show): compose, Kubernetes
   and the run script carry them exactly; only the env file refuses them.
@@ -27,7 +28,7 @@ import yaml
 from aim_engine.build import CatalogueInvalid, build
 from aim_engine.publish import artifacts as render
 from aim_pick.contract import deploy
-from tests.conftest import REPO
+from tests.conftest import REPO, SMALL_MODELS
 from tests.hostile import ENV_PAYLOADS, LINE_PAYLOADS, MODEL_ID, PAYLOADS, REFUSED_ENV_PAYLOADS, hostile_catalogue
 
 from . import readers
@@ -54,7 +55,8 @@ def edit_recipe(root: Path, change) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_root(tmp_path_factory):
-    return hostile_catalogue(tmp_path_factory.mktemp("hostile") / "cat", REPO)
+    # the hostile model beside two shipped ones: its plans and artifacts do not depend on the rest
+    return hostile_catalogue(tmp_path_factory.mktemp("hostile") / "cat", REPO, SMALL_MODELS)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ def assert_flag(argv: list[str], flag: str, value: str) -> None:
 
 @pytest.fixture(scope="module")
 def refusing_root(tmp_path_factory):
-    root = hostile_catalogue(tmp_path_factory.mktemp("refusing") / "cat", REPO)
+    root = hostile_catalogue(tmp_path_factory.mktemp("refusing") / "cat", REPO, SMALL_MODELS)
     edit_recipe(root, lambda recipe: recipe.update(env={f"AIM_BAD_{i}": v for i, v in enumerate(REFUSED_ENV_PAYLOADS)}))
     return root
 
