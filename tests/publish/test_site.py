@@ -226,6 +226,37 @@ def test_builder_reaches_a_non_default_plan_and_the_url_restores_it(page, server
 
 
 @pytest.mark.browser
+def test_builder_turns_the_models_serving_options_on_and_off(page, server, site_build):
+    """Qwen3-32B offers reasoning and tool calling; its MI300X TP1 vLLM recipe turns on reasoning only."""
+    slug = "Qwen--Qwen3-32B"
+    table = lookup(site_build, "MI300X", slug)
+    published = plan(site_build, table["decisions"][table["keys"]["1/exact/auto/vllm/latency"]]["plan"])
+    argv = published["docker_argv"]
+    assert "--reasoning-parser" in argv and "--tool-call-parser" not in argv
+    page.goto(f"{server}/models/{slug}.html?gpu=MI300X&n=1&mode=exact&precision=auto&engine=vllm&objective=latency")
+    assert shown_plan(page) == published["plan_id"]
+    result = page.locator("#aim-builder-result")
+    assert shell_words(result.locator(".aim-command code").inner_text()) == argv  # "as planned"
+    choose(page, reasoning="off", tools="on")
+    shown = shell_words(result.locator(".aim-command code").inner_text())
+    at = argv.index("--reasoning-parser")
+    assert shown == argv[:at] + argv[at + 2 :] + ["--tool-call-parser", "hermes", "--enable-auto-tool-choice"]
+    result.locator(".aim-copy").click()
+    assert shlex.split(page.evaluate("navigator.clipboard.readText()")) == shown
+    changed = result.locator(".aim-serving-changed").inner_text()
+    assert "reasoning turned off" in changed and "tool calling turned on" in changed
+    assert "files are the published plan's" in changed
+    url = page.url
+    assert "reasoning=off" in url and "tools=on" in url
+    again = page.context.new_page()
+    again.goto(url)
+    assert shell_words(again.locator("#aim-builder-result .aim-command code").inner_text()) == shown
+    choose(page, reasoning="plan", tools="plan")
+    assert shell_words(result.locator(".aim-command code").inner_text()) == argv
+    assert result.locator(".aim-serving-changed").count() == 0
+
+
+@pytest.mark.browser
 def test_builder_reaches_a_plan_no_key_chooses(page, server, site_build):
     """A published plan the planner never picks first (a sibling's recipe where the GPU's own
     gives a plan) is offered as an alternative that runs, and the link to it can be shared."""

@@ -254,13 +254,28 @@ def test_serving_options_say_what_the_command_turns_on(small_api):
     model = api.model("Qwen--Qwen3-32B")
     tuned = serving_options(model, api.plan("qwen3-32b-mi300x-bf16-vllm-tp1"))  # the recipe adds no tool parser
     assert tuned == [
-        {"option": "reasoning", "value": "qwen3", "on": True, "flags": "--reasoning-parser qwen3"},
+        {
+            "option": "reasoning",
+            "field": "reasoning",
+            "value": "qwen3",
+            "on": True,
+            "flags": "--reasoning-parser qwen3",
+            "add": ["--reasoning-parser qwen3"],
+            "drop": ["--reasoning-parser"],
+        },
         {
             "option": "tool calling",
+            "field": "tools",
             "value": "hermes",
             "on": False,
             "flags": "--tool-call-parser hermes --enable-auto-tool-choice",
+            "add": ["--tool-call-parser hermes", "--enable-auto-tool-choice"],
+            "drop": ["--tool-call-parser", "--enable-auto-tool-choice"],
         },
     ]
+    # the builder offers a choice per option the model has on any engine
+    config, _ = builder_files(api, model)
+    offered = [(o["field"], o["label"]) for o in config["serving"]]
+    assert offered == [("reasoning", "reasoning"), ("tools", "tool calling")]
     generic = serving_options(model, api.plan("qwen3-32b-mi210-bf16-vllm-tp2-generic"))
     assert [(o["option"], o["on"]) for o in generic] == [("reasoning", True), ("tool calling", True)]

@@ -289,8 +289,20 @@ def candidate_label(candidate: dict, titles: dict[str, str]) -> str:
     return f"{head}, no recipe"
 
 
-# Serving options a model may offer (its per-engine serving facts) and what the builder calls them.
-SERVING_OPTIONS = (("reasoning_parser", "reasoning"), ("tool_call_parser", "tool calling"))
+@dataclass(frozen=True)
+class ServingOption:
+    """A serving option a model may offer (its per-engine serving facts): the serving-facts key
+    (also the engine data's generic flag name), what the builder calls it, its URL field."""
+
+    key: str
+    label: str
+    field: str
+
+
+SERVING_OPTIONS = (
+    ServingOption("reasoning_parser", "reasoning", "reasoning"),
+    ServingOption("tool_call_parser", "tool calling", "tools"),
+)
 
 
 def flag_value(argv: list[str], flag: str) -> str | None:
@@ -305,24 +317,43 @@ def flag_value(argv: list[str], flag: str) -> str | None:
 
 def serving_options(model: dict, plan: dict) -> list[dict]:
     """Which of the model's serving options (reasoning, tool calling) the plan's command turns
-    on, and for those it leaves off, the engine flags that would (the engine's own spelling,
-    from its flag-snapshot data)."""
+    on, and how the builder turns each on or off: the command lines to add (the engine's own
+    spelling, from its engine data, checked against its flag snapshot) or the flags whose lines
+    to drop."""
     engine = load_engines().get(plan["backend"])
     facts = (model.get("serving") or {}).get("engines", {}).get(plan["backend"], {})
     if engine is None:
         return []
     flags = engine.generic.get("flags", {})
     out = []
-    for key, option in SERVING_OPTIONS:
-        offered, flag = facts.get(key), flags.get(key)
+    for option in SERVING_OPTIONS:
+        offered, flag = facts.get(option.key), flags.get(option.key)
         if not offered or not flag:
             continue
         used = flag_value(plan["container_argv"], flag)
-        turn_on = [flag, offered]
-        if key == "tool_call_parser" and flags.get("tool_choice"):
-            turn_on.append(flags["tool_choice"])
-        out.append({"option": option, "value": used or offered, "on": used is not None, "flags": shlex.join(turn_on)})
+        add = [shlex.join([flag, offered])]
+        drop = [flag]
+        if option.key == "tool_call_parser" and flags.get("tool_choice"):
+            add.append(flags["tool_choice"])
+            drop.append(flags["tool_choice"])
+        out.append(
+            {
+                "option": option.label,
+                "field": option.field,
+                "value": used or offered,
+                "on": used is not None,
+                "flags": " ".join(add),
+                "add": add,
+                "drop": drop,
+            }
+        )
     return out
+
+
+def offered_serving_options(model: dict) -> list[dict]:
+    """The serving options the model offers on at least one engine, as the builder's choices."""
+    engines = ((model.get("serving") or {}).get("engines") or {}).values()
+    return [{"field": o.field, "label": o.label} for o in SERVING_OPTIONS if any(facts.get(o.key) for facts in engines)]
 
 
 # The verdicts of a decision's path, written as their index here (a path has dozens of steps).
@@ -472,6 +503,7 @@ def builder_files(api: ApiView, model: dict) -> tuple[dict, dict[str, bytes]]:
         "backends": backends,
         "engines": {b: api.titles.get(b, b) for b in backends},
         "default": builder_default(model),
+        "serving": offered_serving_options(model),
         "reasons": reasons,
         "status": STATUS_TEXT,
     }

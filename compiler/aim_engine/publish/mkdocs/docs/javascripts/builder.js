@@ -6,10 +6,12 @@
 // works from any static host and from file://. Keys are the lookup files' own:
 // <n>/<exact|auto>/<precision|auto>/<backend|auto>/<latency|throughput>. The selection lives in
 // the URL query. Every value from data is written as text (textContent), never as HTML; the
-// memory picture is SVG the site build made, its text escaped there.
+// memory picture is SVG the site build made, its text escaped there. The serving options the
+// model offers (reasoning, tool calling) are choices too: "as planned" shows the published
+// command; "on" / "off" edit its lines with the engine's own flags and say what changed.
 (function () {
   "use strict";
-  var FIELDS = ["gpu", "n", "mode", "precision", "engine", "objective"];
+  var PLAN_FIELDS = ["gpu", "n", "mode", "precision", "engine", "objective"];
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -53,14 +55,37 @@
     return plan.lines.map(function (i) { return data.strings[i]; });
   }
 
-  function commandBlock(data, plan) {
+  // The plan's command lines with the reader's serving choices applied: the lines of an option
+  // turned off are dropped, those of one turned on appended (engine arguments come last).
+  function servingLines(data, plan, choices) {
+    var out = lines(data, plan), changes = [];
+    plan.serving.forEach(function (o) {
+      var want = choices[o.field];
+      if (want === "off" && o.on) {
+        out = out.filter(function (line) { return o.drop.indexOf(line.split(" ")[0].split("=")[0]) < 0; });
+        changes.push(o.option + " turned off");
+      } else if (want === "on" && !o.on) {
+        out = out.concat(o.add);
+        changes.push(o.option + " turned on (" + o.flags + ")");
+      }
+    });
+    (choices.serving || []).forEach(function (field) {
+      var offered = plan.serving.some(function (o) { return o.field === field.field; });
+      if (choices[field.field] === "on" && !offered) {
+        changes.push(field.label + " is not offered for this model with " + plan.engine + ": nothing added");
+      }
+    });
+    return {lines: out, changes: changes};
+  }
+
+  function commandBlock(shown) {
     var box = el("div", "aim-command no-copy");
     var button = el("button", "md-button aim-copy", "Copy command");
     button.type = "button";
     button.title = "Copy the command as one line";
-    button.setAttribute("data-command", lines(data, plan).join(" "));
+    button.setAttribute("data-command", shown.join(" "));
     var pre = el("pre");
-    pre.appendChild(el("code", null, lines(data, plan).join(" \\\n    ")));
+    pre.appendChild(el("code", null, shown.join(" \\\n    ")));
     box.appendChild(button);
     box.appendChild(pre);
     return box;
@@ -133,8 +158,9 @@
     return el("span", "aim-badge aim-" + (kind || word), word);
   }
 
-  function renderPlan(box, data, decision, config, gpu, shown, pick) {
-    var plan = data.plans[shown];
+  function renderPlan(box, data, decision, config, choices, shown, pick) {
+    var plan = data.plans[shown], gpu = choices.gpu;
+    var command = servingLines(data, plan, choices);
     if (shown !== decision.plan) {
       var note = el("p", "aim-alternative");
       note.appendChild(document.createTextNode("An alternative that also runs for this choice; the planner's choice is "));
@@ -166,7 +192,7 @@
     }
     if (plan.serving.length) {
       var serving = el("p", "aim-serving");
-      serving.appendChild(document.createTextNode("Serving options: "));
+      serving.appendChild(document.createTextNode("Serving options of the published plan: "));
       plan.serving.forEach(function (o, i) {
         if (i) serving.appendChild(document.createTextNode("; "));
         serving.appendChild(el("strong", null, o.option + " " + (o.on ? "on" : "off")));
@@ -175,7 +201,14 @@
       });
       box.appendChild(serving);
     }
-    if (plan.lines.length) box.appendChild(commandBlock(data, plan));
+    if (command.changes.length) {
+      var changed = el("p", "aim-serving-changed");
+      changed.appendChild(el("strong", null, "Changed from the published plan: "));
+      changed.appendChild(document.createTextNode(command.changes.join("; ") + ". The command below has the change; " +
+        (plan.lines.length ? "the files are the published plan's." : "the host scripts and manifests do not.")));
+      box.appendChild(changed);
+    }
+    if (plan.lines.length) box.appendChild(commandBlock(command.lines));
     else box.appendChild(el("p", "aim-multi-node", "This plan runs on " + plan.nodes + " hosts of " +
       (plan.gpus / plan.nodes) + " GPUs: start it with the leader and worker scripts (one per host) or the " +
       "Kubernetes manifests (a LeaderWorkerSet) below."));
@@ -242,9 +275,10 @@
     window.aimBuilderData = window.aimBuilderData || {};
     var loading = {};
     var alternative = null;  // a plan id the reader picked among the alternatives, or null
+    var FIELDS = PLAN_FIELDS.concat((config.serving || []).map(function (o) { return o.field; }));
 
     function state() {
-      var s = {};
+      var s = {serving: config.serving || []};
       FIELDS.forEach(function (name) { s[name] = form.elements[name].value; });
       return s;
     }
@@ -295,7 +329,7 @@
           several.appendChild(document.createTextNode("This plan serves it on several hosts:"));
           box.appendChild(several);
           var alone = {plan: decision.multi_node, path: decision.path, warnings: decision.warnings};
-          renderPlan(box, data, alone, config, s.gpu, decision.multi_node, function () {});
+          renderPlan(box, data, alone, config, s, decision.multi_node, function () {});
           result.setAttribute("data-plan", data.plans[decision.multi_node].id);
         } else if (decision.plan === null) {
           renderNone(box, data, decision, config, mainReason(data, decision), null);
@@ -307,7 +341,7 @@
             if (data.plans[i].id === alternative) shown = i;
           });
           if (shown === decision.plan) alternative = null;  // not an alternative of this choice
-          renderPlan(box, data, decision, config, s.gpu, shown, function (id) { alternative = id; show(true); });
+          renderPlan(box, data, decision, config, s, shown, function (id) { alternative = id; show(true); });
           result.setAttribute("data-plan", data.plans[shown].id);
         }
       }
