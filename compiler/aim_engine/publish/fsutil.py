@@ -129,12 +129,17 @@ def replace_tree(
     remove_leftovers(out)
     staging = _temporary_folder(out, "new")
     try:
+        made: set[str] = set()  # folders already made: a build writes tens of thousands of files
         for relative, data in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            if relative.endswith((".pyz", ".sh")):
-                target.chmod(0o755)  # programs: runnable as ./build/aim-pick.pyz
+            folder, _, _ = relative.rpartition("/")
+            if folder not in made:
+                (staging / folder).mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            fd = os.open(staging / relative, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if relative.endswith((".pyz", ".sh")):
+                    os.fchmod(fd, 0o755)  # programs: runnable as ./build/aim-pick.pyz
         if populate is not None:
             populate(staging)
         (staging / OWNER_FILE).unlink()
