@@ -793,22 +793,31 @@ class MatrixCells(HTMLParser):
 def test_matrix_cells_show_the_published_status_with_a_legend(site_build):
     """Each model page's matrix shows the model JSON's word per cell; the legend explains each
     word the site uses, and no cell says "verified"."""
-    words_seen = set()
+    words_seen, several_hosts = set(), 0
     for model_file in (site_build / "api" / "models").glob("*.json"):
         model = json.loads(model_file.read_text())
         parser = MatrixCells()
-        parser.feed((site_build / "site" / "models" / f"{model['slug']}.html").read_text("utf-8"))
+        page = (site_build / "site" / "models" / f"{model['slug']}.html").read_text("utf-8")
+        parser.feed(page)
+        # then a "2 × 8" / "4 × 8" column per host count some GPU type needs ("none" where one host does)
+        hosts = sorted({int(k) for row in model["multi_node"].values() for k in row})
         expected = [
-            model["support_matrix"][hw][str(n)]["status"] for hw in sorted(model["support_matrix"]) for n in range(1, 9)
+            [model["support_matrix"][hw][str(n)]["status"] for n in range(1, 9)]
+            + [model["multi_node"].get(hw, {}).get(str(k), {"status": "none"})["status"] for k in hosts]
+            for hw in sorted(model["support_matrix"])
         ]
-        assert [words[0] for words, _ in parser.cells] == expected, model["slug"]
-        assert all(text.startswith(w.replace("-", " ")) for (w, *_), text in parser.cells)
+        assert [words[0] for words, _ in parser.cells] == [w for row in expected for w in row], model["slug"]
+        assert all(text.startswith(w.replace("-", " ")) for (w, *_), text in parser.cells if w != "none")
+        assert all(f"<th>{k} × 8</th>" in page for k in hosts)
+        several_hosts += bool(hosts)
+        expected = [w for row in expected for w in row if w != "none"]
         assert {w for (w, *_), _ in parser.legend} == {
             "tuned", "derived", "generic", "tight", "does-not-fit", "not-supported"
         }  # fmt: skip
         words_seen.update(expected)
         assert not any("verified" in text for _, text in parser.cells)
     assert {"tuned", "derived", "generic", "does-not-fit"} <= words_seen
+    assert several_hosts  # some model needs more than one host of some GPU type (Llama-3.1-405B bf16)
 
 
 def test_a_generic_plan_tab_says_so_and_is_not_measured(site_build):

@@ -569,11 +569,14 @@ def model_page(api: ApiView, summary: dict) -> ModelPage:
     config, files = builder_files(api, model)
     series = chart_series(api, model)
     chart = concurrency_chart(series, model["architecture_config"]["max_position_embeddings"]) if series else None
+    # a column per host count some GPU type needs ("2 × 8"): where one host cannot hold the model
+    host_counts = sorted({int(nodes) for row in model["multi_node"].values() for nodes in row})
     text = render(
         "model.md.j2",
         model=model,
         matrix_hardware=sorted(model["support_matrix"]),
         counts=MATRIX_COUNTS,
+        host_counts=host_counts,
         sections=sections,
         status_text=STATUS_TEXT,
         status_legend=STATUS_LEGEND,
