@@ -9,6 +9,7 @@ import json
 import math
 
 import pytest
+import yaml
 
 from aim_engine.cli import main
 from aim_engine.engines import backends_for
@@ -148,25 +149,22 @@ def test_a_checkpoint_variant_uses_its_own_stored_size(capsys, copy_catalogue):
     """--checkpoint serves a variant: its recorded stored bytes when it has them, else its
     parameters at the variant's format (here block FP8: about half the bf16 checkpoint)."""
     base = ["Qwen/Qwen3-8B", "--gpu", "MI300X", "--max-model-len", "32768", "--root", str(copy_catalogue)]
+    path = copy_catalogue / "models" / "qwen3-8b.yaml"
+    model = yaml.safe_load(path.read_text("utf-8"))
+    variant = next(v for v in model["variants"] if v["model_id"] == "Qwen/Qwen3-8B-FP8")
+    recorded = variant["checkpoint"]["total_bytes"]
     code, main_ckpt = run_json(capsys, *base)
     code, fp8 = run_json(capsys, *base, "--checkpoint", "Qwen/Qwen3-8B-FP8")
     assert code == 0 and fp8["checkpoint"] == "Qwen/Qwen3-8B-FP8" and fp8["weight_format"] == "fp8_block"
-    assert fp8["weights_source"] == "parameters" and fp8["checkpoint_bytes"] is None
-    assert 0.5 < fp8["bytes"]["weights_per_gpu"] / main_ckpt["bytes"]["weights_per_gpu"] < 0.65
+    assert fp8["weights_source"] == "checkpoint" and fp8["checkpoint_bytes"] == recorded
+    assert fp8["bytes"]["weights_per_gpu"] == recorded
     assert fp8["available_kv_gib"] > main_ckpt["available_kv_gib"]
 
-    stored = 8_500_000_000
-    path = copy_catalogue / "models" / "qwen3-8b.yaml"
-    text = path.read_text("utf-8").replace(
-        "  verified: false\nprovenance:",
-        f"  verified: false\n  checkpoint: {{total_bytes: {stored}, source: a test figure}}\nprovenance:",
-        1,
-    )
-    assert "a test figure" in text
-    path.write_text(text, "utf-8")
-    code, sized = run_json(capsys, *base, "--checkpoint", "Qwen/Qwen3-8B-FP8")
-    assert code == 0 and sized["weights_source"] == "checkpoint" and sized["checkpoint_bytes"] == stored
-    assert sized["bytes"]["weights_per_gpu"] == stored
+    del variant["checkpoint"]  # a variant with no recorded size: its parameters at its format
+    path.write_text(yaml.safe_dump(model, sort_keys=False), "utf-8")
+    code, unsized = run_json(capsys, *base, "--checkpoint", "Qwen/Qwen3-8B-FP8")
+    assert code == 0 and unsized["weights_source"] == "parameters" and unsized["checkpoint_bytes"] is None
+    assert 0.5 < unsized["bytes"]["weights_per_gpu"] / main_ckpt["bytes"]["weights_per_gpu"] < 0.65
 
 
 def test_notes_say_what_the_figures_do_not(capsys):
