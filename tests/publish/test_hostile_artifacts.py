@@ -84,6 +84,12 @@ def hostile_plans(out: Path) -> list[dict]:
     return found
 
 
+def client_plans(out: Path) -> list[dict]:
+    """The hostile plans a real reader gets: one of each artifact shape (readers.one_of_each_shape);
+    the other plans of the recipe carry the same values through the same slots."""
+    return readers.one_of_each_shape(hostile_plans(out))
+
+
 def recipe_env(recipe: dict, backend: str) -> dict[str, str]:
     """What the recipe asks for, as literal text: the recipe's env overlaid by the entry's."""
     return {**recipe.get("env", {}), **recipe[f"{backend}_serve"]["1_gpu"].get("env", {})}
@@ -155,7 +161,7 @@ def test_recipe_values_reach_the_plans_unchanged(carried):
 def test_env_files_source_to_the_literal_values(carried, tmp_path):
     root, out = carried
     recipe = json.loads(recipe_path(root).read_text("utf-8"))
-    for plan in hostile_plans(out):
+    for plan in client_plans(out):
         text = (out / plan["env_file"]).read_text("utf-8")
         assert not CONTROL.search(text.replace("\n", ""))
         cwd = tmp_path / plan["plan_id"]
@@ -171,7 +177,7 @@ def test_env_files_source_to_the_literal_values(carried, tmp_path):
 def test_env_files_read_by_the_docker_cli_give_the_literal_values(carried, tmp_path):
     root, out = carried
     recipe = json.loads(recipe_path(root).read_text("utf-8"))
-    for plan in hostile_plans(out):
+    for plan in client_plans(out):
         parsed = readers.docker_env_file(out / plan["env_file"], tmp_path)
         assert parsed == [f"{k}={v}" for k, v in deploy.env_file(plan)]
         as_dict = dict(item.split("=", 1) for item in parsed)
@@ -182,7 +188,7 @@ def test_env_files_read_by_the_docker_cli_give_the_literal_values(carried, tmp_p
 
 def test_run_scripts_run_docker_with_exactly_the_plan_argv(carried, tmp_path):
     _, out = carried
-    for plan in hostile_plans(out):
+    for plan in client_plans(out):
         cwd = tmp_path / plan["plan_id"]
         cwd.mkdir()
         assert readers.run_script(out / plan["run_script"], cwd) == plan["docker_argv"]
@@ -193,7 +199,7 @@ def test_run_scripts_run_docker_with_exactly_the_plan_argv(carried, tmp_path):
 def test_compose_files_resolve_to_the_literal_values(carried, tmp_path):
     root, out = carried
     recipe = json.loads(recipe_path(root).read_text("utf-8"))
-    for plan in hostile_plans(out):
+    for plan in client_plans(out):
         config = readers.compose_config(out / plan["compose"], tmp_path, {"HF_TOKEN": "leak"})
         service = next(iter(config["services"].values()))
         assert service["command"] == plan["container_argv"]
@@ -226,7 +232,9 @@ def refused_plans(carried, hostile_recipe) -> list[tuple[dict, dict]]:
     artifact's comments); and the same with the carried env (for the env file)."""
     _, out = carried
     made = []
-    for i, plan in enumerate(hostile_plans(out)):
+    shapes = client_plans(out)
+    for i in range(max(len(shapes), len(LINE_PAYLOADS))):  # every shape, and every line payload
+        plan = shapes[i % len(shapes)]
         model = LINE_PAYLOADS[i % len(LINE_PAYLOADS)] + "\x1b[2J"
         env = {**plan["env"], **{f"AIM_BAD_{j}": v for j, v in enumerate(REFUSED_ENV_PAYLOADS)}}
         made.append(({**plan, "env": env, "model": model, "gated": True}, {**plan, "model": model, "gated": True}))
