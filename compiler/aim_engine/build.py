@@ -20,6 +20,7 @@ from aim_engine.checks.diagnostics import Report
 from aim_engine.checks.loading import Loaded, load
 from aim_engine.errors import AimError
 from aim_engine.planning.planner import Planner
+from aim_engine.publish import parallel
 from aim_engine.publish.api import Api, build_api
 from aim_engine.publish.fsutil import check_output, replace_tree
 from aim_engine.publish.pyz import build_pyz
@@ -75,22 +76,27 @@ def checked_catalogue(root: Path) -> Loaded:
     return checked.loaded
 
 
-def compile_catalogue(root: Path) -> Api:
-    """Validate and plan the catalogue at `root`; the files of the build, in memory."""
+def compile_catalogue(root: Path, jobs: int = 1) -> Api:
+    """Validate and plan the catalogue at `root`; the files of the build, in memory. `jobs`:
+    worker processes that plan and render models side by side (the bytes are the same)."""
     loaded = checked_catalogue(root)
     base = root.resolve()
     inputs = {p.resolve().relative_to(base).as_posix(): p for p in [*loaded.model_files, *loaded.recipe_files]}
-    api = build_api(loaded.catalogue, Planner(loaded.catalogue), inputs)
+    ids = sorted(loaded.catalogue.models)
+    jobs = parallel.useful_jobs(jobs, len(ids))
+    sections = parallel.model_sections(root, ids, jobs) if jobs > 1 else None
+    api = build_api(loaded.catalogue, Planner(loaded.catalogue), inputs, sections)
     api.files["aim-pick.pyz"] = build_pyz(api.files)
     return api
 
 
-def build(root: Path, out: Path, site: bool = True) -> BuildResult:
-    """Validate, plan and publish into `out`; with `site`, also the catalogue site."""
+def build(root: Path, out: Path, site: bool = True, jobs: int | None = None) -> BuildResult:
+    """Validate, plan and publish into `out`; with `site`, also the catalogue site. `jobs`:
+    worker processes for planning and rendering (default: one per CPU)."""
     start = time.perf_counter()
     protected = [root, root / "models", root / "recipes"]
     check_output(out, protected)  # before any work: a bad --out is one line, at once
-    api = compile_catalogue(root)
+    api = compile_catalogue(root, parallel.default_jobs() if jobs is None else jobs)
     site_step = (lambda staging: build_site(api.files, staging / "site")) if site else None
     replace_tree(out, api.files, site_step, protected=protected)
     return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)

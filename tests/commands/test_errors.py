@@ -100,3 +100,10 @@ def test_ctrl_c_exits_130_in_both_tools(tmp_path):
     pick.send_signal(signal.SIGINT)
     _, err = pick.communicate(timeout=60)
     assert pick.returncode == 130 and "Traceback" not in err
+
+
+def test_build_jobs_must_be_a_whole_number_of_at_least_one():
+    for value in ("0", "-1", "two", "²"):
+        done = aim_engine("build", "--jobs", value)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "--jobs" in done.stderr.splitlines()[-1]

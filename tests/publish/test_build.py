@@ -186,11 +186,13 @@ VARIED_MODELS = (
 
 
 @pytest.mark.slow
-def test_two_builds_are_byte_identical(tmp_path):
+def test_two_builds_are_byte_identical_with_or_without_workers(tmp_path):
+    """One build in one process and one with two worker processes (publish/parallel.py) write
+    the same bytes, the zipapp's compiled modules included."""
     root = copy_models(REPO, tmp_path / "cat", VARIED_MODELS)
     built, again = tmp_path / "first", tmp_path / "again"
-    build(root, built, site=False)
-    build(root, again, site=False)
+    build(root, built, site=False, jobs=1)
+    build(root, again, site=False, jobs=2)
 
     def contents(root):  # every published file; the marker records the folder's own identity
         return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != BUILD_MARKER}

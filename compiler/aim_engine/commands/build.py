@@ -14,11 +14,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--out", default="build", help="output folder (default: build/); replaced as a whole")
     b.add_argument("--root", default=".", help="catalogue root (default: .)")
     b.add_argument("--no-site", action="store_true", help="skip the catalogue site (API and artifacts only)")
+    b.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="worker processes that plan and render models side by side (default: one per CPU; 1: none)",
+    )
     b.set_defaults(func=run)
 
 
+def positive_int(text: str) -> int:
+    value = int(text) if text.isascii() and text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    result = build(Path(args.root), Path(args.out), site=not args.no_site)
+    result = build(Path(args.root), Path(args.out), site=not args.no_site, jobs=args.jobs)
     print(
         f"built {result.plans} plans, {result.lookups} lookup files ({result.decisions} distinct decisions), "
         f"{result.files} files into {result.out} in {result.seconds:.1f} s"

@@ -15,7 +15,7 @@ Everything is sorted and free of timestamps, so equal inputs give equal bytes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
@@ -468,30 +468,57 @@ class Api:
     lookups: int
 
 
-def build_api(catalogue: Catalogue, planner: Planner, inputs: dict[str, Path]) -> Api:
-    """`inputs`: the catalogue files by their path relative to the catalogue root."""
+@dataclass(frozen=True)
+class ModelSection:
+    """What one model publishes: its plan, artifact and lookup files and its model record."""
+
+    model_id: str
+    files: dict[str, bytes]
+    plans: int
+    decisions: int
+
+
+def model_section(planner: Planner, catalogue: Catalogue, model: Model) -> ModelSection:
+    """Plan `model` on every GPU type and render what it publishes. Sections of different models
+    share nothing, so they can be made in any order (or in parallel: publish/parallel.py)."""
+    files: dict[str, bytes] = {}
+    decisions = 0
+    matrix: dict[str, dict[str, MatrixCell]] = {}
+    hosts: dict[str, dict[str, MultiNodeCell]] = {}
+    plans: list[PlanSummary] = []
+    for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
+        lookup, exact = lookup_json(planner, model, hardware)  # makes the throughput plans too
+        runnable = [c for c in planner.candidates(model, hardware) if c.plan_id]
+        for candidate in runnable + planner.replicated_plans(model, hardware):
+            files.update(plan_files(plan_json(planner, model, candidate)))
+            plans.append(plan_summary(candidate))
+        decisions += len(lookup["decisions"])
+        # compact: machines read lookups, and they are many
+        files["api/" + layout.lookup_path(hardware.name, model.slug)] = layout.compact_json(lookup)
+        matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
+        cells = multi_node_cells(planner, model, hardware)
+        if cells:
+            hosts[hardware.name] = cells
+    body = model_json(model, catalogue, matrix, plans, hosts)
+    files[f"api/models/{model.slug}.json"] = layout.pretty_json(body)
+    return ModelSection(model.model_id, files, len(plans), decisions)
+
+
+def build_api(
+    catalogue: Catalogue, planner: Planner, inputs: dict[str, Path], sections: Iterable[ModelSection] | None = None
+) -> Api:
+    """`inputs`: the catalogue files by their path relative to the catalogue root. `sections`:
+    the models' sections already made (in model id order), else they are made here, one by one."""
     files: dict[str, bytes] = schema_files()
     plan_count = decision_count = 0
-    for model in sorted(catalogue.models.values(), key=lambda m: m.model_id):
-        matrix: dict[str, dict[str, MatrixCell]] = {}
-        hosts: dict[str, dict[str, MultiNodeCell]] = {}
-        plans: list[PlanSummary] = []
-        for hardware in sorted(catalogue.hardware.values(), key=lambda h: h.name):
-            lookup, exact = lookup_json(planner, model, hardware)  # makes the throughput plans too
-            runnable = [c for c in planner.candidates(model, hardware) if c.plan_id]
-            for candidate in runnable + planner.replicated_plans(model, hardware):
-                files.update(plan_files(plan_json(planner, model, candidate)))
-                plans.append(plan_summary(candidate))
-            decision_count += len(lookup["decisions"])
-            # compact: machines read lookups, and they are many
-            files["api/" + layout.lookup_path(hardware.name, model.slug)] = layout.compact_json(lookup)
-            matrix[hardware.name] = {str(n): matrix_cell(exact[n]) for n in sorted(exact)}
-            cells = multi_node_cells(planner, model, hardware)
-            if cells:
-                hosts[hardware.name] = cells
-        plan_count += len(plans)
-        body = model_json(model, catalogue, matrix, plans, hosts)
-        files[f"api/models/{model.slug}.json"] = layout.pretty_json(body)
+    models = sorted(catalogue.models.values(), key=lambda m: m.model_id)
+    made = sections if sections is not None else (model_section(planner, catalogue, m) for m in models)
+    for model, section in zip(models, made, strict=True):
+        if section.model_id != model.model_id:
+            raise ValueError(f"section of {section.model_id} where {model.model_id} was expected")
+        files.update(section.files)
+        plan_count += section.plans
+        decision_count += section.decisions
     lookups = len(catalogue.models) * len(catalogue.hardware)
     index = {
         "api_version": API_VERSION,

@@ -6,10 +6,11 @@ inputs give the same bytes.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import marshal
+import subprocess
+import sys
 import zipfile
 from importlib import resources
 
@@ -26,14 +27,40 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def _pyc(source: bytes, name: str) -> bytes:
-    """Compiled module next to its source: zipimport cannot cache bytecode, so without it
-    every start compiles aim-pick again. Hash-based and unchecked, so the bytes depend
-    only on the source; another Python version ignores it (magic number) and compiles
-    the .py instead."""
+# Compiles every module in a fresh interpreter and writes {name: .pyc bytes} to stdout. marshal
+# writes an object once and refers back to it when the object has other references at that moment,
+# so the bytes depend on the state of the compiling process (which modules it has loaded, which
+# strings it holds); a fresh isolated interpreter with a fixed hash seed (frozenset constants) is
+# always in the same state, so two builds give the same archive however they ran.
+_COMPILE = """
+import importlib.util, marshal, sys
+sources = marshal.loads(sys.stdin.buffer.read())
+flags = (0b01).to_bytes(4, "little")  # hash-based, not checked against the source
+out = {}
+for name, source in sources.items():
     code = compile(source, name, "exec", dont_inherit=True)
-    flags = (0b01).to_bytes(4, "little")  # hash-based, not checked against the source
-    return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code)
+    out[name] = importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + marshal.dumps(code)
+sys.stdout.buffer.write(marshal.dumps(out))
+"""
+
+
+def compiled(sources: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Each module compiled next to its source: zipimport cannot cache bytecode, so without it
+    every start compiles aim-pick again. Hash-based and unchecked, so the bytes depend only on
+    the source and the interpreter; another Python version ignores it (magic number) and
+    compiles the .py instead."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _COMPILE],
+        input=marshal.dumps(dict(sources)),
+        capture_output=True,
+        env={"PYTHONHASHSEED": "0"},
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"compiling aim-pick's modules failed: {done.stderr.decode(errors='replace')[-500:]}")
+    out: dict[str, bytes] = marshal.loads(done.stdout)
+    return out
 
 
 def shim_sources() -> list[tuple[str, bytes]]:
@@ -57,9 +84,11 @@ def build_pyz(api_files: dict[str, bytes]) -> bytes:
     buffer.write(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "__main__.py", MAIN)
-        for name, code in shim_sources():
+        sources = shim_sources()
+        pycs = compiled(sources)
+        for name, code in sources:
             _add(archive, name, code)
-            _add(archive, name + "c", _pyc(code, name))
+            _add(archive, name + "c", pycs[name])
         for path, data in sorted(embedded_api(api_files).items()):
             _add(archive, path, data)
     return buffer.getvalue()
