@@ -13,6 +13,7 @@ from aim_engine.build import build, check
 from aim_engine.catalogue.load import catalogue_files
 from aim_engine.checks.diagnostics import Report
 from aim_engine.checks.loading import load
+from aim_engine.publish.parallel import default_jobs
 from tests.catalogues import copy_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,5 +71,5 @@ def built(tmp_path_factory):
     """One build of the shipped catalogue (API, artifacts, aim-pick.pyz; no site), shared by
     every test that reads build output. The site tests build their own catalogue."""
     out = tmp_path_factory.mktemp("b") / "build"
-    build(REPO, out, site=False)
+    build(REPO, out, site=False, jobs=default_jobs())  # as `aim-engine build` does
     return out

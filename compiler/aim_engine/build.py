@@ -90,13 +90,15 @@ def compile_catalogue(root: Path, jobs: int = 1) -> Api:
     return api
 
 
-def build(root: Path, out: Path, site: bool = True, jobs: int | None = None) -> BuildResult:
+def build(root: Path, out: Path, site: bool = True, jobs: int = 1) -> BuildResult:
     """Validate, plan and publish into `out`; with `site`, also the catalogue site. `jobs`:
-    worker processes for planning and rendering (default: one per CPU)."""
+    worker processes for planning and rendering (`aim-engine build` uses one per CPU). They are
+    spawned, so they import the caller's main module again: a script that asks for more than one
+    needs the usual `if __name__ == "__main__":` guard (see the multiprocessing docs)."""
     start = time.perf_counter()
     protected = [root, root / "models", root / "recipes"]
     check_output(out, protected)  # before any work: a bad --out is one line, at once
-    api = compile_catalogue(root, parallel.default_jobs() if jobs is None else jobs)
+    api = compile_catalogue(root, jobs)
     site_step = (lambda staging: build_site(api.files, staging / "site")) if site else None
     replace_tree(out, api.files, site_step, protected=protected)
     return BuildResult(out, len(api.files), api.plans, api.decisions, api.lookups, time.perf_counter() - start)

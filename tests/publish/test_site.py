@@ -25,6 +25,7 @@ from playwright.sync_api import sync_playwright
 
 from aim_engine.build import build
 from aim_engine.planning.planner import Reason
+from aim_engine.publish.parallel import default_jobs
 from tests import hostile
 from tests.conftest import REPO
 
@@ -45,7 +46,7 @@ def site_build(tmp_path_factory):
     root = hostile.hostile_catalogue(tmp_path_factory.mktemp("cat"), REPO)
     out = tmp_path_factory.mktemp("out") / "build"
     started = time.monotonic()
-    build(root, out)
+    build(root, out, jobs=default_jobs())
     print(f"hostile catalogue built with the site in {time.monotonic() - started:.1f} s")
     return out
 

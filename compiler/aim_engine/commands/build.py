@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aim_engine.build import build
 from aim_engine.errors import EXIT_OK
+from aim_engine.publish import parallel
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +32,8 @@ def positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = build(Path(args.root), Path(args.out), site=not args.no_site, jobs=args.jobs)
+    jobs = args.jobs if args.jobs is not None else parallel.default_jobs()
+    result = build(Path(args.root), Path(args.out), site=not args.no_site, jobs=jobs)
     print(
         f"built {result.plans} plans, {result.lookups} lookup files ({result.decisions} distinct decisions), "
         f"{result.files} files into {result.out} in {result.seconds:.1f} s"
