@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
+import yaml
 from kubernetes_validate import utils
 from referencing import Registry, Resource
 
@@ -61,3 +65,31 @@ def same_as_kubernetes_validate(doc: dict) -> bool:
     except kubernetes_validate.ValidationError:
         return False
     return True
+
+
+# --- kustomize -------------------------------------------------------------------------------------
+
+
+def kubectl() -> str:
+    path = shutil.which("kubectl")
+    assert path, "kubectl is missing: run scripts/install-test-tools.sh (the README's test command does)"
+    return path
+
+
+def kustomize(folder: Path) -> list[dict]:
+    """`kubectl kustomize folder`: the resources it renders."""
+    done = subprocess.run([kubectl(), "kustomize", str(folder)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [d for d in yaml.load_all(done.stdout, Loader=yaml.CSafeLoader) if d]
+
+
+def kustomize_overridden(bundle: Path, work: Path, change: Callable[[dict], None]) -> list[dict]:
+    """A copy of the bundle folder with its kustomization.yaml edited by `change` (as a user
+    would make their overrides), rendered by kustomize."""
+    folder = work / "bundle"
+    shutil.copytree(bundle, folder)
+    path = folder / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text())
+    change(kustomization)
+    path.write_text(yaml.safe_dump(kustomization))
+    return kustomize(folder)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -48,18 +47,6 @@ def bundle(built: Path, plan: dict) -> dict[str, list[dict]]:
 
 def load_all(text: str) -> list[dict]:
     return [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
-
-
-def kubectl() -> str:
-    path = shutil.which("kubectl")
-    assert path, "kubectl is missing: run scripts/install-test-tools.sh (the README's test command does)"
-    return path
-
-
-def kustomize(folder: Path) -> list[dict]:
-    done = subprocess.run([kubectl(), "kustomize", str(folder)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return load_all(done.stdout)
 
 
 def key(doc: dict) -> tuple[str, str]:
@@ -242,7 +229,7 @@ def test_kustomize_renders_the_bundles_to_their_manifests(built, tmp_path):
         folder.mkdir()
         listed = [os.path.relpath(built / p["k8s_bundle"], folder) for p in batch]
         (folder / "kustomization.yaml").write_text(yaml.safe_dump({"resources": listed}), "utf-8")
-        rendered = {key(d): d for d in kustomize(folder)}
+        rendered = {key(d): d for d in k8s_check.kustomize(folder)}
         wrong = []
         for plan in batch:
             docs = load_all((built / plan["k8s"]).read_text("utf-8"))
@@ -258,22 +245,20 @@ def test_kustomize_renders_the_bundles_to_their_manifests(built, tmp_path):
 @pytest.mark.clients
 def test_the_optional_files_and_the_overrides_render_through_kustomize(built, tmp_path):
     plan = plan_of(built, GATED)
-    folder = tmp_path / "bundle"
-    shutil.copytree(built / plan["k8s_bundle"], folder)
-    path = folder / deploy.K8S_KUSTOMIZATION
-    kustomization = yaml.safe_load(path.read_text())
-    kustomization["resources"] += [deploy.K8S_HPA, deploy.K8S_SECRET]
-    kustomization["namespace"] = "serving"
-    kustomization["images"][0]["newName"] = "mirror.example/rocm/sgl-dev"
-    kustomization["replicas"] = [{"name": deploy.k8s_name(plan), "count": 3}]
-    kustomization["patches"] = [
-        {
-            "target": {"kind": "PersistentVolumeClaim"},
-            "patch": json.dumps([{"op": "add", "path": "/spec/storageClassName", "value": "cephfs"}]),
-        }
-    ]
-    path.write_text(yaml.safe_dump(kustomization))
-    docs = {d["kind"]: d for d in kustomize(folder)}
+
+    def overrides(kustomization: dict) -> None:
+        kustomization["resources"] += [deploy.K8S_HPA, deploy.K8S_SECRET]
+        kustomization["namespace"] = "serving"
+        kustomization["images"][0]["newName"] = "mirror.example/rocm/sgl-dev"
+        kustomization["replicas"] = [{"name": deploy.k8s_name(plan), "count": 3}]
+        kustomization["patches"] = [
+            {
+                "target": {"kind": "PersistentVolumeClaim"},
+                "patch": json.dumps([{"op": "add", "path": "/spec/storageClassName", "value": "cephfs"}]),
+            }
+        ]
+
+    docs = {d["kind"]: d for d in k8s_check.kustomize_overridden(built / plan["k8s_bundle"], tmp_path, overrides)}
     assert set(docs) == {
         "Deployment",
         "Service",

@@ -216,18 +216,12 @@ def test_deploy_refuses_nothing_the_lws_template_needs(built):
 @pytest.mark.clients
 def test_a_registry_mirror_reaches_every_pod_of_the_group_through_kustomize(built, tmp_path):
     plan = plan_of(built, LLAMA_405B_MI210)
-    folder = tmp_path / "bundle"
-    shutil.copytree(built / plan["k8s_bundle"], folder)
-    path = folder / deploy.K8S_KUSTOMIZATION
-    kustomization = yaml.safe_load(path.read_text())
-    kustomization["images"][0]["newName"] = "mirror.example/vllm"
-    kustomization["namespace"] = "serving"
-    path.write_text(yaml.safe_dump(kustomization))
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is missing: run scripts/install-test-tools.sh"
-    done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    docs = {d["kind"]: d for d in yaml.safe_load_all(done.stdout) if d}
+
+    def overrides(kustomization: dict) -> None:
+        kustomization["images"][0]["newName"] = "mirror.example/vllm"
+        kustomization["namespace"] = "serving"
+
+    docs = {d["kind"]: d for d in k8s_check.kustomize_overridden(built / plan["k8s_bundle"], tmp_path, overrides)}
     group = docs["LeaderWorkerSet"]["spec"]["leaderWorkerTemplate"]
     images = {
         c["image"]

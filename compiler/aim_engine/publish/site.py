@@ -134,12 +134,13 @@ def _finalize(value: Any) -> Any:
     return value if isinstance(value, Markup) else inert(value)
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def _environment(autoescape: bool, finalize: Any, filters: dict[str, Any]) -> jinja2.Environment:
+    """A site Jinja2 environment: `finalize` writes every value no filter marked, the escape
+    hatches (_UNSAFE_FILTERS) are removed, `filters` are the only ways to write a value otherwise."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        finalize=_finalize,  # every {{ value }} that no filter below marked is written inert
+        autoescape=autoescape,
+        finalize=finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -147,17 +148,27 @@ def environment() -> jinja2.Environment:
     )
     for name in _UNSAFE_FILTERS:
         del env.filters[name]
-    env.filters.update(
-        fence=fence,
-        literal_block=literal_block,
-        inert_lines=inert_lines,
-        front_matter=front_matter,
-        script_json=script_json,
-        gib=gib,
-        memory_bar=memory_bar,  # inline SVG (publish/svg.py escapes its text)
-        json_attr=lambda v: json.dumps(v, sort_keys=True),  # a str: written inert like any value
-    )
+    env.filters.update(filters)
     return env
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """HTML/Markdown pages: every {{ value }} that no filter below marked is written inert."""
+    return _environment(
+        True,
+        _finalize,
+        {
+            "fence": fence,
+            "literal_block": literal_block,
+            "inert_lines": inert_lines,
+            "front_matter": front_matter,
+            "script_json": script_json,
+            "gib": gib,
+            "memory_bar": memory_bar,  # inline SVG (publish/svg.py escapes its text)
+            "json_attr": lambda v: json.dumps(v, sort_keys=True),  # a str: written inert like any value
+        },
+    )
 
 
 def render(template: str, **context: Any) -> str:
@@ -180,19 +191,8 @@ def _plain_finalize(value: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def plain_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=False,
-        finalize=_plain_finalize,  # every {{ value }} no filter marked is written as plain_text
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    for name in _UNSAFE_FILTERS:
-        del env.filters[name]
-    env.filters.update(fence=fence, literal_block=literal_block, gib=gib)
-    return env
+    """Plain Markdown (llms.txt, models/<slug>.md): every {{ value }} no filter marked is plain_text."""
+    return _environment(False, _plain_finalize, {"fence": fence, "literal_block": literal_block, "gib": gib})
 
 
 def render_plain(template: str, **context: Any) -> str:
