@@ -6,6 +6,8 @@
 #   kubectl         renders every Kubernetes bundle (`kubectl kustomize`); Debian's package is
 #                   kubernetes-client
 #   chromium        the catalogue site's browser tests (driven by Playwright)
+# and the released engine wheels (vLLM, SGLang, at the versions the engine data pins, without their
+# GPU dependencies) in the venvs tests/engines/test_real_parser.py runs their real parsers from.
 # Anything already present is left alone.
 set -eu
 need=""
@@ -22,3 +24,10 @@ if [ -n "$need" ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
+
+cd "$(dirname "$0")/.."
+for engine in vllm sglang; do
+  version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' \
+    "compiler/aim_engine/catalogue/data/engines/$engine.json")
+  python3 -m tools.flagdump "$engine" "$version" --venv-only >/dev/null
+done

@@ -1,6 +1,6 @@
 """Every published plan's engine arguments parse with the pinned engine's real parser (the
-released wheel in its flag-dump venv, built as tools/flagdump builds it). Skipped where the
-venvs are missing: `python3 -m tools.flagdump vllm 0.33.0` (and sglang 0.5.23) makes them."""
+released wheel in its flag-dump venv, built as tools/flagdump builds it).
+scripts/install-test-tools.sh makes the venvs (`python3 -m tools.flagdump ENGINE VERSION --venv-only`)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def venv_python(engine: str) -> Path:
 def real_parse(engine: str, argvs: list[list[str]]) -> list:
     """Per argv: None (parsed) or the parser's error."""
     py = venv_python(engine)
-    if not py.exists():
-        pytest.skip(f"no flag-dump venv for {engine} ({py}); run python3 -m tools.flagdump first")
+    assert py.exists(), (
+        f"no flag-dump venv for {engine} ({py}): run scripts/install-test-tools.sh (the README's test command does)"
+    )
     with tempfile.TemporaryDirectory(prefix="aim-realparse-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()

@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--venv", default=None, help="virtualenv to (re)use; default /tmp/aim-engine-flags/<engine>-<version>"
     )
+    ap.add_argument(
+        "--venv-only", action="store_true", help="only install the venv (what the real-parser tests need); no dump"
+    )
     # Hidden: set when the outer run starts the inner one inside the venv (--out is then a file).
     ap.add_argument("--_inner", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return inner_main(args.engine, args.version, args.out)
     from .outer import outer_main
 
-    return outer_main(args.engine, args.version, args.out, args.venv)
+    return outer_main(args.engine, args.version, args.out, args.venv, args.venv_only)
 
 
 if __name__ == "__main__":

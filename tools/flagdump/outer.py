@@ -128,14 +128,10 @@ def _package_path(tmp: Path) -> Path:
     return root
 
 
-def outer_main(engine: str, version: str, out: str | None, venv: str | None) -> int:
-    spec = ENGINES[engine]
-    venv_dir = Path(venv) if venv else DEFAULT_VENV_ROOT / f"{engine}-{version}"
-    out_dir = Path(out) if out else DEFAULT_OUT
-    out_file = out_dir / f"{engine}-{version}.json"
+def install_venv(spec: EngineSpec, version: str, venv_dir: Path) -> Path:
+    """The throw-away venv with the released engine wheel (no GPU dependencies) and the light
+    packages its parser imports; its interpreter."""
     py = venv_dir / "bin" / "python"
-
-    t0 = time.monotonic()
     if not py.exists():
         _run([sys.executable, "-m", "venv", str(venv_dir)])
     pip = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
@@ -154,7 +150,21 @@ def outer_main(engine: str, version: str, out: str | None, venv: str | None) -> 
         ).stdout
     )
     _pip(pip + ["--only-binary", ":all:"] + pinned_light_deps(spec, requires))
+    return py
+
+
+def outer_main(engine: str, version: str, out: str | None, venv: str | None, venv_only: bool = False) -> int:
+    spec = ENGINES[engine]
+    venv_dir = Path(venv) if venv else DEFAULT_VENV_ROOT / f"{engine}-{version}"
+    out_dir = Path(out) if out else DEFAULT_OUT
+    out_file = out_dir / f"{engine}-{version}.json"
+
+    t0 = time.monotonic()
+    py = install_venv(spec, version, venv_dir)
     t_install = time.monotonic() - t0
+    if venv_only:  # for the tests that run the real parser (tests/engines/test_real_parser.py)
+        print(f"{engine} {version} installed in {venv_dir} in {t_install:.1f}s")
+        return 0
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t1 = time.monotonic()
