@@ -429,6 +429,9 @@ class Backend:
 
     def __init__(self, data: EngineData):
         self.data = data
+        # Entry is frozen but holds a dict, so it cannot be a key: entries by id, kept alive here so
+        # an id is never reused while cached. A planner asks for the same entry's args thousands of times.
+        self._args: dict[int, tuple[Entry, dict[str, Any]]] = {}
 
     @property
     def facts(self) -> EngineFacts:
@@ -528,8 +531,13 @@ class Backend:
         return out
 
     def args(self, entry: Entry) -> dict[str, Any]:
-        """The entry's args by canonical name, parsed; unknown or bad ones dropped."""
-        return canonical_args(entry.args, self.flags, self.json_options, self.parse)
+        """The entry's args by canonical name, parsed; unknown or bad ones dropped (a new dict
+        each call; the parsing is done once per entry)."""
+        cached = self._args.get(id(entry))
+        if cached is None or cached[0] is not entry:
+            cached = (entry, canonical_args(entry.args, self.flags, self.json_options, self.parse))
+            self._args[id(entry)] = cached
+        return dict(cached[1])
 
     def rope_override(self, entry: Entry) -> RopeOverride | None:
         """The rope scaling the entry's config override sets, if it sets a real one."""

@@ -82,6 +82,10 @@ def _quoted(text: str) -> str:
 
 def yaml_value(value: Any) -> str:
     """Numbers and booleans as YAML scalars, everything else as a quoted string."""
+    if type(value) is str:  # most scalars of a bundle: straight to the cached quoting
+        return _quoted(value)
+    if type(value) is int:  # what json.dumps writes for an int, without building an encoder per call
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -121,16 +125,20 @@ def _block_lines(node: dict | list, first: str, rest: str, out: list[str]) -> No
     its first line indented by `first`, the others by `rest` (they differ after a sequence dash);
     keys through yaml_key, scalars (and empty mappings or sequences) through yaml_value."""
     if isinstance(node, dict):
+        inner = rest + "  "
         for key, value in node.items():
-            if isinstance(value, (dict, list)) and value:
-                out.append(f"{first}{yaml_key(key)}:\n")
-                _block_lines(value, rest + "  ", rest + "  ", out)
+            written = _key(key) if type(key) is str else yaml_key(key)
+            if value and isinstance(value, (dict, list)):
+                out.append(f"{first}{written}:\n")
+                _block_lines(value, inner, inner, out)
             else:
-                out.append(f"{first}{yaml_key(key)}: {yaml_value(value)}\n")
+                out.append(f"{first}{written}: {yaml_value(value)}\n")
             first = rest
         return
     for item in node:
-        if isinstance(item, dict) and item:
+        if type(item) is str:
+            out.append(f"{first}- {_quoted(item)}\n")
+        elif isinstance(item, dict) and item:
             _block_lines(item, first + "- ", first + "  ", out)
         elif isinstance(item, list) and item:
             raise deploy.DeployError("a sequence directly inside a sequence has no block form here")
@@ -248,6 +256,7 @@ def environment(kind: str, template_dir: str | None = None) -> jinja2.Environmen
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates do not change during a build: no stat of the file per render
     )
     for hatch in ("safe", "escape", "e", "forceescape"):  # HTML's, and the way around finalize
         env.filters.pop(hatch, None)
