@@ -25,8 +25,10 @@ Ratios are medians over the bare baseline; the entry point is also compared with
 interpreter. `python3` is resolved once to the real interpreter (a pyenv shim is a shell
 script and would add its own start-up to every figure).
 
-The .pyz carries unchecked-hash .pyc files next to its sources (compiler/aim_engine/shim.py):
-zipimport never writes bytecode, so without them every start would compile aim-pick.
+The .pyz carries unchecked-hash .pyc files next to its sources, stored uncompressed
+(compiler/aim_engine/publish/pyz.py): zipimport never writes bytecode, so without them every
+start would compile aim-pick. Its API is one pack in front of the zip (aim_pick/contract/pack.py),
+so zipimport's directory, read whole at every start, lists only the modules.
 """
 
 from __future__ import annotations

@@ -164,3 +164,73 @@ def test_zipapp_profiles_read_the_plan_bundles(host, built, bare_python):
     refused = run("--profile", other)
     assert refused.returncode == 3 and "is for MI355X" in refused.stderr
     assert run("--profile", "no-such-plan").returncode == 2
+
+
+# Reads, inside the zipapp (its own reader, zipimport loader), every file of the embedded API and
+# prints a digest of each parsed document by its published path.
+EMBEDDED_DIGESTS = r"""
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from aim_pick.contract import reader
+api = reader.Api(None)
+assert api.embedded is not None, "not reading the embedded copy"
+def digest(doc):
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+out = {}
+for name, entry in api.embedded.index.items():
+    if name.startswith("plan-bundles/"):
+        hw, slug = name[len("plan-bundles/"):].split("/")
+        for plan_id in api.embedded.pack(name).index:
+            out[f"plans/{plan_id}.json"] = digest(api.read_plan(plan_id, hw, slug))
+    elif name != "plan-index.json":
+        out[name] = digest(api.read(name))
+print(json.dumps(out))
+"""
+
+
+def test_zipapp_embeds_every_published_api_file(built, bare_python):
+    """The pack in front of the zip holds the whole API: every file under build/api, read back
+    through aim-pick's own reader from the zipapp, is the published document; the zip itself
+    holds only aim-pick's modules (zipimport reads its whole directory at every start)."""
+    import hashlib
+    import zipfile
+
+    pyz = built / "aim-pick.pyz"
+    done = subprocess.run(
+        [bare_python, "-I", "-c", EMBEDDED_DIGESTS, str(pyz)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    embedded = json.loads(done.stdout)
+    api = built / "api"
+    published = {
+        str(p.relative_to(api)): hashlib.sha256(
+            json.dumps(json.loads(p.read_bytes()), sort_keys=True).encode()
+        ).hexdigest()
+        for p in api.rglob("*.json")
+    }
+    assert embedded == published
+    with zipfile.ZipFile(pyz) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+    assert names[0] == "__main__.py" and all(n.startswith("aim_pick/") for n in names[1:])
+
+
+@pytest.mark.parametrize("damage", ["magic", "index", "member"])
+def test_a_damaged_zipapp_catalogue_is_exit_5_not_a_traceback(host, built, bare_python, tmp_path, damage):
+    host.gpus([hosts.MI300X] * 8)
+    env = host.environment()
+    env["PATH"] = "/usr/bin:/bin"
+    env.pop("PYTHONPATH")
+    data = bytearray((built / "aim-pick.pyz").read_bytes())
+    start = data.index(b"\n") + 1  # the pack follows the shebang line
+    assert data[start : start + 8] == b"AIMPACK1"
+    size = int.from_bytes(data[start + 8 : start + 16], "big")
+    where = {"magic": start, "index": start + 16 + size // 2, "member": start + 16 + size + 10}[damage]
+    data[where : where + 4] = b"\xff\x00\xff\x00"
+    damaged = tmp_path / "aim-pick.pyz"
+    damaged.write_bytes(bytes(data))
+    done = subprocess.run(
+        [bare_python, str(damaged), MODEL], capture_output=True, text=True, env=env, cwd=host.tmp, timeout=60
+    )
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.startswith("aim-pick: catalogue missing or corrupt") and "Traceback" not in done.stderr

@@ -14,15 +14,17 @@ import sys
 import zipfile
 from importlib import resources
 
-from aim_pick.contract import layout
+from aim_pick.contract import layout, pack
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MAIN = b"import sys\n\nfrom aim_pick.cli import main\n\nsys.exit(main())\n"
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    # Stored, not deflated: every start reads these modules, and inflating them costs more than
+    # reading the few hundred kilobytes they are.
     info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)
 
@@ -79,9 +81,11 @@ def shim_sources() -> list[tuple[str, bytes]]:
 
 
 def build_pyz(api_files: dict[str, bytes]) -> bytes:
-    """`api_files`: build-relative paths ('api/index.json', ...) -> content."""
+    """`api_files`: build-relative paths ('api/index.json', ...) -> content. The archive is the
+    shebang line, the API as one pack (aim_pick/contract/pack.py), then the zip of the modules."""
     buffer = io.BytesIO()
     buffer.write(b"#!/usr/bin/env python3\n")
+    buffer.write(pack.write(embedded_api(api_files)))
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "__main__.py", MAIN)
         sources = shim_sources()
@@ -89,23 +93,26 @@ def build_pyz(api_files: dict[str, bytes]) -> bytes:
         for name, code in sources:
             _add(archive, name, code)
             _add(archive, name + "c", pycs[name])
-        for path, data in sorted(embedded_api(api_files).items()):
-            _add(archive, path, data)
     return buffer.getvalue()
 
 
-def embedded_api(api_files: dict[str, bytes]) -> dict[str, bytes]:
-    """The API as stored in the zipapp. zipimport reads the whole archive directory at
-    every start, so the ~1,400 plan files are bundled per GPU type and model (the unit
-    a lookup needs): api/plan-bundles/<hw>/<slug>.json = {plan id: plan}, with
-    api/plan-index.json = {plan id: "<hw>/<slug>"} for --profile."""
-    out = {p: d for p, d in api_files.items() if p.startswith("api/") and not p.startswith("api/plans/")}
-    bundles: dict[str, dict] = {}
-    for path in sorted(p for p in api_files if p.startswith("api/plans/")):
+def embedded_api(api_files: dict[str, bytes]) -> dict[str, bytes | dict[str, bytes]]:
+    """The API as the zipapp's pack holds it, by path under api/: every file as published,
+    except the plans, which are one nested pack per GPU type and model (the unit a lookup
+    needs): plan-bundles/<hw>/<slug> = {plan id: the plan, compact}, with plan-index.json =
+    {plan id: "<hw>/<slug>"} for --profile."""
+    out: dict[str, bytes | dict[str, bytes]] = {}
+    bundles: dict[str, dict[str, bytes]] = {}
+    for path in sorted(api_files):
+        if not path.startswith("api/"):
+            continue
+        relative = path[len("api/") :]
+        if not relative.startswith("plans/"):
+            out[relative] = api_files[path]
+            continue
         plan = json.loads(api_files[path])
-        bundles.setdefault(f"{plan['hardware']}/{plan['model_slug']}", {})[plan["plan_id"]] = plan
-    index = {pid: where for where, plans in bundles.items() for pid in plans}
+        bundles.setdefault(f"{plan['hardware']}/{plan['model_slug']}", {})[plan["plan_id"]] = layout.compact_json(plan)
     for where, plans in bundles.items():
-        out[f"api/plan-bundles/{where}.json"] = layout.compact_json(plans)
-    out["api/plan-index.json"] = layout.compact_json(index)
+        out[f"plan-bundles/{where}"] = plans
+    out["plan-index.json"] = layout.compact_json({pid: where for where, plans in bundles.items() for pid in plans})
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from aim_pick.contract import layout
+from aim_pick.contract import layout, pack
 
 EXIT_CATALOGUE = 5  # aim-pick's exit status for a missing or corrupt catalogue
 
@@ -37,53 +37,71 @@ class Api:
     index: dict  # set by open_api once index.json is read
 
     def __init__(self, location: str | None):
-        self.embedded = None
+        self.embedded: pack.Pack | None = None
         if location is None:
             loader = _embedded_loader()
             if loader is not None:
-                self.embedded = loader
                 self.location = f"{loader.archive}/{EMBEDDED_PREFIX}"
+                try:
+                    self.embedded = pack.in_zipapp(loader.archive)
+                except pack.PackError as exc:
+                    raise ApiError(f"the catalogue inside {loader.archive} is unreadable: {exc}") from None
                 return
             location = os.path.join("build", "api")
         self.location = location
         self.is_url = location.startswith(("http://", "https://", "file://"))
 
     def read(self, relative: str):
+        return self._parse(relative, self._bytes(relative))
+
+    def _bytes(self, relative: str) -> bytes:
         try:
             if self.embedded is not None:
-                raw = self.embedded.get_data(os.path.join(self.embedded.archive, EMBEDDED_PREFIX + relative))
-            elif self.is_url:
+                raw = self.embedded.read(relative)
+                if raw is None:
+                    raise FileNotFoundError(relative)
+                return raw
+            if self.is_url:
                 import urllib.request
 
                 with urllib.request.urlopen(f"{self.location.rstrip('/')}/{relative}", timeout=10) as response:
-                    raw = response.read()
-            else:
-                with open(os.path.join(self.location, relative), "rb") as handle:
-                    raw = handle.read()
+                    return response.read()
+            with open(os.path.join(self.location, relative), "rb") as handle:
+                return handle.read()
         except FileNotFoundError:
             raise ApiError(f"{relative} is not in the catalogue at {self.location}") from None
-        except OSError as exc:  # urllib errors are OSErrors too
+        except (OSError, pack.PackError) as exc:  # urllib errors are OSErrors too
             raise ApiError(f"cannot read {relative} from {self.location}: {exc}") from None
+
+    def _parse(self, relative: str, raw: bytes):
         try:
             return json.loads(raw)
         except ValueError:
             raise ApiError(f"{relative} in {self.location} is not valid JSON (corrupt catalogue?)") from None
 
     def read_plan(self, plan_id: str, hardware: str | None = None, slug: str | None = None) -> dict:
-        """One plan. The zipapp keeps plans bundled per GPU type and model (see
-        aim_engine/shim.py); a folder or URL has one file per plan."""
+        """One plan. The zipapp keeps plans in one nested pack per GPU type and model (see
+        aim_engine/publish/pyz.py); a folder or URL has one file per plan."""
         if self.embedded is None:
             return self.read(layout.plan_path(plan_id))
-        where = f"{hardware}/{slug}" if hardware and slug else None
-        bundle = self.read(f"plan-bundles/{where}.json") if where else {}
-        if plan_id not in bundle:
+        raw = self._embedded_plan(f"{hardware}/{slug}", plan_id) if hardware and slug else None
+        if raw is None:
             where = self.read("plan-index.json").get(plan_id)
-            if where is None:
+            raw = self._embedded_plan(where, plan_id) if isinstance(where, str) else None
+            if raw is None:
                 raise ApiError(f"plans/{plan_id}.json is not in the catalogue at {self.location}")
-            bundle = self.read(f"plan-bundles/{where}.json")
-        if not isinstance(bundle, dict) or plan_id not in bundle:
-            raise ApiError(f"the plan bundle for {plan_id} in {self.location} is malformed")
-        return bundle[plan_id]
+        plan = self._parse(f"plans/{plan_id}.json", raw)
+        if not isinstance(plan, dict):
+            raise ApiError(f"plans/{plan_id}.json in {self.location} is not a plan")
+        return plan
+
+    def _embedded_plan(self, where: str, plan_id: str) -> bytes | None:
+        assert self.embedded is not None
+        try:
+            bundle = self.embedded.pack(f"plan-bundles/{where}")
+            return bundle.read(plan_id) if bundle is not None else None
+        except (OSError, pack.PackError) as exc:
+            raise ApiError(f"cannot read plan {plan_id} from {self.location}: {exc}") from None
 
     def exists(self, relative: str) -> bool:
         try:
