@@ -16,6 +16,7 @@ from tools.flagdump.outer import DEFAULT_VENV_ROOT, _package_path, inner_env
 from aim_engine.catalogue.load import load_engines
 from aim_engine.catalogue.records import Entry
 from aim_engine.engines import backends_for
+from aim_pick.contract import deploy
 from tests.conftest import REPO
 
 HELPER = Path(__file__).with_name("real_parser.py")
@@ -66,9 +67,24 @@ def test_every_published_plan_parses_with_the_real_parser(built, engine):
     assert mine, f"no {engine} plans"
     if engine == "vllm":  # the model is positional: vLLM warns on every --model
         assert all(not a.startswith("--model") for p in mine for a in engine_args(p))
-    results = real_parse(engine, [engine_args(p) for p in mine])
-    failed = [(p["plan_id"], r) for p, r in zip(mine, results) if r is not None]
-    assert not failed, f"{len(failed)}/{len(mine)} {engine} plans do not parse: {failed[:5]}"
+    # and each host's command of a multi-node plan, with a worker's rank and the leader's address filled in
+    hosts = [(p, leader) for p in mine if p["nodes"] > 1 for leader in (True, False)]
+    assert hosts, f"no multi-node {engine} plans"
+    argvs = [engine_args(p) for p in mine] + [host_args(p, leader) for p, leader in hosts]
+    results = real_parse(engine, argvs)
+    names = [p["plan_id"] for p in mine] + [f"{p['plan_id']} ({'leader' if x else 'worker'})" for p, x in hosts]
+    failed = [(name, r) for name, r in zip(names, results) if r is not None]
+    assert not failed, f"{len(failed)}/{len(names)} {engine} commands do not parse: {failed[:5]}"
+
+
+def host_args(plan: dict, leader: bool) -> list[str]:
+    """One host's engine arguments of a multi-node plan (deploy.node_argv), rank 1 for a worker."""
+    engine = load_engines()[plan["backend"]]
+    words = deploy.node_argv(plan, leader)
+    words = [w.replace(deploy.RANK_WORD, "1").replace(deploy.ADDRESS_WORD, "10.0.0.1") for w in words]
+    start = list(engine.launch)
+    assert words[: len(start)] == start, words[:4]
+    return words[len(start) :]
 
 
 @pytest.mark.slow

@@ -56,9 +56,35 @@ def test_the_build_has_multi_node_plans_only_for_models_one_host_cannot_hold(bui
     assert not any(p["model"] in ("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct") for p in plans)
     for plan in plans:
         assert plan["gpu_count"] == plan["nodes"] * plan["gpus_per_node"] == plan["nodes"] * 8
-        assert plan["tensor_parallel_size"] == 8 and plan["pipeline_parallel_size"] == plan["nodes"]
+        assert plan["tensor_parallel_size"] == 8
+        argv = plan["container_argv"]
+        if plan["multi_node"]["layout"] == "pipeline":
+            assert plan["pipeline_parallel_size"] == plan["nodes"]
+        else:  # one data-parallel rank of TP 8 per host, the experts over every GPU
+            assert plan["pipeline_parallel_size"] == 1 and "--enable-expert-parallel" in argv
+            assert argv[argv.index("--data-parallel-size") + 1] == str(plan["nodes"])
+            assert argv[argv.index("--data-parallel-size-local") + 1] == "1"
         assert plan["status"] == "generic" and plan["compose"] is None and plan["docker_argv"] is None
         assert any("multi-node plan" in w for w in plan["warnings"])
+
+
+def test_moe_models_span_hosts_with_data_and_expert_parallel_on_vllm(built):
+    """vLLM serves a mixture-of-experts model that one host cannot hold as one data-parallel rank
+    per host with the experts spread over every GPU; dense models and SGLang keep a pipeline
+    stage per host."""
+    plans = multi_node_plans(built)
+    layouts = {(p["backend"], p["model"], p["multi_node"]["layout"]) for p in plans}
+    assert ("vllm", "Qwen/Qwen3-235B-A22B", "expert-data") in layouts
+    assert ("vllm", "meta-llama/Llama-3.1-405B-Instruct", "pipeline") in layouts  # dense
+    # the fallback: DeepSeek-R1 in FP8 on 2 x 8 MI300A fits only with half its layers per host
+    assert plan_of(built, "deepseek-r1-mi300a-fp8-vllm-2x8-generic")["multi_node"]["layout"] == "pipeline"
+    assert {layout for backend, _, layout in layouts if backend == "sglang"} == {"pipeline"}
+    plan = next(p for p in plans if p["multi_node"]["layout"] == "expert-data")
+    assert plan["plan_id"].endswith(f"-{plan['nodes']}x8-ep-generic")
+    assert f"experts spread over all {plan['gpu_count']} GPUs" in " ".join(plan["warnings"])
+    # its memory: each GPU holds 1/16 of the experts but the attention of its host's TP 8
+    ep = plan["memory"]
+    assert ep["fits"] and ep["weights_bytes_per_gpu"] > 0
 
 
 def test_every_lws_object_passes_the_vendored_crd_schema(built):
@@ -87,7 +113,10 @@ def test_the_vendored_schema_catches_mistakes(built):
 
 
 def test_leader_and_workers_get_the_engines_multi_node_commands(built):
-    for plan_id in (LLAMA_405B_MI210, next(p["plan_id"] for p in multi_node_plans(built) if p["backend"] == "sglang")):
+    plans = multi_node_plans(built)
+    sglang = next(p["plan_id"] for p in plans if p["backend"] == "sglang")
+    expert_data = next(p["plan_id"] for p in plans if p["multi_node"]["layout"] == "expert-data")
+    for plan_id in (LLAMA_405B_MI210, sglang, expert_data):
         plan = plan_of(built, plan_id)
         lws, service, _, _ = manifests(built, plan)
         group = lws["spec"]["leaderWorkerTemplate"]
@@ -100,9 +129,9 @@ def test_leader_and_workers_get_the_engines_multi_node_commands(built):
             argv = container.get("args") or container["command"]
             head, tail = argv[: len(plan["container_argv"])], argv[len(plan["container_argv"]) :]
             assert head == plan["container_argv"], role
+            count = [multi["nodes_flag"], str(plan["nodes"])] if multi["nodes_flag"] else []
             expected = [
-                multi["nodes_flag"],
-                str(plan["nodes"]),
+                *count,
                 multi["rank_flag"],
                 rank,
                 multi["address_flag"],
@@ -117,22 +146,32 @@ def test_leader_and_workers_get_the_engines_multi_node_commands(built):
         if plan["backend"] == "vllm":
             assert multi["worker_argv"] == ["--headless"]
             argv = plan["container_argv"]
-            assert argv[argv.index("--distributed-executor-backend") + 1] == "mp"
+            if multi["layout"] == "pipeline":
+                assert argv[argv.index("--distributed-executor-backend") + 1] == "mp"
+            else:  # a host's first data-parallel rank is its index: one rank per host
+                assert (multi["nodes_flag"], multi["rank_flag"]) == (None, "--data-parallel-start-rank")
+                assert multi["address_flag"] == "--data-parallel-address" and "--data-parallel-rpc-port" in argv
 
 
 def test_every_multi_node_flag_is_in_the_engines_flag_snapshot(catalogue):
     """The engine data's multi-node flags, against the snapshot tools/flagdump took of each
     pinned engine: each exists, takes a value or is a bare switch as written, and a value is
     one of the flag's choices."""
+    layouts = 0
     for name, engine in catalogue.engines.items():
-        multi = engine.generic["multi_node"]
         options = engine.flags.options
-        for key, flag in multi["flags"].items():
-            assert options[flag].kind == "value", (name, key, flag)
-        for flag, value in {**multi["args"], **multi["worker_args"]}.items():
-            assert options[flag].kind == ("flag" if value is None else "value"), (name, flag)
-            if value is not None and options[flag].choices:
-                assert value in options[flag].choices, (name, flag, value)
+        top = engine.generic["multi_node"]
+        for multi in (top, top.get("expert_data_parallel")):
+            if multi is None:
+                continue
+            layouts += 1
+            for key, flag in multi["flags"].items():
+                assert options[flag].kind == "value", (name, key, flag)
+            for flag, value in {**multi["args"], **multi["worker_args"]}.items():
+                assert options[flag].kind == ("flag" if value is None else "value"), (name, flag)
+                if value is not None and options[flag].choices:
+                    assert value in options[flag].choices, (name, flag, value)
+    assert layouts == 3  # vLLM's two layouts, SGLang's one
 
 
 def test_the_node_scripts_take_the_address_and_rank_and_run_the_hosts_commands(built, tmp_path):
@@ -156,6 +195,21 @@ def test_the_node_scripts_take_the_address_and_rank_and_run_the_hosts_commands(b
         done = subprocess.run(["sh", str(worker), *args], capture_output=True, cwd=tmp_path, env=env)
         assert done.returncode != 0 and done.stderr, args
     assert readers.ran_payloads(tmp_path) == []
+
+
+def test_expert_data_scripts_give_a_worker_its_first_data_parallel_rank(built, tmp_path):
+    plan = next(p for p in multi_node_plans(built) if p["multi_node"]["layout"] == "expert-data")
+    argv = run_script(built / plan["node_scripts"]["worker"], tmp_path, ["10.0.0.7", "1"])
+    assert argv[argv.index(plan["image"]) + 1 :] == [
+        *plan["container_argv"],
+        "--data-parallel-start-rank",
+        "1",
+        "--data-parallel-address",
+        "10.0.0.7",
+        "--headless",
+    ]
+    leader = run_script(built / plan["node_scripts"]["leader"], tmp_path, ["10.0.0.7"])
+    assert leader[-4:] == ["--data-parallel-start-rank", "0", "--data-parallel-address", "10.0.0.7"]
 
 
 def test_sglang_scripts_write_the_address_with_its_port(built, tmp_path):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from aim_engine.catalogue.records import Entry, Hardware, Model, Recipe
 from aim_engine.engines.base import Backend
@@ -147,14 +147,94 @@ def generic_recipes(
     return out
 
 
+LAYOUT_PREFERENCE = ("expert-data", "pipeline")  # host_layouts' order, for a mixture-of-experts model
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """How a multi-node plan spans its hosts (engine data `generic.multi_node`): the flag whose
+    value is the number of hosts, the flags that give each host its place, and the flags every
+    host or only the workers add."""
+
+    name: Literal["pipeline", "expert-data"]  # a pipeline stage per host, or a data-parallel rank per host
+    size_flag: str
+    nodes_flag: str | None  # how many hosts, for an engine that takes it apart from size_flag
+    rank_flag: str
+    address_flag: str
+    address_port: int | None  # written after the leader's address as host:port
+    args: dict[str, Any]
+    worker_args: dict[str, Any]
+    recipe_suffix: str  # after -<nodes>x<MAX_GPUS> in the recipe id
+
+    def summary(self, gpus: int) -> str:
+        """The layout in words, for a plan on `gpus` GPUs."""
+        if self.name == "pipeline":
+            return "one pipeline stage per host"
+        return f"one data-parallel rank per host, the experts spread over all {gpus} GPUs"
+
+
+def host_layouts(backend: Backend, model: Model) -> list[HostLayout]:
+    """The layouts a multi-node plan of `model` can take on `backend`, preferred first.
+
+    For a mixture-of-experts model, where the engine has the mode, one data-parallel rank of
+    tensor parallel MAX_GPUS per host with the experts as one expert-parallel group over every
+    GPU: the layout vLLM documents for large MoE models, where no host waits for another's
+    pipeline stage. One pipeline stage per host (tensor parallel inside it) comes next, and is the
+    only layout of a dense model: a stage boundary is the only traffic between hosts."""
+    multi = backend.data.generic.get("multi_node")
+    if not multi:
+        return []
+    flags = multi["flags"]
+    pipeline = HostLayout(
+        "pipeline",
+        flags["pipeline_parallel"],
+        flags["nodes"],
+        flags["node_rank"],
+        flags["leader_address"],
+        multi["address_port"],
+        dict(multi["args"]),
+        dict(multi["worker_args"]),
+        "",
+    )
+    spread = multi.get("expert_data_parallel")
+    if not (model.moe and spread):
+        return [pipeline]
+    ranks = spread["flags"]
+    expert_data = HostLayout(
+        "expert-data",
+        ranks["data_parallel"],
+        None,
+        ranks["node_rank"],  # the host's first rank: its index, with one rank per host
+        ranks["leader_address"],
+        None,
+        dict(spread["args"]),
+        dict(spread["worker_args"]),
+        "-ep",
+    )
+    return [expert_data, pipeline]
+
+
+def host_layout_of(backend: Backend, model: Model, entry: Entry, nodes: int) -> HostLayout | None:
+    """The layout a multi-node entry was written with (the one whose size flag it sets to `nodes`)."""
+    if nodes == 1:
+        return None
+    return next((lay for lay in host_layouts(backend, model) if entry.args.get(lay.size_flag) == nodes), None)
+
+
 def _entry(
-    backend: Backend, model: Model, hardware: Hardware, option: CheckpointOption, tp: int, context: int, nodes: int = 1
+    backend: Backend,
+    model: Model,
+    hardware: Hardware,
+    option: CheckpointOption,
+    tp: int,
+    context: int,
+    nodes: int = 1,
+    layout: HostLayout | None = None,
 ) -> Entry:
     args = generic_args(backend, model, option, tp, context)
-    if nodes > 1:
-        multi = backend.data.generic["multi_node"]
-        args[multi["flags"]["pipeline_parallel"]] = nodes
-        args.update(multi["args"])
+    if layout is not None:
+        args[layout.size_flag] = nodes
+        args.update(layout.args)
     gpus = tp * nodes
     return Entry(backend.name, f"{gpus}_gpu", gpus, True, args, generic_env(backend, model, hardware), None)
 
@@ -162,30 +242,34 @@ def _entry(
 def multi_node_recipes(
     model: Model, hardware: Hardware, backends: dict[str, Backend], fits: set[tuple[str, str]], nodes: int
 ) -> list[Recipe]:
-    """Synthesized recipes for `nodes` hosts of MAX_GPUS GPUs each (tensor parallel MAX_GPUS inside
-    a host, one pipeline stage per host), for every (precision, backend) with no runnable plan on one
-    host (`fits` holds those that have one). Their recipe ids end in -<nodes>x<MAX_GPUS>."""
+    """Synthesized recipes for `nodes` hosts of MAX_GPUS GPUs each, one per checkpoint option and
+    host layout (`host_layouts`, preferred first), for every (precision, backend) with no
+    runnable plan on one host (`fits` holds those that have one). Their recipe ids end in
+    -<nodes>x<MAX_GPUS>, then the layout's suffix."""
     out = []
     tp = MAX_GPUS
-    if pp_problems(model, nodes):
-        return []
     for option in checkpoint_options(model):
         if hardware.precision_support(option.precision) is None:
             continue
         fmt = weight_format(model, option.checkpoint, None, option.precision)
         if tp_problems(model, tp, fmt, expert_parallel=bool(model.moe)):
             continue
-        entries = []
+        by_layout: dict[str, list[Entry]] = {}  # layout name -> entries (one per backend)
+        suffixes: dict[str, str] = {}
         for name, backend in sorted(backends.items()):
             if (option.precision, name) in fits or backend.data.image_for(hardware) is None:
                 continue
-            if "multi_node" not in backend.data.generic:
-                continue
-            trial = _entry(backend, model, hardware, option, tp, model.config.max_position_embeddings, nodes)
-            recipe = _recipe(model, hardware, option, ())
-            context = context_for(backend, model, hardware, recipe, trial)
-            entries.append(_entry(backend, model, hardware, option, tp, context, nodes))
-        if entries:
-            base = _recipe(model, hardware, option, tuple(entries))
-            out.append(replace(base, recipe_id=f"{base.recipe_id}-{nodes}x{tp}"))
+            for layout in host_layouts(backend, model):
+                if layout.name == "pipeline" and pp_problems(model, nodes):
+                    continue
+                longest = model.config.max_position_embeddings
+                trial = _entry(backend, model, hardware, option, tp, longest, nodes, layout)
+                recipe = _recipe(model, hardware, option, ())
+                context = context_for(backend, model, hardware, recipe, trial)
+                entry = _entry(backend, model, hardware, option, tp, context, nodes, layout)
+                by_layout.setdefault(layout.name, []).append(entry)
+                suffixes[layout.name] = layout.recipe_suffix
+        for layout_name in sorted(by_layout, key=LAYOUT_PREFERENCE.index):
+            base = _recipe(model, hardware, option, tuple(by_layout[layout_name]))
+            out.append(replace(base, recipe_id=f"{base.recipe_id}-{nodes}x{tp}{suffixes[layout_name]}"))
     return out

@@ -147,6 +147,12 @@ class ServingShape:
     def attention_group(self) -> int:
         return self.attention_shards or self.tp
 
+    @property
+    def communicating_ranks(self) -> int:
+        """The ranks a GPU keeps collective buffers for: its TP x PP group, or the expert-parallel
+        group where that is larger (vLLM's experts over TP x DP, across hosts too)."""
+        return max(self.tp, self.expert_group if self.expert_parallel else 0) * self.pp
+
 
 @dataclass(frozen=True)
 class MemoryEstimate:
@@ -522,8 +528,8 @@ def activation_bytes(model: Model, shape: ServingShape) -> int:
 
 
 def runtime_bytes(shape: ServingShape) -> int:
-    """Non-torch memory (growing with the TP x PP group) and the graph pool."""
-    total = shape.runtime.non_torch(shape.tp * shape.pp)
+    """Non-torch memory (growing with the group of ranks a GPU talks to) and the graph pool."""
+    total = shape.runtime.non_torch(shape.communicating_ranks)
     if shape.cuda_graphs:
         total += shape.runtime.graph_pool_bytes
     return total

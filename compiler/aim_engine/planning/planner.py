@@ -40,7 +40,13 @@ from aim_engine.engines import backends_for
 from aim_engine.engines.base import Backend, settings_problems
 from aim_engine.errors import UsageError
 from aim_engine.planning.entry import analyse_entry
-from aim_engine.planning.generic import generic_recipes, multi_node_recipes
+from aim_engine.planning.generic import (
+    LAYOUT_PREFERENCE,
+    HostLayout,
+    generic_recipes,
+    host_layout_of,
+    multi_node_recipes,
+)
 from aim_engine.planning.memory import MemoryEstimate
 from aim_engine.planning.parallelism import NODE_COUNTS
 from aim_engine.planning.policy import HEADROOM_REQUESTS, MAX_GPUS
@@ -144,6 +150,7 @@ class Candidate:
     memory: MemoryEstimate | None
     plan_id: str | None  # set when runnable
     replicas: int = 1  # data-parallel replicas (throughput plans)
+    layout: HostLayout | None = None  # how a multi-node plan spans its hosts
 
     @property
     def backend(self) -> str:
@@ -258,10 +265,15 @@ def plan_warnings(c: Candidate) -> list[str]:
         notes.append(f"generic plan: no tuned recipe for {c.hardware.name} yet")
     if c.nodes > 1:
         notes.append(
-            f"multi-node plan: {c.nodes} hosts x {c.gpus_per_node} {c.hardware.name}, one pipeline stage per host; "
+            f"multi-node plan: {c.nodes} hosts x {c.gpus_per_node} {c.hardware.name}, {spread(c)}; "
             "deploy it on Kubernetes (LeaderWorkerSet) or with the leader/worker scripts"
         )
     return notes
+
+
+def spread(c: Candidate) -> str:
+    """How a multi-node candidate spans its hosts, in words."""
+    return c.layout.summary(c.gpus) if c.layout else "one pipeline stage per host"
 
 
 # --- the seed's rules --------------------------------------------------------------------
@@ -406,12 +418,18 @@ def evaluate(
     fits = {(c.precision, c.backend) for c in out if c.verdict is Verdict.RUNNABLE}
     for nodes in NODE_COUNTS:
         found = multi_node_recipes(model, hardware, backends, fits, nodes)
-        for c in _judged(model, hardware, backends, hardware, Source.GENERIC, found):
+        judged = _judged(model, hardware, backends, hardware, Source.GENERIC, found)
+        for c in sorted(judged, key=lambda c: (c.tight, layout_rank(c))):  # roomy first, then the layout order
             # one plan per (precision, backend): the first checkpoint that carries the precision
             if c.verdict is Verdict.RUNNABLE and (c.precision, c.backend) not in fits:
                 fits.add((c.precision, c.backend))
                 out.append(c)
     return _assign_plan_ids(model, out)
+
+
+def layout_rank(c: Candidate) -> int:
+    """Where a multi-node candidate's layout stands in LAYOUT_PREFERENCE (a stable sort key)."""
+    return LAYOUT_PREFERENCE.index(c.layout.name) if c.layout else len(LAYOUT_PREFERENCE)
 
 
 def multi_node_candidates(
@@ -420,7 +438,8 @@ def multi_node_candidates(
     """Every multi-node generic entry for `nodes` hosts, judged, whether or not one host would do
     (a request for that many hosts)."""
     found = multi_node_recipes(model, hardware, backends, set(), nodes)
-    return _assign_plan_ids(model, _judged(model, hardware, backends, hardware, Source.GENERIC, found))
+    judged = sorted(_judged(model, hardware, backends, hardware, Source.GENERIC, found), key=layout_rank)
+    return _assign_plan_ids(model, judged)
 
 
 def _judged(
@@ -438,11 +457,13 @@ def _judged(
             if backend is None:
                 continue
             verdict, reason, message, memory = _judge(backend, recipe, entry, model, hardware)
+            hosts = entry.gpus // MAX_GPUS if entry.gpus > MAX_GPUS else 1
+            layout = host_layout_of(backend, model, entry, hosts)
             if source is Source.SIBLING:
                 message += f" (derived from the {origin.name} recipe, not measured on {hardware.name})"
-            elif source is Source.GENERIC and entry.gpus > MAX_GPUS:
-                hosts = entry.gpus // MAX_GPUS
-                message += f" (generic plan on {hosts} hosts x {MAX_GPUS} {hardware.name}, a pipeline stage per host)"
+            elif source is Source.GENERIC and hosts > 1:
+                where = layout.summary(entry.gpus) if layout else "one pipeline stage per host"
+                message += f" (generic plan on {hosts} hosts x {MAX_GPUS} {hardware.name}, {where})"
             elif source is Source.GENERIC:
                 message += f" (generic plan: no tuned recipe for {hardware.name} yet)"
             suffix = f"@{hardware.name}" if source is Source.SIBLING else ""
@@ -459,6 +480,7 @@ def _judged(
                     message=message,
                     memory=memory,
                     plan_id=None,
+                    layout=layout,
                 )
             )
     return out
@@ -470,7 +492,8 @@ def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidat
     for c in candidates:
         plan_id = None
         if c.verdict is Verdict.RUNNABLE:
-            shape = f"{c.nodes}x{c.gpus_per_node}" if c.nodes > 1 else f"tp{c.gpus}"
+            suffix = c.layout.recipe_suffix if c.layout else ""
+            shape = f"{c.nodes}x{c.gpus_per_node}{suffix}" if c.nodes > 1 else f"tp{c.gpus}"
             base = f"{model_stem(model)}-{c.hardware.name.lower()}-{c.precision}-{c.backend}-{shape}"
             if c.source is Source.SIBLING:
                 base += f"-from-{c.source_hardware.lower()}"

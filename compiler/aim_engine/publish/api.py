@@ -25,6 +25,7 @@ from aim_engine import __version__
 from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.catalogue.records import Catalogue, Hardware, Model
 from aim_engine.planning import explain
+from aim_engine.planning.generic import HostLayout
 from aim_engine.planning.memory import stored_checkpoint
 from aim_engine.planning.parallelism import NODE_COUNTS
 from aim_engine.planning.planner import (
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
         MatrixStatus,
         ModelSummary,
         MultiNodeCell,
+        MultiNodeRecord,
         PlanSummary,
     )
 
@@ -108,7 +110,7 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         **status_fields(c),
         "gpus_per_node": c.gpus_per_node,
         "pipeline_parallel_size": settings.pp,
-        "multi_node": multi_node_json(backend.data.generic, c.nodes),
+        "multi_node": multi_node_json(c.layout),
         "warnings": plan_warnings(c),
         "derived_from": c.source_hardware if c.derived else None,
         # the recipe's own word only where it describes this plan: a sibling recipe's "verified"
@@ -120,20 +122,20 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
     }
 
 
-def multi_node_json(generic: Mapping[str, Any], nodes: int) -> dict[str, Any] | None:
-    """How each host of a multi-node plan is told its place (the engine data's multi-node flags),
-    for the artifacts to add per host; None on one host."""
-    if nodes == 1:
+def multi_node_json(spread: HostLayout | None) -> MultiNodeRecord | None:
+    """How each host of a multi-node plan is told its place (its layout's flags, from the engine
+    data), for the artifacts to add per host; None on one host."""
+    if spread is None:
         return None
-    multi = generic["multi_node"]
     worker: list[str] = []
-    for flag, value in multi["worker_args"].items():
+    for flag, value in spread.worker_args.items():
         worker += [flag] if value is None else [flag, str(value)]
     return {
-        "nodes_flag": multi["flags"]["nodes"],
-        "rank_flag": multi["flags"]["node_rank"],
-        "address_flag": multi["flags"]["leader_address"],
-        "address_port": multi["address_port"],
+        "layout": spread.name,
+        "nodes_flag": spread.nodes_flag,
+        "rank_flag": spread.rank_flag,
+        "address_flag": spread.address_flag,
+        "address_port": spread.address_port,
         "worker_argv": worker,
     }
 

@@ -373,14 +373,16 @@ ADDRESS_WORD = "\x00leader-address\x00"
 
 def node_argv(plan: dict, leader: bool) -> list[str]:
     """The engine command of one host of a multi-node plan: the plan's command, then how many
-    hosts, this host's rank and the leader's address (the engine data's multi-node flags, which
-    the plan carries); workers add their own flags (vLLM: --headless, no API server)."""
+    hosts (where the engine takes that apart), this host's rank and the leader's address (the
+    engine data's flags for the plan's layout, which the plan carries); workers add their own
+    flags (vLLM: --headless, no API server). A host's rank is its index: in the expert-data
+    layout it is the host's first data-parallel rank, and each host runs one."""
     multi = plan["multi_node"]
     port = multi["address_port"]
+    count = [multi["nodes_flag"], str(nodes(plan))] if multi.get("nodes_flag") else []
     argv = [
         *plan["container_argv"],
-        multi["nodes_flag"],
-        str(nodes(plan)),
+        *count,
         multi["rank_flag"],
         "0" if leader else RANK_WORD,
         multi["address_flag"],

@@ -77,7 +77,8 @@ class PlanEngine(TypedDict):
 class MultiNodeRecord(TypedDict):
     """$defs/plan/multi_node: the flags that give each host of a multi-node plan its place."""
 
-    nodes_flag: str
+    layout: Literal["pipeline", "expert-data"]  # a pipeline stage per host, or a data-parallel rank per host
+    nodes_flag: str | None  # None: the engine takes no host count apart from the layout's size flag
     rank_flag: str
     address_flag: str
     address_port: int | None  # written as <address>:<port> when set
