@@ -66,6 +66,14 @@ def small_catalogue(tmp_path):
     return copy_models(REPO, tmp_path / "small", SMALL_MODELS)
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that reads the shared build of the whole catalogue (`built`, half a minute of
+    set-up) is slow: the fast tier leaves it out, the full suite runs it."""
+    for item in items:
+        if "built" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """One build of the shipped catalogue (API, artifacts, aim-pick.pyz; no site), shared by

@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from aim_engine.planning.planner import Planner
+from tests import yamlio
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = sorted((REPO / "models").glob("*.yaml"))
@@ -26,7 +26,7 @@ DERIVED = ("computed", "derived")
 
 @functools.cache  # each file parsed once per run (the tests only read it)
 def _yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yamlio.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _public(source: str) -> bool:

@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from tests import yamlio
+
 REPO = Path(__file__).resolve().parents[2]
 FLAGS = REPO / "compiler" / "aim_engine" / "catalogue" / "data" / "flags"
 
@@ -56,7 +58,7 @@ def _load_sources() -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, An
     for folder in out:
         for path in sorted((REPO / folder).glob("*.yaml")):
             text = path.read_text("utf-8")
-            out[folder].append((path.stem, text, yaml.safe_load(text)))
+            out[folder].append((path.stem, text, yamlio.safe_load(text)))
     return out["models"], out["recipes"]
 
 

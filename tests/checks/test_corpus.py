@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from aim_engine.checks.diagnostics import Check, Severity
+from tests import yamlio
 from tests.conftest import validate_text
 
 CORPUS = Path(__file__).with_name("corpus")
@@ -45,7 +46,7 @@ class Published:
 def load_corpus() -> list[Published]:
     out = []
     for path in sorted(CORPUS.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.safe_load(path.read_text(encoding="utf-8"))
         expected = data["expected"]
         out.append(
             Published(

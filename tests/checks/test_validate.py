@@ -12,6 +12,7 @@ import yaml
 
 from aim_engine.build import check
 from aim_engine.checks.diagnostics import Check, Severity
+from tests import yamlio
 from tests.conftest import REPO, validate_text
 
 GOOD_VLLM = """
@@ -611,7 +612,7 @@ def test_shipped_catalogue_is_clean():
 
 def edit_aim_recipes(model: Path, edit: Callable[[list[str]], list[str]]) -> str:
     """Rewrite a model file with its aim_recipes list changed; the new text (block style)."""
-    data = yaml.safe_load(model.read_text(encoding="utf-8"))
+    data = yamlio.safe_load(model.read_text(encoding="utf-8"))
     data["aim_recipes"] = edit(list(data.get("aim_recipes") or []))
     text = yaml.safe_dump(data, sort_keys=False, width=1000, default_flow_style=False)
     model.write_text(text, encoding="utf-8")
@@ -758,7 +759,7 @@ def test_a_bug_in_a_rule_is_reported_on_its_file_and_hides_nothing(
 
 def _model_base() -> dict:
     """A copy of a shipped MoE model file as data, under another id and with no recipes."""
-    data = yaml.safe_load((REPO / "models" / "qwen3-30b-a3b.yaml").read_text(encoding="utf-8"))
+    data = yamlio.safe_load((REPO / "models" / "qwen3-30b-a3b.yaml").read_text(encoding="utf-8"))
     data["model_id"] = "Test/Qwen3-30B-A3B-copy"
     data["aim_recipes"] = []
     for variant in data.get("variants") or []:

@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aim_engine.catalogue.load import load_formats, model_from
 from aim_engine.catalogue.records import Model
 from aim_engine.planning.memory import RUNTIMES, MemoryEstimate, ServingShape, estimate
 from aim_pick.contract.units import GIB
+from tests import yamlio
 
 HERE = Path(__file__).resolve().parent
 
@@ -75,7 +74,7 @@ def fixture_model(record: dict[str, Any]) -> Model:
 
 
 def load_fixture(path: Path) -> Fixture:
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = yamlio.safe_load(path.read_text("utf-8"))
     model = fixture_model(data["model"])
     serving = data["serving"]
     kv = load_formats().kv_cache_dtypes.get(serving["kv_cache_dtype"])
