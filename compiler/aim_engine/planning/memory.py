@@ -43,6 +43,7 @@ KV_BLOCK = 16  # vLLM's default block size; KV is allocated in whole blocks
 WEIGHT_BYTES = {name: f.bytes_per_param for name, f in load_formats().weight_formats.items()}
 EMBEDDING_BYTES = 2.0  # embeddings and lm_head stay 16-bit in every quantized checkpoint here
 ROUTER_BYTES = 2.0  # MoE routers stay 16-bit in every quantized checkpoint here
+EIGHT_BIT_FORMATS = ("fp8", "fp8_block", "int8")
 
 # --- activation peak of vLLM's profiling pass (calibrated: docs/reference/memory.md#activation-peak)
 HIDDEN_BYTES = 9.0  # per batched token per hidden-size element (residual, norm, q/k/v, attention out)
@@ -344,6 +345,20 @@ def _dense_bytes(model: Model, fmt: str) -> float:
     return 2.0 if (fmt in ("mxfp4", "int4") and model.moe) else WEIGHT_BYTES[fmt]
 
 
+def _unsized_8bit_moe(model: Model, checkpoint: str | None, fmt: str) -> bool:
+    """An 8-bit mixture-of-experts checkpoint, served as stored, whose stored size no source gives.
+    Which of its parts stay 16-bit is its quantization config's ignore list, which we have not read
+    either: Qwen's block-FP8 exports quantize attention, Meta's FP8 releases keep it 16-bit (the
+    Llama-3.1-405B FP8 checkpoint is 1.20 bytes per parameter). Counting everything but the routed
+    experts 16-bit is the upper bound of the two, so such a plan cannot promise more room than
+    the checkpoint leaves."""
+    if not model.moe or fmt not in EIGHT_BIT_FORMATS:
+        return False
+    if stored_checkpoint(model, checkpoint) is not None:
+        return False
+    return _same_width(weight_format(model, checkpoint or model.model_id, None, "", "auto"), fmt)
+
+
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
@@ -367,7 +382,7 @@ def mxfp4_padding(model: Model, fmt: str, tp: int, expert_parallel: bool, runtim
 def weights(model: Model, shape: ServingShape) -> Weights:
     split = parameter_split(model)
     fmt = shape.weight_format
-    dense = _dense_bytes(model, fmt)
+    dense = 2.0 if _unsized_8bit_moe(model, shape.checkpoint, fmt) else _dense_bytes(model, fmt)
     replicated = split.replicated * dense + split.router * ROUTER_BYTES
     # The bytes each group splits, from parameters x format; a stored size scales them all alike.
     experts = split.experts * WEIGHT_BYTES[fmt]
