@@ -10,4 +10,5 @@ import yaml
 
 
 def safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=yaml.CSafeLoader)
+    # a PyYAML built without libyaml has no CSafeLoader: the pure-Python loader reads the same
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

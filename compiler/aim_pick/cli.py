@@ -16,7 +16,7 @@ import sys
 
 from aim_pick import detect, output, pick
 from aim_pick.contract import deploy, layout
-from aim_pick.contract.reader import Api, open_api
+from aim_pick.contract.reader import Api, open_api, opened
 from aim_pick.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NO_GPU, ApiError, PickError, Usage
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
@@ -162,9 +162,12 @@ def open_catalogue(explicit: str | None, env: dict, warnings: list[str]) -> Api:
     necessarily what this aim-pick was built with) or, when it is not there either, an
     error that says where aim-pick looked."""
     location = explicit or env.get("AIM_API")
-    if location or Api(None).embedded is not None:
+    if location:
         return open_api(location)
-    where = os.path.abspath(Api(None).location)
+    default = Api(None)  # the copy inside aim-pick.pyz, else ./build/api
+    if default.embedded is not None:
+        return opened(default)
+    where = os.path.abspath(default.location)
     try:
         api = open_api(None)
     except ApiError as exc:

@@ -239,6 +239,7 @@ def listing_line(cid: str, c: Mapping[str, Any], verdict: str, reason: str, mess
         "derived": c["derived"],
         "source": c.get("source"),
         "source_hardware": c.get("source_hardware"),
+        "layout": c.get("layout"),
         "tight": bool(c.get("tight")),
         "verdict": verdict,
         "reason": reason,

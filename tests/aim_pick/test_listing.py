@@ -36,6 +36,8 @@ def test_labels_say_what_a_candidate_is():
     assert listing.label(hosts, "Llama-3.1-405B-Instruct") == (
         "Llama-3.1-405B-Instruct vllm bf16 TP8 x PP4 (4 hosts) (generic)"
     )
+    spread = {**hosts, "gpus": 16, "layout": "expert-data"}
+    assert listing.label(spread, "Qwen3-235B-A22B") == "Qwen3-235B-A22B vllm bf16 TP8 x DP2, EP16 (2 hosts) (generic)"
     nothing = {"candidate": "none/vllm/fp16", "recipe": None, "plan": None, "backend": "vllm", "precision": "fp16"}
     assert listing.label(nothing, "Qwen3-32B") == "Qwen3-32B vllm fp16 (no recipe)"
 

@@ -446,6 +446,16 @@ CASES = [
         Severity.ERROR,
     ),
     ("entry-key", mutate("  2_gpu:", "  two_gpu:"), Check.ENTRY_KEY, "two_gpu", Severity.ERROR),
+    (
+        "entry-hosts",  # a recipe writes one host's launch; multi-node plans are generated
+        mutate(
+            "  2_gpu:\n    enabled: true\n    args:\n      --tensor-parallel-size: '2'",
+            "  16_gpu:\n    enabled: true\n    args:\n      --tensor-parallel-size: '16'",
+        ),
+        Check.ENTRY_HOSTS,
+        "16_gpu",
+        Severity.ERROR,
+    ),
     ("no-backend", GOOD_VLLM[: GOOD_VLLM.index("vllm_serve:")], Check.NO_BACKEND, None, Severity.ERROR),
     (
         "env-file-value",

@@ -247,7 +247,7 @@ def test_cli_build_and_plan(small_catalogue, tmp_path, capsys, monkeypatch):
     assert all(c["verdict"] and c["reason"] and c["message"] for c in decision["candidates"])
     assert main(["plan", "Qwen/Qwen3-32B", "--gpu", "MI210", "--gpus", "1"]) == 3  # 61 GiB of bf16 weights
     assert "No plan" in capsys.readouterr().out
-    # --nodes: a multi-node plan even where one host would do (TP inside a host, PP across hosts)
+    # --nodes: a multi-node plan even where one host would do (a dense model: TP inside a host, PP across hosts)
     assert main(["plan", "Qwen/Qwen3-8B", "--gpu", "MI300X", "--nodes", "2"]) == 0
     out = capsys.readouterr().out
     assert "TP8 x PP2 (2 hosts)" in out and "warning: multi-node plan: 2 hosts x 8 MI300X" in out

@@ -15,7 +15,7 @@ import yaml
 
 from aim_engine.publish import artifacts as render
 from aim_pick import pick
-from aim_pick.contract import deploy
+from aim_pick.contract import deploy, listing
 
 from . import k8s_check, readers
 
@@ -82,9 +82,13 @@ def test_moe_models_span_hosts_with_data_and_expert_parallel_on_vllm(built):
     plan = next(p for p in plans if p["multi_node"]["layout"] == "expert-data")
     assert plan["plan_id"].endswith(f"-{plan['nodes']}x8-ep-generic")
     assert f"experts spread over all {plan['gpu_count']} GPUs" in " ".join(plan["warnings"])
-    # its memory: each GPU holds 1/16 of the experts but the attention of its host's TP 8
-    ep = plan["memory"]
-    assert ep["fits"] and ep["weights_bytes_per_gpu"] > 0
+    # aim-pick's listing reads the layout from the lookup's candidate table
+    lookup = json.loads((built / "api" / "lookup" / plan["hardware"] / f"{plan['model_slug']}.json").read_text())
+    cid, candidate = next((k, c) for k, c in lookup["candidates"].items() if c["plan"] == plan["plan_id"])
+    assert candidate["layout"] == "expert-data"
+    line = pick.listing_line(cid, candidate, "runnable", "runnable", candidate["message"])
+    hosts = plan["nodes"]
+    assert f"TP8 x DP{hosts}, EP{8 * hosts} ({hosts} hosts)" in listing.label(line, "m")
 
 
 def test_every_lws_object_passes_the_vendored_crd_schema(built):

@@ -230,6 +230,13 @@ class Check(enum.Enum):
     )
     NO_BACKEND = (ERROR, "The recipe has no backend block.", "add a vllm_serve or sglang_serve block")
     ENTRY_KEY = (ERROR, "The GPU-count key must look like N_gpu with N >= 1.", "rename the key, e.g. 4_gpu")
+    ENTRY_HOSTS = (
+        ERROR,
+        "A recipe entry is one host's launch, of at most 8 GPUs; plans that need more hosts are generated "
+        "(multi-node generic plans), with each host's own flags.",
+        "write the entry for one host (at most 8_gpu); aim-engine build adds the multi-node plan where one host "
+        "does not do",
+    )
     CONTROL_CHARACTER = (
         ERROR,
         "A key or text value holds a control character (newline, escape, NUL, ...), a lone surrogate or a "

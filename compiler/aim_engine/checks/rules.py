@@ -23,6 +23,7 @@ from aim_engine.engines import backends_for
 from aim_engine.engines.base import Backend, FlagChoiceError, FlagValueError, Shorthand, problems_of, shown
 from aim_engine.planning.entry import MIN_USEFUL_CONTEXT, analyse_entry, fit_sentence
 from aim_engine.planning.parallelism import TpRule
+from aim_engine.planning.policy import MAX_GPUS
 from aim_engine.planning.precision import dtype_problem
 from aim_pick.contract.deploy import env_bare
 from aim_pick.contract.text import has_control, printable
@@ -265,6 +266,13 @@ class Validator:
         used = {self.backends[e.backend] for e in recipe.entries}
         self.check_env(path, ("env",), recipe.env, used)
         for entry in recipe.entries:
+            if entry.gpus > MAX_GPUS:
+                # Each host of a multi-node plan needs its own rank and the leader's address: the
+                # planner writes those per layout (planning/generic.py); one entry's args cannot.
+                where = (self.backends[entry.backend].data.recipe_key, entry.key)
+                message = f"{entry.key}: more GPUs than one host of {MAX_GPUS}"
+                self.error(path, where, Check.ENTRY_HOSTS, message, key=True)
+                continue
             self.check_entry(recipe, entry, model, hardware)
 
     def check_env(self, path: Path, where: tuple, env: Mapping[str, str], backends: set[Backend]) -> None:

@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--nodes",
         type=int,
         choices=NODE_COUNTS,
-        help="plan for this many hosts of 8 GPUs (multi-node: TP inside a host, PP across hosts)",
+        help="plan for this many hosts of 8 GPUs (multi-node: TP inside a host; per host a pipeline stage, or for "
+        "an MoE model on vLLM a data-parallel rank with the experts over every GPU)",
     )
     p.add_argument("--all", action="store_true", help="list every candidate (default: incompatible ones by reason)")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")

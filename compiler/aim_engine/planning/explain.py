@@ -31,6 +31,7 @@ def considered_dict(x: Considered, intrinsic: bool = False) -> dict[str, Any]:
         "source": source.value,
         "tight": bool(c and c.tight),
         "source_hardware": c.source_hardware if c else None,
+        "layout": c.layout.name if c and c.layout else None,  # how a multi-node candidate spans its hosts
         "verdict": judged.verdict.value,
         "reason": judged.reason.code,
         "message": judged.message,

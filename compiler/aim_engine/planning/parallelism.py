@@ -67,8 +67,9 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
 
 
 # Multi-node plans: hosts of MAX_GPUS GPUs (8, as every catalogue GPU type is sold), tensor
-# parallel inside a host and one pipeline stage per host (the engines' documented layout: the
-# all-reduce of TP stays on the host's fabric, only the stage boundary crosses the network).
+# parallel inside a host (its all-reduce stays on the host's fabric) and per host one pipeline
+# stage, or one data-parallel rank with the experts spread over every GPU (planning/generic.py
+# host_layouts).
 NODE_COUNTS = (2, 4)
 
 

@@ -171,8 +171,7 @@ class Candidate:
 
     @property
     def nodes(self) -> int:
-        """Hosts the plan runs on: multi-node plans use MAX_GPUS GPUs on each."""
-        return max(1, self.entry.gpus // MAX_GPUS) if self.entry.gpus > MAX_GPUS else 1
+        return hosts_for(self.entry.gpus)
 
     @property
     def gpus_per_node(self) -> int:
@@ -265,15 +264,20 @@ def plan_warnings(c: Candidate) -> list[str]:
         notes.append(f"generic plan: no tuned recipe for {c.hardware.name} yet")
     if c.nodes > 1:
         notes.append(
-            f"multi-node plan: {c.nodes} hosts x {c.gpus_per_node} {c.hardware.name}, {spread(c)}; "
+            f"multi-node plan: {c.nodes} hosts x {c.gpus_per_node} {c.hardware.name}, {spread(c.layout, c.gpus)}; "
             "deploy it on Kubernetes (LeaderWorkerSet) or with the leader/worker scripts"
         )
     return notes
 
 
-def spread(c: Candidate) -> str:
-    """How a multi-node candidate spans its hosts, in words."""
-    return c.layout.summary(c.gpus) if c.layout else "one pipeline stage per host"
+def hosts_for(gpus: int) -> int:
+    """Hosts an entry of `gpus` GPUs runs on: multi-node plans use MAX_GPUS GPUs on each."""
+    return max(1, gpus // MAX_GPUS) if gpus > MAX_GPUS else 1
+
+
+def spread(layout: HostLayout | None, gpus: int) -> str:
+    """How a multi-node entry spans its hosts, in words (no layout: an entry validate refuses)."""
+    return layout.summary(gpus) if layout else f"{gpus} GPUs over {hosts_for(gpus)} hosts"
 
 
 # --- the seed's rules --------------------------------------------------------------------
@@ -420,7 +424,8 @@ def evaluate(
         found = multi_node_recipes(model, hardware, backends, fits, nodes)
         judged = _judged(model, hardware, backends, hardware, Source.GENERIC, found)
         for c in sorted(judged, key=lambda c: (c.tight, layout_rank(c))):  # roomy first, then the layout order
-            # one plan per (precision, backend): the first checkpoint that carries the precision
+            # one plan per (precision, backend): roomy before tight, then the layout order
+            # (LAYOUT_PREFERENCE), then the first checkpoint that carries the precision
             if c.verdict is Verdict.RUNNABLE and (c.precision, c.backend) not in fits:
                 fits.add((c.precision, c.backend))
                 out.append(c)
@@ -457,13 +462,14 @@ def _judged(
             if backend is None:
                 continue
             verdict, reason, message, memory = _judge(backend, recipe, entry, model, hardware)
-            hosts = entry.gpus // MAX_GPUS if entry.gpus > MAX_GPUS else 1
+            hosts = hosts_for(entry.gpus)
             layout = host_layout_of(backend, model, entry, hosts)
             if source is Source.SIBLING:
                 message += f" (derived from the {origin.name} recipe, not measured on {hardware.name})"
             elif source is Source.GENERIC and hosts > 1:
-                where = layout.summary(entry.gpus) if layout else "one pipeline stage per host"
-                message += f" (generic plan on {hosts} hosts x {MAX_GPUS} {hardware.name}, {where})"
+                message += (
+                    f" (generic plan on {hosts} hosts x {MAX_GPUS} {hardware.name}, {spread(layout, entry.gpus)})"
+                )
             elif source is Source.GENERIC:
                 message += f" (generic plan: no tuned recipe for {hardware.name} yet)"
             suffix = f"@{hardware.name}" if source is Source.SIBLING else ""

@@ -83,6 +83,10 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
     settings = backend.settings(c.entry, model, c.hardware)
     port = backend.data.default_port
     memory = c.memory.as_dict() if c.memory else None
+    if c.nodes > 1 and c.layout is None:  # validate refuses such entries (entry-hosts); a library caller may not
+        raise render.ArtifactError(
+            f"recipe {c.recipe.recipe_id}: {c.entry.key} needs {c.nodes} hosts; only generated plans span hosts"
+        )
     return {
         "plan_id": c.plan_id,
         "recipe_id": c.recipe.recipe_id,

@@ -204,7 +204,7 @@ def compose_document(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> di
 def startup_seconds(plan: dict) -> int:
     """Time to allow for loading weights before health checks count: 10 min plus
     about 2 s per GiB of weights on one host (large checkpoints stream slowly; the hosts of a
-    multi-node plan load their stages at once)."""
+    multi-node plan load their shares at once)."""
     memory = plan.get("memory") or {}
     weights_gib = (memory.get("weights_bytes_per_gpu") or 0) * (plan["gpu_count"] // nodes(plan)) / 1024**3
     return int(600 + 2 * weights_gib)

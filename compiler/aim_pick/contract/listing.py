@@ -48,8 +48,10 @@ def label(c: Mapping[str, Any], model: str) -> str:
         return f"{head}{count} (no {'entry' if count else 'recipe'})"
     r = replicas(str(c.get("candidate")))  # `gpus` is per replica
     gpus = int(c.get("gpus") or 0)
-    if gpus > HOST_GPUS:  # multi-node: tensor parallel inside a host, a pipeline stage per host
-        shape = f"TP{HOST_GPUS} x PP{gpus // HOST_GPUS} ({gpus // HOST_GPUS} hosts)"
+    if gpus > HOST_GPUS:  # multi-node: tensor parallel inside a host, and per host a pipeline stage or a DP rank
+        hosts = gpus // HOST_GPUS
+        across = f"DP{hosts}, EP{gpus}" if c.get("layout") == "expert-data" else f"PP{hosts}"
+        shape = f"TP{HOST_GPUS} x {across} ({hosts} hosts)"
     else:
         shape = f"TP{gpus}" + (f" x{r} replicas" if r > 1 else "")
     word = STATUS_WORDS.get(str(c.get("source")), "derived" if c.get("derived") else "tuned")

@@ -56,16 +56,20 @@ def write(members: dict, compress: bool = True) -> bytes:
 
 
 def in_zipapp(path: str) -> Pack:
-    """The pack of the zipapp at `path`: right after its shebang line."""
+    """The pack of the zipapp at `path`: its first MAGIC, right after the shebang line."""
+    data: bytes | mmap.mmap
     try:
         with open(path, "rb") as handle:
-            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as exc:
+            try:
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # a file system without mmap, or an empty file
+                data = handle.read()
+    except OSError as exc:
         raise PackError(f"cannot read {path}: {exc}") from None
-    end = data.find(b"\n", 0, 512)
-    if end < 0:
-        raise PackError(f"{path} has no shebang line")
-    return Pack(data, end + 1, path)
+    start = data.find(MAGIC, 0, 4096)
+    if start < 0:
+        raise PackError(f"{path} holds no AIM Engine data after its first line")
+    return Pack(data, start, path)
 
 
 def _is_entry(entry: object) -> bool:
@@ -89,7 +93,7 @@ class Pack:
         table = data[start + _HEADER : self.members_start]
         try:
             index = json.loads(table) if len(table) == size else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting no index of ours has
             index = None
         if not isinstance(index, dict):
             raise PackError(f"the data index at byte {start} of {where} is truncated or corrupt")

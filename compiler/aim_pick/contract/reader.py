@@ -76,7 +76,7 @@ class Api:
     def _parse(self, relative: str, raw: bytes):
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting no catalogue file has
             raise ApiError(f"{relative} in {self.location} is not valid JSON (corrupt catalogue?)") from None
 
     def read_plan(self, plan_id: str, hardware: str | None = None, slug: str | None = None) -> dict:
@@ -86,7 +86,8 @@ class Api:
             return self.read(layout.plan_path(plan_id))
         raw = self._embedded_plan(f"{hardware}/{slug}", plan_id) if hardware and slug else None
         if raw is None:
-            where = self.read("plan-index.json").get(plan_id)
+            index = self.read("plan-index.json")
+            where = index.get(plan_id) if isinstance(index, dict) else None
             raw = self._embedded_plan(where, plan_id) if isinstance(where, str) else None
             if raw is None:
                 raise ApiError(f"plans/{plan_id}.json is not in the catalogue at {self.location}")
@@ -113,7 +114,11 @@ class Api:
 
 def open_api(explicit: str | None) -> Api:
     location = explicit or os.environ.get("AIM_API") or None
-    api = Api(location)
+    return opened(Api(location))
+
+
+def opened(api: Api) -> Api:
+    """`api` with its index.json read and checked to be a catalogue's."""
     index = api.read("index.json")
     if not isinstance(index, dict) or not all(key in index for key in ("models", "hardware", "engines")):
         raise ApiError(f"index.json at {api.location} is not an AIM Engine catalogue")

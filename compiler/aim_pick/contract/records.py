@@ -127,7 +127,7 @@ class PlanRecord(TypedDict):
     gpus_per_replica: int  # gpu_count = replicas x gpus_per_replica
     nodes: int  # hosts (1 unless multi-node: 2 or 4 hosts of 8 GPUs)
     gpus_per_node: int
-    pipeline_parallel_size: int  # one stage per host on several hosts
+    pipeline_parallel_size: int  # one stage per host in the pipeline layout; 1 in the expert-data layout
     multi_node: MultiNodeRecord | None  # how each host is told its place; None on one host
     warnings: list[str]
     derived_from: str | None  # the sibling GPU type of a derived plan
@@ -180,6 +180,7 @@ class CandidateRecord(TypedDict):
     source: PlanSource
     tight: bool
     source_hardware: str | None
+    layout: Literal["pipeline", "expert-data"] | None  # a multi-node candidate's (MultiNodeRecord.layout)
     verdict: CandidateVerdict
     reason: ReasonCode
     message: str
