@@ -13,7 +13,7 @@ from aim_engine.catalogue.load import PRECISIONS
 from aim_engine.catalogue.records import EngineServing, Serving
 from aim_engine.checks.diagnostics import Report
 from aim_engine.checks.rules import Validator
-from aim_engine.planning.generic import checkpoint_options, generic_args
+from aim_engine.planning.generic import checkpoint_options, generic_args, multi_node_recipes
 from aim_engine.planning.memory import weight_bytes_per_gpu
 from aim_engine.planning.planner import OBJECTIVES, Planner, Reason, Source, Verdict
 from aim_engine.planning.policy import CONTEXT_STEP, HEADROOM_REQUESTS, MIN_USEFUL_CONTEXT
@@ -275,3 +275,18 @@ def test_a_catalogue_without_recipes_still_plans_every_model(catalogue):
     for model in catalogue.models.values():
         d = planner.plan(model, catalogue.hardware["MI300X"], 8)
         assert d.chosen is not None and d.chosen.source is Source.GENERIC, model.model_id
+
+
+def test_the_expert_data_layout_needs_an_expert_for_every_gpu(planner, catalogue):
+    """Spread over 2 hosts, vLLM's expert-parallel group is 16 GPUs: a model with 8 experts cannot
+    fill it and gets only the pipeline layout; one with 128 gets the expert-data layout first."""
+    mi210 = catalogue.hardware["MI210"]
+
+    def suffixes(model_id: str) -> list[str]:
+        found = multi_node_recipes(catalogue.models[model_id], mi210, planner.backends, set(), 2)
+        return [r.recipe_id.rsplit("-2x8", 1)[1] for r in found if "vllm" in {e.backend for e in r.entries}]
+
+    assert catalogue.models["mistralai/Mixtral-8x7B-Instruct-v0.1"].moe.num_experts == 8
+    assert "-ep" not in suffixes("mistralai/Mixtral-8x7B-Instruct-v0.1")
+    assert "" in suffixes("mistralai/Mixtral-8x7B-Instruct-v0.1")  # the pipeline layout
+    assert suffixes("Qwen/Qwen3-235B-A22B")[0] == "-ep"

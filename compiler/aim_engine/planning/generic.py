@@ -254,6 +254,7 @@ def multi_node_recipes(
         fmt = weight_format(model, option.checkpoint, None, option.precision)
         if tp_problems(model, tp, fmt, expert_parallel=bool(model.moe)):
             continue
+        unsized = _recipe(model, hardware, option, ())  # what context_for judges a trial entry in
         by_layout: dict[str, list[Entry]] = {}  # layout name -> entries (one per backend)
         suffixes: dict[str, str] = {}
         for name, backend in sorted(backends.items()):
@@ -262,10 +263,12 @@ def multi_node_recipes(
             for layout in host_layouts(backend, model):
                 if layout.name == "pipeline" and pp_problems(model, nodes):
                     continue
-                longest = model.config.max_position_embeddings
-                trial = _entry(backend, model, hardware, option, tp, longest, nodes, layout)
-                recipe = _recipe(model, hardware, option, ())
-                context = context_for(backend, model, hardware, recipe, trial)
+                if layout.name == "expert-data" and model.moe and model.moe.num_experts < tp * nodes:
+                    continue  # every GPU of the expert-parallel group holds at least one expert
+                trial = _entry(
+                    backend, model, hardware, option, tp, model.config.max_position_embeddings, nodes, layout
+                )
+                context = context_for(backend, model, hardware, unsized, trial)
                 entry = _entry(backend, model, hardware, option, tp, context, nodes, layout)
                 by_layout.setdefault(layout.name, []).append(entry)
                 suffixes[layout.name] = layout.recipe_suffix
