@@ -339,24 +339,25 @@ def checkpoint_applies(model: Model, checkpoint: str | None, fmt: str) -> Checkp
     return size if _same_width(stored, fmt) else None
 
 
-def _dense_bytes(model: Model, fmt: str) -> float:
+def _dense_bytes(model: Model, fmt: str, checkpoint: str | None) -> float:
+    """Bytes per parameter of everything but the routed experts (attention, dense layers, shared
+    experts) for the checkpoint served in `fmt`."""
+    if not model.moe:
+        return WEIGHT_BYTES[fmt]
     # 4-bit MoE checkpoints (gpt-oss MXFP4, Quark MXFP4 exports, Kimi's int4 W4A16) quantize only the
     # experts; attention and the dense layers stay 16-bit.
-    return 2.0 if (fmt in ("mxfp4", "int4") and model.moe) else WEIGHT_BYTES[fmt]
-
-
-def _unsized_8bit_moe(model: Model, checkpoint: str | None, fmt: str) -> bool:
-    """An 8-bit mixture-of-experts checkpoint, served as stored, whose stored size no source gives.
-    Which of its parts stay 16-bit is its quantization config's ignore list, which we have not read
-    either: Qwen's block-FP8 exports quantize attention, Meta's FP8 releases keep it 16-bit (the
-    Llama-3.1-405B FP8 checkpoint is 1.20 bytes per parameter). Counting everything but the routed
-    experts 16-bit is the upper bound of the two, so such a plan cannot promise more room than
-    the checkpoint leaves."""
-    if not model.moe or fmt not in EIGHT_BIT_FORMATS:
-        return False
-    if stored_checkpoint(model, checkpoint) is not None:
-        return False
-    return _same_width(weight_format(model, checkpoint or model.model_id, None, "", "auto"), fmt)
+    if fmt in ("mxfp4", "int4"):
+        return 2.0
+    # An 8-bit MoE checkpoint served as stored whose size no source gives: which of its parts stay
+    # 16-bit is its quantization config's ignore list, which we have not read either. Qwen's
+    # block-FP8 exports quantize attention, Meta's FP8 releases keep it 16-bit (Llama-3.1-405B FP8
+    # is 1.20 bytes per parameter); the upper bound of the two, so such a plan cannot promise more
+    # room than the checkpoint leaves. With a stored size, the size sets the total anyway.
+    if fmt in EIGHT_BIT_FORMATS and stored_checkpoint(model, checkpoint) is None:
+        stored = weight_format(model, checkpoint or model.model_id, None, "", "auto")
+        if _same_width(stored, fmt):  # not online quantization of a 16-bit checkpoint
+            return 2.0
+    return WEIGHT_BYTES[fmt]
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -382,7 +383,7 @@ def mxfp4_padding(model: Model, fmt: str, tp: int, expert_parallel: bool, runtim
 def weights(model: Model, shape: ServingShape) -> Weights:
     split = parameter_split(model)
     fmt = shape.weight_format
-    dense = 2.0 if _unsized_8bit_moe(model, shape.checkpoint, fmt) else _dense_bytes(model, fmt)
+    dense = _dense_bytes(model, fmt, shape.checkpoint)
     replicated = split.replicated * dense + split.router * ROUTER_BYTES
     # The bytes each group splits, from parameters x format; a stored size scales them all alike.
     experts = split.experts * WEIGHT_BYTES[fmt]

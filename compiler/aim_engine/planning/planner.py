@@ -422,19 +422,19 @@ def evaluate(
     fits = {(c.precision, c.backend) for c in out if c.verdict is Verdict.RUNNABLE}
     for nodes in NODE_COUNTS:
         found = multi_node_recipes(model, hardware, backends, fits, nodes)
-        judged = _judged(model, hardware, backends, hardware, Source.GENERIC, found)
-        for c in sorted(judged, key=lambda c: (c.tight, layout_rank(c))):  # roomy first, then the layout order
-            # one plan per (precision, backend): roomy before tight, then the layout order
-            # (LAYOUT_PREFERENCE), then the first checkpoint that carries the precision
+        for c in sorted(_judged(model, hardware, backends, hardware, Source.GENERIC, found), key=multi_node_order):
+            # one plan per (precision, backend): the first in multi_node_order, then the first
+            # checkpoint that carries the precision
             if c.verdict is Verdict.RUNNABLE and (c.precision, c.backend) not in fits:
                 fits.add((c.precision, c.backend))
                 out.append(c)
     return _assign_plan_ids(model, out)
 
 
-def layout_rank(c: Candidate) -> int:
-    """Where a multi-node candidate's layout stands in LAYOUT_PREFERENCE (a stable sort key)."""
-    return LAYOUT_PREFERENCE.index(c.layout.name) if c.layout else len(LAYOUT_PREFERENCE)
+def multi_node_order(c: Candidate) -> tuple[bool, int]:
+    """The order multi-node candidates are tried in (a stable sort key): roomy before tight, then
+    their layout's place in LAYOUT_PREFERENCE."""
+    return c.tight, LAYOUT_PREFERENCE.index(c.layout.name) if c.layout else len(LAYOUT_PREFERENCE)
 
 
 def multi_node_candidates(
@@ -443,7 +443,7 @@ def multi_node_candidates(
     """Every multi-node generic entry for `nodes` hosts, judged, whether or not one host would do
     (a request for that many hosts)."""
     found = multi_node_recipes(model, hardware, backends, set(), nodes)
-    judged = sorted(_judged(model, hardware, backends, hardware, Source.GENERIC, found), key=layout_rank)
+    judged = sorted(_judged(model, hardware, backends, hardware, Source.GENERIC, found), key=multi_node_order)
     return _assign_plan_ids(model, judged)
 
 

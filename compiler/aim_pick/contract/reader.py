@@ -34,7 +34,7 @@ def _embedded_loader():
 
 
 class Api:
-    index: dict  # set by open_api once index.json is read
+    index: dict  # set by opened() once index.json is read
 
     def __init__(self, location: str | None):
         self.embedded: pack.Pack | None = None
