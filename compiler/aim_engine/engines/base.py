@@ -327,6 +327,14 @@ class EntrySettings:
     attention_shards: int = 0
 
 
+@dataclass(frozen=True)
+class EngineCommands:
+    """An entry's engine command, as argv: in the engine's image and outside a container."""
+
+    container: list[str]
+    native: list[str]
+
+
 # Sane ranges of the settings the memory model reads: no node has more GPUs than this,
 # and no context or batch is longer (the biggest catalogue context is 10 million tokens).
 MAX_PARALLEL = 1024
@@ -654,14 +662,12 @@ class Backend:
             argv.extend(self.render(spec, value))
         return argv + ["--host", "0.0.0.0", "--port", str(port)]
 
-    def container_command(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
-        """What follows the image in `docker run` (the image's entrypoint comes first)."""
-        return list(self.data.launch) + self.engine_args(entry, settings, port)
-
-    def native_command(self, entry: Entry, settings: EntrySettings, port: int) -> list[str]:
-        """The same engine started directly, outside a container."""
-        start = list(self.data.launch) or (self.data.image_entrypoint or "").split()
-        return start + self.engine_args(entry, settings, port)
+    def commands(self, entry: Entry, settings: EntrySettings, port: int) -> EngineCommands:
+        """The engine's command in a container (what follows the image in `docker run`: the image's
+        entrypoint comes first) and started directly, outside one; the flags are rendered once."""
+        args = self.engine_args(entry, settings, port)
+        native_start = list(self.data.launch) or (self.data.image_entrypoint or "").split()
+        return EngineCommands(container=list(self.data.launch) + args, native=native_start + args)
 
     def render(self, spec: FlagSpec, value: Any) -> list[str]:
         """The argv words of a value: what validation parsed, written back canonically

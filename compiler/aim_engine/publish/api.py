@@ -83,6 +83,7 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
     settings = backend.settings(c.entry, model, c.hardware)
     port = backend.data.default_port
     memory = c.memory.as_dict() if c.memory else None
+    commands = backend.commands(c.entry, settings, port)
     if c.nodes > 1 and c.layout is None:  # validate refuses such entries (entry-hosts); a library caller may not
         raise render.ArtifactError(
             f"recipe {c.recipe.recipe_id}: {c.entry.key} needs {c.nodes} hosts; only generated plans span hosts"
@@ -107,8 +108,8 @@ def plan_json(planner: Planner, model: Model, c: Candidate) -> dict[str, Any]:
         "image_entrypoint": backend.data.image_entrypoint,
         "device_ids": list(c.hardware.device_ids),
         "port": port,
-        "engine_argv": backend.native_command(c.entry, settings, port),
-        "container_argv": backend.container_command(c.entry, settings, port),
+        "engine_argv": commands.native,
+        "container_argv": commands.container,
         "env": dict(sorted({**backend.data.env_for(c.hardware), **c.entry.env}.items())),
         "memory": memory,
         **status_fields(c),

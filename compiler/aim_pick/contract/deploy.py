@@ -501,9 +501,11 @@ def _leader_worker_set(
     }
 
 
-def k8s_hpa(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict:
-    """An optional HorizontalPodAutoscaler on the engine's queue length (needs a metrics adapter)."""
-    workload = k8s_objects(plan, options)[0]
+def k8s_hpa(plan: dict, options: DeployOptions = DEFAULT_OPTIONS, workload: dict | None = None) -> dict:
+    """An optional HorizontalPodAutoscaler on the engine's queue length (needs a metrics adapter).
+    `workload`: the plan's Deployment or LeaderWorkerSet, when the caller has it already."""
+    if workload is None:
+        workload = k8s_objects(plan, options)[0]
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -568,10 +570,11 @@ def k8s_kustomization(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> d
 def k8s_files(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> dict[str, list[dict]]:
     """The bundle's files (name -> objects): manifests, kustomization, the optional HPA, and for
     gated models the Secret template (neither is in the kustomization's resources)."""
+    objects = k8s_objects(plan, options)
     files = {
-        K8S_MANIFESTS: k8s_objects(plan, options),
+        K8S_MANIFESTS: objects,
         K8S_KUSTOMIZATION: [k8s_kustomization(plan, options)],
-        K8S_HPA: [k8s_hpa(plan, options)],
+        K8S_HPA: [k8s_hpa(plan, options, objects[0])],
     }
     if plan.get("gated"):
         files[K8S_SECRET] = [k8s_secret_template(plan, options)]
