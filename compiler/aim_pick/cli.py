@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", help="run this plan id instead of choosing (env AIM_PROFILE_ID)")
     p.add_argument("--k8s-cache", choices=K8S_CACHES, default="pvc", help="model cache volume in --format k8s")
-    p.add_argument("--output", help="write the compose/k8s/env output to this file instead of printing it")
+    p.add_argument("--output", help="write the output (any --format) to this file instead of printing it")
     p.add_argument(
         "--all", action="store_true", help="--format explain: list every candidate (default: incompatible by reason)"
     )

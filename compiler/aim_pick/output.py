@@ -116,9 +116,8 @@ def _with_plan(fmt, output, plan, options, detected, request, candidates, cache,
     if fmt == "docker":
         for warning in warnings:
             print(f"aim-pick: warning: {deploy.one_line(warning)}", file=err)
-        print(deploy.shell_command(deploy.docker_argv(plan, options)), file=out)
-        return EXIT_OK
-    if fmt == "json":
+        text = deploy.shell_command(deploy.docker_argv(plan, options))
+    elif fmt == "json":
         argv = deploy.docker_argv(plan, options)
         body = {
             "detected": detected,
@@ -128,12 +127,11 @@ def _with_plan(fmt, output, plan, options, detected, request, candidates, cache,
             "cache": cache,
             "warnings": warnings,
         }
-        print(_json(body), file=out)
-        return EXIT_OK
-    if fmt == "explain":
-        print(explain_text(detected, request, plan, candidates, cache, warnings, options, everything), file=out)
-        return EXIT_OK
-    text = plan_text(fmt, plan, options)
+        text = _json(body)
+    elif fmt == "explain":
+        text = explain_text(detected, request, plan, candidates, cache, warnings, options, everything)
+    else:
+        text = plan_text(fmt, plan, options)
     quoted = env_quoted(plan, options) if fmt == "env" else []
     if quoted:
         print(

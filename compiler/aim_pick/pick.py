@@ -9,6 +9,7 @@ published fallback path are taken only if they fit that part.
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 
 from aim_pick.contract import deploy, layout
@@ -222,6 +223,9 @@ def resolve(
             reason, message = "too-many-gpus", f"needs {needs} GPUs; {n} usable here"
         elif backend != "auto" and c["backend"] != backend:
             reason, message = "backend-not-requested", f"{c['backend']} entry; {backend} was requested"
+        elif replicas(cid) > 1 and decision["target"]["objective"] != "throughput":
+            # replicas are what the throughput objective adds; a latency request never walks them
+            reason, message = "objective-not-requested", f"{replicas(cid)} replicas: a throughput plan; latency asked"
         else:
             reason, message = "precision-not-requested", f"{c['precision']} entry; not the requested precision"
         listing.append(listing_line(cid, c, "rejected", reason, message))
@@ -233,6 +237,7 @@ def listing_line(cid: str, c: Mapping[str, Any], verdict: str, reason: str, mess
     return {
         "plan": c["plan"],
         "candidate": cid,
+        "recipe": c.get("recipe"),  # the listing labels a candidate with no recipe "(no recipe)"
         "gpus": c["gpus"],
         "precision": c["precision"],
         "backend": c["backend"],
@@ -293,7 +298,8 @@ def settings(args, env: dict) -> Settings:
         args.gpus,
         args.port,
         args.name,
-        args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT,
+        # absolute: docker reads a relative -v source as the name of a volume, not as a folder
+        os.path.abspath(args.cache_dir or env.get("AIM_CACHE_DIR") or deploy.CACHE_ROOT),
         args.k8s_cache,
         objective,
     )

@@ -101,6 +101,26 @@ def test_compose_output_file(mi300x, tmp_path):
     assert "services" in json.loads(target.read_text())
 
 
+@pytest.mark.parametrize("fmt", ["docker", "json", "explain", "env"])
+def test_every_format_goes_to_the_output_file(mi300x, tmp_path, fmt):
+    printed = mi300x.pick(QWEN, "--format", fmt)
+    target = tmp_path / f"out.{fmt}"
+    written = mi300x.pick(QWEN, "--format", fmt, "--output", str(target))
+    assert written.code == 0 and written.out == "" and f"wrote {target}" in written.err
+    assert target.read_text() == printed.out
+
+
+def test_a_relative_cache_dir_is_a_folder_not_a_volume_name(mi300x):
+    # docker takes a -v source without a leading / as a named volume: the folder is made absolute
+    # against the folder aim-pick runs in (the host's tmp folder here)
+    for value in ("models", "rel/dir"):
+        argv = mi300x.pick(QWEN, "--cache-dir", value).argv()
+        assert option(argv, "-v") == [f"{mi300x.tmp / value}:/workspace/model-cache"]
+    compose = json.loads(mi300x.pick(QWEN, "--format", "compose", "--cache-dir", "models").out)
+    (service,) = compose["services"].values()
+    assert service["volumes"] == [f"{mi300x.tmp / 'models'}:/workspace/model-cache"]
+
+
 def test_k8s(mi300x, api_dir):
     plan = plan_file(api_dir, published(api_dir, "MI300X", QWEN, "8/auto/auto/auto/latency"))
     document = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--port", "9000").out)
@@ -178,6 +198,21 @@ def test_explain_lists_levels_and_groups_the_candidates(mi300x):
     for candidate in body["candidates"]:
         assert f"  {listing.label(candidate, 'Qwen3-32B')}" in everything
     assert len(everything.splitlines()) > len(text.splitlines())
+
+
+def test_explain_labels_each_candidate_as_the_plan_command_does(mi300x):
+    # a disabled entry of a recipe is that recipe's TP (not "no recipe"), and a throughput plan off
+    # a latency request's path says so (not "not the requested precision")
+    body = mi300x.pick("deepseek-ai/DeepSeek-R1", "--format", "json").json()
+    text = mi300x.pick("deepseek-ai/DeepSeek-R1", "--format", "explain", "--all").out
+    disabled = [c for c in body["candidates"] if c["reason"] == "disabled"]
+    assert disabled and all(c["recipe"] for c in disabled)
+    for c in disabled:
+        assert f"DeepSeek-R1 {c['backend']} {c['precision']} TP{c['gpus']} (tuned)" in text
+    candidates = mi300x.pick(QWEN, "--format", "json").json()["candidates"]
+    replicated = [c for c in candidates if listing.replicas(c["candidate"]) > 1]
+    assert replicated and {c["reason"] for c in replicated} <= {"objective-not-requested", "too-many-gpus"}
+    assert "objective-not-requested" in {c["reason"] for c in replicated}
 
 
 def test_output_to_an_unwritable_place_is_a_usage_error(mi300x, tmp_path):

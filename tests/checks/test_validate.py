@@ -12,6 +12,7 @@ import yaml
 
 from aim_engine.build import check
 from aim_engine.checks.diagnostics import Check, Severity
+from aim_pick.contract.deploy import VISIBILITY_ENV
 from tests import yamlio
 from tests.conftest import REPO, validate_text
 
@@ -388,6 +389,13 @@ CASES = [
         Severity.ERROR,
     ),
     (
+        "env-visibility",
+        mutate('VLLM_ROCM_USE_AITER: "1"', 'HIP_VISIBLE_DEVICES: "0"'),
+        Check.ENV_VISIBILITY,
+        "HIP_VISIBLE_DEVICES",
+        Severity.ERROR,
+    ),
+    (
         "secret-flag",
         mutate("--dtype: bfloat16\n", "--dtype: bfloat16\n      --api-key: sk-live-0123456789abcdef0123\n"),
         Check.SECRET,
@@ -531,6 +539,16 @@ def test_each_check_trips_at_the_right_line(tmp_path, case_id, text, check, mark
         assert expected in {d.line for d in hits}, [d.format_text() for d in hits]
     else:
         assert all(d.line is None or d.line >= 1 for d in hits)
+
+
+@pytest.mark.parametrize("name", VISIBILITY_ENV)
+def test_no_recipe_or_entry_chooses_the_gpus_the_engine_sees(tmp_path, name):
+    # at the recipe's env and in one entry's own env: either would reach the plan's container
+    entry = "  2_gpu:\n    enabled: true\n"
+    in_entry = GOOD_VLLM.replace(entry, f"{entry}    env:\n      {name}: '0,1'\n")
+    for text in (mutate('VLLM_ROCM_USE_AITER: "1"', f'{name}: "0"'), in_entry):
+        hits = [d for d in validate_text(tmp_path, text) if d.check is Check.ENV_VISIBILITY]
+        assert [d.line for d in hits] == [line_of(text, f"{name}:")], text
 
 
 def test_disabled_entries_skip_fit_but_not_flags(tmp_path):

@@ -189,6 +189,8 @@ def test_notes_say_what_the_figures_do_not(capsys):
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--checkpoint", "x/y"], "--checkpoint 'x/y'"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--kv-cache-dtype", "fp3"], "--kv-cache-dtype"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--gpu-memory-utilization", "1.5"], "1.5"),
+        (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--gpu-memory-utilization", "nan"], "non-finite"),
+        (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--gpu-memory-utilization", "inf"], "non-finite"),
         (["meta-llama/Llama-3.1-8B-Instruct", "--gpu", "MI300X", "--platform", "cuda"], "--platform goes with"),
         (["--gpu", "MI300X"], "name one MODEL"),
     ],

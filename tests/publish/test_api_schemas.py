@@ -43,7 +43,7 @@ from tests.conftest import REPO
 KINDS = ("index", "model", "plan", "lookup")
 SCHEMA_FOLDER = "schemas"  # api/schemas/<name>.schema.json (aim_engine.publish.api.schema_files)
 # aim-pick's own reasons, never published
-PICK_REASONS = ("partition-too-small", "profile", "profile-refused", "precision-not-offered")
+PICK_REASONS = ("partition-too-small", "profile", "profile-refused", "precision-not-offered", "objective-not-requested")
 WORDS = {s.value: s.word for s in Source}  # plan source -> the status word shown for it
 # a lookup file's key_format: the values each part of a key takes, "|"-separated
 KEY_FORMAT = re.compile(r"<n>/<count mode: ([^>]*)>/<precision: ([^>]*)>/<backend: ([^>]*)>/<objective: ([^>]*)>")

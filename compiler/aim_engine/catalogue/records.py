@@ -238,6 +238,13 @@ class Moe:
     shared_experts: int = 0
     dense_layers: int = 0
 
+    @property
+    def shared_width(self) -> int:
+        """The shared experts' MLP width: as one MLP of shared_experts x the expert width (the
+        DeepSeek and GLM configs' n_shared_experts; Qwen3-Next's shared_expert_intermediate_size
+        equals it for every catalogue model, and Llama 4's shared expert is one expert wide)."""
+        return self.shared_experts * self.moe_intermediate_size
+
 
 @dataclass(frozen=True)
 class CheckpointSize:

@@ -201,6 +201,13 @@ class Check(enum.Enum):
         "env file or script can carry it safely.",
         "remove the character from the value",
     )
+    ENV_VISIBILITY = (
+        ERROR,
+        "A recipe sets which GPUs the engine sees (HIP_, ROCR_ or CUDA_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL): "
+        "the host chooses its GPUs, and a fixed list hides GPUs from the tensor-parallel group or stacks "
+        "with the HIP_VISIBLE_DEVICES that aim-pick sets for part of a host.",
+        "remove it: aim-pick pins the GPUs it picks, and the operator chooses the rest at run time",
+    )
     SECRET = (
         ERROR,
         "A value looks like a secret (token, key, password); recipes are published.",

@@ -25,7 +25,7 @@ from aim_engine.planning.entry import MIN_USEFUL_CONTEXT, analyse_entry, fit_sen
 from aim_engine.planning.parallelism import TpRule
 from aim_engine.planning.policy import MAX_GPUS
 from aim_engine.planning.precision import dtype_problem
-from aim_pick.contract.deploy import env_bare
+from aim_pick.contract.deploy import VISIBILITY_ENV, env_bare
 from aim_pick.contract.text import has_control, printable
 
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")  # fullmatch: "$" would let a final newline through
@@ -293,6 +293,9 @@ class Validator:
                     Check.ENV_FILE_VALUE,
                     f"{name}={printable(repr(value))} cannot be written to an env file that sh and docker read alike",
                 )
+            if name in VISIBILITY_ENV:
+                fixed = f"{name}={printable(repr(value))} fixes the GPUs the engine sees"
+                self.error(path, at, Check.ENV_VISIBILITY, fixed)
             if (SECRET_NAME.search(name) and value.strip()) or SECRET_VALUE.search(value):
                 self.error(
                     path, at, Check.SECRET, f"{name} holds what looks like a secret; never publish it in a recipe"

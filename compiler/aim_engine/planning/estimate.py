@@ -20,7 +20,7 @@ from typing import Any
 
 from aim_engine.catalogue.load import PRECISIONS, load_formats
 from aim_engine.catalogue.records import Entry, Hardware, Model
-from aim_engine.engines.base import Backend, EntrySettings, problems_of
+from aim_engine.engines.base import Backend, EntrySettings, FlagValueError, problems_of
 from aim_engine.errors import AimError, UsageError
 from aim_engine.planning.entry import serving_shape, starts
 from aim_engine.planning.memory import (
@@ -324,6 +324,13 @@ def run_estimate(request: EstimateRequest, backends: dict[str, Backend]) -> Esti
     if request.pp > layers:  # every pipeline stage needs at least one layer
         raise UsageError(f"--pp {request.pp}: more pipeline stages than {model.model_id}'s {layers} layers")
     backend = backends[request.backend]
+    for flag, value in request.args().items():  # as the engine's parser reads them: nan, inf are refused there
+        found = backend.flags.resolve(flag)
+        if found is not None:
+            try:
+                backend.parse(found[0], value)
+            except FlagValueError as exc:
+                raise UsageError(str(exc)) from None
     entry = Entry(
         request.backend, f"{request.tp * request.pp}_gpu", request.tp * request.pp, True, request.args(), {}, None
     )

@@ -501,8 +501,7 @@ def _dense_mlp_width(model: Model) -> int:
     """Width of the MLP computed outside the fused-MoE kernel (dense layers, shared experts)."""
     if not model.moe:
         return model.config.intermediate_size
-    shared = model.moe.shared_experts * model.moe.moe_intermediate_size
-    return max(shared, model.config.intermediate_size if model.moe.dense_layers else 0)
+    return max(model.moe.shared_width, model.config.intermediate_size if model.moe.dense_layers else 0)
 
 
 def moe_workspace_bytes(model: Model, shape: ServingShape) -> int:

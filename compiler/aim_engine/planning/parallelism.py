@@ -47,12 +47,7 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
                     f"TP {tp} is not a multiple of {model.name}'s {kv} KV heads, so they cannot be replicated evenly",
                 )
             )
-    widths = [("intermediate size", cfg.intermediate_size)]
-    if model.moe and not expert_parallel:
-        widths = [("expert intermediate size", model.moe.moe_intermediate_size)]
-        if model.moe.dense_layers:
-            widths.insert(0, ("intermediate size", cfg.intermediate_size))
-    for label, width in widths:
+    for label, width in tp_split_widths(model, expert_parallel):
         if width % tp:
             problems.append(TpProblem(TpRule.INTERMEDIATE, f"TP {tp} does not divide the {label} {width}"))
         elif weight_format == "fp8_block" and (width // tp) % BLOCK_FP8:
@@ -64,6 +59,24 @@ def tp_problems(model: Model, tp: int, weight_format: str, expert_parallel: bool
                 )
             )
     return problems
+
+
+def tp_split_widths(model: Model, expert_parallel: bool) -> list[tuple[str, int]]:
+    """The MLP widths tensor parallelism slices (label, width). Dense layers and shared experts
+    are ordinary column/row-parallel MLPs on every rank, with or without expert parallelism
+    (vLLM's Glm4MoeMLP and Qwen3-Next's shared expert keep TP under --enable-expert-parallel,
+    and their block-FP8 down projection fails at 1536 / 8 = 192: vllm-project/vllm #42384).
+    Routed experts are sliced only without EP; with it, whole experts sit on ranks."""
+    if not model.moe:
+        return [("intermediate size", model.config.intermediate_size)]
+    widths = []
+    if model.moe.dense_layers:
+        widths.append(("intermediate size", model.config.intermediate_size))
+    if model.moe.shared_experts:
+        widths.append(("shared-expert intermediate size", model.moe.shared_width))
+    if not expert_parallel:
+        widths.append(("expert intermediate size", model.moe.moe_intermediate_size))
+    return widths
 
 
 # Multi-node plans: hosts of MAX_GPUS GPUs (8, as every catalogue GPU type is sold), tensor

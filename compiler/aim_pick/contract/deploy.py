@@ -102,6 +102,12 @@ def token_env(gated: bool) -> list[str]:
     return ["HF_TOKEN"] if gated else []
 
 
+# The variables that choose which GPUs a process sees. A plan never carries them: the host
+# picks its GPUs (aim-pick pins a part of a host with HIP_VISIBLE_DEVICES alone), and a fixed
+# list written in a recipe would hide GPUs from the engine's TP group or stack with that pin.
+VISIBILITY_ENV = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL")
+
+
 def environment(plan: dict, options: DeployOptions) -> dict[str, str]:
     """Environment of the engine container (values; HF_TOKEN is passed by name only)."""
     env = dict(plan["env"])

@@ -38,7 +38,9 @@ ReasonCode = Literal[
     "backend-not-requested",
 ]  # aim_engine.planning.planner.Reason codes
 # aim-pick's listing adds these
-PickReason = Literal[ReasonCode, "partition-too-small", "profile", "profile-refused", "precision-not-offered"]
+PickReason = Literal[
+    ReasonCode, "partition-too-small", "profile", "profile-refused", "precision-not-offered", "objective-not-requested"
+]
 PlanSource = Literal["recipe", "sibling", "generic"]
 PlanStatus = Literal["tuned", "derived", "generic"]  # the words shown for recipe, sibling, generic
 MatrixStatus = Literal["tuned", "derived", "generic", "tight", "does-not-fit", "not-supported"]
