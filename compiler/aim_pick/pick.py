@@ -337,7 +337,7 @@ def gpu_count(env: dict) -> int | None:
         return None
     digits = text.strip()
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 6):
-        raise Usage(f"AIM_GPU_COUNT={deploy.one_line(repr(text[:40]))} is not a number")
+        raise Usage(f"AIM_GPU_COUNT={deploy.one_line(repr(text[:40]))} is not a whole number of GPUs (1 or more)")
     count = int(digits)
     if count < 1:
         raise Usage("AIM_GPU_COUNT must be at least 1")

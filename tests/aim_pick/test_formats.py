@@ -152,6 +152,16 @@ def test_k8s(mi300x, api_dir):
     assert volumes["model-cache"]["hostPath"]["path"] == "/data/hf"
 
 
+def test_name_names_the_kubernetes_objects(mi300x):
+    # --name is the container name in docker and compose, and the workload's name in Kubernetes,
+    # so two deployments of one plan can live side by side
+    items = json.loads(mi300x.pick(QWEN, "--format", "k8s", "--name", "my-llm").out)["items"]
+    workload, service = items[0], items[1]
+    assert workload["metadata"]["name"] == service["metadata"]["name"] == "my-llm"
+    assert service["spec"]["selector"] == workload["spec"]["selector"]["matchLabels"]
+    assert workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "my-llm"
+
+
 def test_env_format(mi300x):
     text = mi300x.pick(QWEN, "--format", "env", "--cache-dir", "/data/hf cache").out
     pairs = dict(shlex.split(line)[0].split("=", 1) for line in text.splitlines())

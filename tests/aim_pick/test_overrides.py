@@ -104,7 +104,8 @@ def test_force_a_larger_count_never_pins_fewer_gpus_than_the_plan(host, api_dir)
     "env, message",
     [
         ({"AIM_GPU_MODEL": "MI999X"}, "is not a known GPU"),
-        ({"AIM_GPU_COUNT": "eight"}, "is not a number"),
+        ({"AIM_GPU_COUNT": "eight"}, "is not a whole number of GPUs"),
+        ({"AIM_GPU_COUNT": "-1"}, "is not a whole number of GPUs (1 or more)"),
         ({"AIM_GPU_COUNT": "0"}, "at least 1"),
         ({"AIM_OBJECTIVE": "cheapest"}, "is not one of latency, throughput"),
     ],

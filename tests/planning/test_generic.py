@@ -290,3 +290,18 @@ def test_the_expert_data_layout_needs_an_expert_for_every_gpu(planner, catalogue
     assert "-ep" not in suffixes("mistralai/Mixtral-8x7B-Instruct-v0.1")
     assert "" in suffixes("mistralai/Mixtral-8x7B-Instruct-v0.1")  # the pipeline layout
     assert suffixes("Qwen/Qwen3-235B-A22B")[0] == "-ep"
+
+
+def test_generic_plans_of_one_shape_are_told_apart_by_their_checkpoint(planner, catalogue):
+    # DeepSeek-R1-0528 has three AMD MXFP4 exports: one generic plan per shape and checkpoint,
+    # the first with the plain id, the others ending in the checkpoint (never "generic-generic")
+    model = catalogue.models["deepseek-ai/DeepSeek-R1-0528"]
+    mxfp4 = {v.model_id for v in model.variants if v.precision == "mxfp4"}
+    assert len(mxfp4) == 3
+    ids = [c.plan_id for c in planner.candidates(model, catalogue.hardware["MI355X"]) if c.plan_id]
+    shape = "deepseek-r1-0528-mi355x-mxfp4-vllm-tp8-generic"
+    same = sorted(i for i in ids if i.startswith(shape))
+    assert len(same) == 3 and shape in same
+    slugs = {i.removeprefix(f"{shape}-") for i in same if i != shape}
+    assert slugs <= {m.lower().replace("/", "-") for m in mxfp4} and len(slugs) == 2
+    assert not [i for i in ids if "generic-generic" in i]

@@ -239,6 +239,15 @@ def test_a_request_for_hosts_plans_them_even_where_one_host_would_do(planner, ca
     assert d.chosen is not None and d.chosen.nodes == 2 and d.chosen.gpus == 16
     assert d.chosen.backend == "vllm" and d.chosen.precision == "bf16"
     assert planner.plan_nodes(model, hw, 2, backend="sglang").chosen.backend == "sglang"
+    # the build publishes no such plan (one host serves Qwen3-32B): the decision says so
+    published = {c.plan_id for c in planner.candidates(model, hw)}
+    assert d.chosen.plan_id not in published
+    assert any("not in the published build" in w and d.chosen.plan_id in w for w in d.warnings)
+    # where one host cannot serve, the plan asked for is the published one, without that note
+    llama, mi210 = catalogue.models["meta-llama/Llama-3.1-405B-Instruct"], catalogue.hardware["MI210"]
+    big = planner.plan_nodes(llama, mi210, 4, precision="bf16")
+    assert big.chosen.plan_id in {c.plan_id for c in planner.candidates(llama, mi210)}
+    assert not [w for w in big.warnings if "not in the published build" in w]
     for bad in (dict(nodes=3), dict(nodes=1), dict(nodes=2, backend="trtllm")):
         with pytest.raises(UsageError):
             planner.plan_nodes(model, hw, **bad)

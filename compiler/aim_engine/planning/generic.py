@@ -82,6 +82,16 @@ def generic_args(backend: Backend, model: Model, option: CheckpointOption, tp: i
     return args
 
 
+GENERIC_PREFIX = "generic-"  # a generic recipe's id: generic-<checkpoint>-<gpu>-<precision> (_recipe)
+
+
+def checkpoint_part(recipe: Recipe) -> str:
+    """The checkpoint of a generic recipe's id ("amd-deepseek-r1-0528-mxfp4-v2"): what tells two
+    generic plans of one shape apart when a model has several checkpoints at one precision."""
+    tail = f"-{recipe.hardware.lower()}-{recipe.precision}"
+    return recipe.recipe_id.removeprefix(GENERIC_PREFIX).removesuffix(tail)
+
+
 def generic_env(backend: Backend, model: Model, hardware: Hardware) -> dict[str, str]:
     env = dict(backend.data.generic["env"].get(hardware.gfx_target, {}))
     env.update(model.serving.for_engine(backend.name).env)
@@ -91,7 +101,7 @@ def generic_env(backend: Backend, model: Model, hardware: Hardware) -> dict[str,
 def _recipe(model: Model, hardware: Hardware, option: CheckpointOption, entries: tuple[Entry, ...]) -> Recipe:
     checkpoint = re.sub(r"[^a-z0-9.]+", "-", option.checkpoint.lower()).strip("-")
     return Recipe(
-        recipe_id=f"generic-{checkpoint}-{hardware.name.lower()}-{option.precision}",
+        recipe_id=f"{GENERIC_PREFIX}{checkpoint}-{hardware.name.lower()}-{option.precision}",
         model_id=model.model_id,
         hardware=hardware.name,
         precision=option.precision,

@@ -43,6 +43,7 @@ from aim_engine.planning.entry import analyse_entry
 from aim_engine.planning.generic import (
     LAYOUT_PREFERENCE,
     HostLayout,
+    checkpoint_part,
     generic_recipes,
     host_layout_of,
     multi_node_recipes,
@@ -233,6 +234,7 @@ class Decision:
     # When nothing on one host serves the request: the multi-node plan that does (its precision
     # and backend within the request), for "needs N hosts" answers.
     multi_node: Candidate | None = None
+    notes: tuple[str, ...] = ()  # what the request itself should know (e.g. a plan the build does not publish)
 
     @cached_property
     def outside(self) -> tuple[Considered, ...]:
@@ -248,7 +250,7 @@ class Decision:
     @property
     def warnings(self) -> list[str]:
         """What a user should know about the chosen plan."""
-        return plan_warnings(self.chosen) if self.chosen else []
+        return [*(plan_warnings(self.chosen) if self.chosen else []), *self.notes]
 
 
 def plan_warnings(c: Candidate) -> list[str]:
@@ -505,7 +507,9 @@ def _assign_plan_ids(model: Model, candidates: list[Candidate]) -> list[Candidat
                 base += f"-from-{c.source_hardware.lower()}"
             elif c.source is Source.GENERIC:
                 base += "-generic"
-            plan_id = base if base not in used else f"{base}-{c.recipe.recipe_id}"
+            # a second plan of one shape: another recipe, or for generic plans another checkpoint
+            other = checkpoint_part(c.recipe) if c.source is Source.GENERIC else c.recipe.recipe_id
+            plan_id = base if base not in used else f"{base}-{other}"
             used.add(plan_id)
         out.append(replace(c, plan_id=plan_id))
     return out
@@ -798,6 +802,15 @@ class Planner:
             for c in found
             if c.precision in way.precisions and c.backend in way.backends
         )
+        notes: tuple[str, ...] = ()
+        published = {c.plan_id for c in self.candidates(model, hardware) if c.nodes == nodes}
+        if chosen is not None and chosen.plan_id not in published:
+            # the build publishes a multi-node plan only where one host cannot serve the model
+            notes = (
+                f"not in the published build: one host of {hardware.name} can serve {model.name}, so "
+                f"`aim-engine build` publishes no {nodes}-host plan for it (aim-pick --profile will not find "
+                f"{chosen.plan_id}); this is what the planner would choose",
+            )
         return Decision(
             model.model_id,
             hardware.name,
@@ -809,6 +822,7 @@ class Planner:
             path,
             found,
             way.precisions,
+            notes=notes,
         )
 
     def replicate(self, model: Model, base: Candidate, replicas: int) -> Candidate:

@@ -250,9 +250,10 @@ def _slug(text: str, limit: int = 63) -> str:
     return name
 
 
-def k8s_name(plan: dict) -> str:
-    """A DNS-1035 label (Service names): lower case, digits, '-', at most 63 chars."""
-    return _slug(f"aim-{plan['plan_id']}")
+def k8s_name(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> str:
+    """A DNS-1035 label (Service names): lower case, digits, '-', at most 63 chars; from the
+    container name asked for (aim-pick --name), else aim-<plan id>."""
+    return _slug(options.container_name or f"aim-{plan['plan_id']}")
 
 
 def cache_claim(plan: dict, options: DeployOptions) -> str:
@@ -406,7 +407,7 @@ def k8s_objects(plan: dict, options: DeployOptions = DEFAULT_OPTIONS) -> list[di
     """The bundle's resources, the workload first: a Deployment (one host) or a LeaderWorkerSet
     (several), its Service, the cache PersistentVolumeClaim (unless the cache is a hostPath) and
     a PodDisruptionBudget."""
-    name = k8s_name(plan)
+    name = k8s_name(plan, options)
     labels = _labels(name)
     claim = cache_claim(plan, options)
     if options.k8s_cache == "hostpath":
