@@ -317,3 +317,16 @@ def test_path_problems_are_one_line(tmp_path):
         build(REPO, a_file / "out", site=False)
     with pytest.raises(OutputDirError, match="is a file, not a folder"):
         build(REPO, a_file, site=False)
+
+
+def test_a_matrix_cell_of_entries_disabled_for_memory_says_does_not_fit(catalogue):
+    # DeepSeek-R1's MI300X recipe disables 1_gpu and 2_gpu because they cannot hold it: the cell
+    # says "does not fit" (as on MI308X, same memory), not "not supported"
+    from aim_engine.planning.planner import Planner
+    from aim_engine.publish.api import matrix_cell
+
+    planner, model = Planner(catalogue), catalogue.models["deepseek-ai/DeepSeek-R1"]
+    for n in (1, 2):
+        cell = matrix_cell(planner.plan(model, catalogue.hardware["MI300X"], n, "exact"))
+        assert cell["status"] == "does-not-fit" and "does not fit" in cell["reason"], (n, cell)
+    assert matrix_cell(planner.plan(model, catalogue.hardware["MI300X"], 8, "exact"))["status"] == "tuned"

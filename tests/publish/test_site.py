@@ -432,6 +432,24 @@ def test_catalogue_gpu_filter_says_tuned_derived_or_generic(page, server, site_b
         "rows => rows.map(r => [r.dataset.model, r.querySelector('td.aim-on-gpu').textContent])"
     )
     assert all(text.startswith(best[m] + " (") for m, text in cells)
+    # with a GPU count: the best status among the plans within it, and their fewest GPUs
+    within: dict[str, tuple[str, int]] = {}
+    for m in index["models"]:
+        model = json.loads((site_build / "api" / "models" / f"{m['slug']}.json").read_text())
+        plans = [p for p in model["plans"] if p["hardware"] == "MI300X" and p["gpu_count"] <= 4]
+        if plans:
+            status = min((p["status"] for p in plans), key=order.index)
+            within[m["model_id"]] = (status, min(p["gpu_count"] for p in plans if p["status"] == status))
+    page.goto(f"{server}/catalogue.html?gpu=MI300X&count=4")
+    cells = page.locator("#aim-catalogue tbody tr:visible").evaluate_all(
+        "rows => rows.map(r => [r.dataset.model, r.querySelector('td.aim-on-gpu').textContent])"
+    )
+    assert dict(cells) == {m: f"{status} ({n}+ GPUs)" for m, (status, n) in within.items()}
+    counts = {w: [v[0] for v in within.values()].count(w) for w in order}
+    assert (
+        f"{counts['tuned']} tuned, {counts['derived']} derived, {counts['generic']} generic"
+        in page.locator("#aim-count").inner_text()
+    )
 
 
 # --- layout at a desktop and a phone width ---------------------------------------------------------

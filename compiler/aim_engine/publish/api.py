@@ -323,7 +323,18 @@ def matrix_cell(decision: Decision) -> MatrixCell:
         }
     n = decision.request.n
     judged = [x for x in decision.considered if x.candidate is not None and x.candidate.gpus <= n]
-    low = [x for x in judged if x.reason is Reason.DOES_NOT_FIT]
+    # a recipe entry disabled because it does not fit is a does-not-fit too (its estimate says so)
+    low = [
+        x
+        for x in judged
+        if x.reason is Reason.DOES_NOT_FIT
+        or (
+            x.reason is Reason.DISABLED
+            and x.candidate is not None
+            and x.candidate.memory is not None
+            and not x.candidate.memory.fits
+        )
+    ]
     unsupported = [x for x in judged if x.reason in (Reason.PRECISION_UNSUPPORTED, Reason.NO_IMAGE)]
     status: MatrixStatus
     if low:

@@ -603,9 +603,14 @@ def catalogue_rows(api: ApiView) -> list[dict]:
         model = api.model(summary["slug"])
         smallest: dict[str, int] = {}  # GPU type -> fewest GPUs any plan needs
         best: dict[str, str] = {}  # GPU type -> the best status of its plans
+        # GPU type -> status -> fewest GPUs a plan of that status needs: with a GPU count chosen, the
+        # filter shows the best status among the plans within it (a tuned TP8 plan is no 4-GPU plan)
+        fewest: dict[str, dict[str, int]] = {}
         for plan in model["plans"]:
             hw = plan["hardware"]
             smallest[hw] = min(plan["gpu_count"], smallest.get(hw, plan["gpu_count"]))
+            of_status = fewest.setdefault(hw, {})
+            of_status[plan["status"]] = min(plan["gpu_count"], of_status.get(plan["status"], plan["gpu_count"]))
             if plan["status"] in STATUS_RANK and (
                 hw not in best or STATUS_RANK.index(plan["status"]) < STATUS_RANK.index(best[hw])
             ):
@@ -618,6 +623,7 @@ def catalogue_rows(api: ApiView) -> list[dict]:
                 "measured": sorted({p["hardware"] for p in model["plans"] if p["measured"]}),
                 "smallest": dict(sorted(smallest.items())),
                 "best": dict(sorted(best.items())),
+                "fewest": {hw: dict(sorted(by.items())) for hw, by in sorted(fewest.items())},
                 "precisions": sorted({p["precision"] for p in model["plans"]}),
                 "backends": sorted({p["backend"] for p in model["plans"]}),
                 "words": " ".join([model["model_id"], model["name"], model["family"], model["size"]]).casefold(),

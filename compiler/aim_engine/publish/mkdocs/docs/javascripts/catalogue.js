@@ -40,8 +40,11 @@
       row.hidden = !ok;
       var cell = row.querySelector("td.aim-on-gpu");
       if (s.gpu) {
-        var status = JSON.parse(row.getAttribute("data-status") || "{}")[s.gpu];
-        var fewest = JSON.parse(row.getAttribute("data-plans") || "{}")[s.gpu];
+        // status -> fewest GPUs a plan of that status needs here: the best status within the count
+        var byStatus = JSON.parse(row.getAttribute("data-status") || "{}")[s.gpu] || {};
+        var limit = s.count ? parseInt(s.count, 10) : Infinity;
+        var status = STATUSES.filter(function (w) { return byStatus[w] !== undefined && byStatus[w] <= limit; })[0];
+        var fewest = status ? byStatus[status] : undefined;
         cell.textContent = status ? status + " (" + fewest + "+ GPUs)" : "no plan";
         cell.className = "aim-on-gpu aim-" + (status || "not-supported");
         if (ok) by[status] = (by[status] || 0) + 1;
