@@ -211,6 +211,11 @@ def test_catalogue_rows_sorted_with_best_status_per_gpu(small_api):
     assert qwen["best"]["MI300X"] == "tuned" and qwen["best"]["MI308X"] == "derived"
     assert qwen["best"]["MI210"] == "generic"
     assert "qwen3" in qwen["words"] and "32b" in qwen["words"]
+    # per status, the fewest GPUs a plan of it needs (what the "Tuned for" column and the count filter read)
+    plans = [p for p in qwen["model"]["plans"] if p["hardware"] == "MI300X"]
+    for status, n in qwen["fewest"]["MI300X"].items():
+        assert n == min(p["gpu_count"] for p in plans if p["status"] == status)
+    assert qwen["smallest"]["MI300X"] == min(p["gpu_count"] for p in plans)
 
 
 def test_plain_text_escapes_markdown():

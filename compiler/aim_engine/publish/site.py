@@ -601,20 +601,14 @@ def catalogue_rows(api: ApiView) -> list[dict]:
     rows: list[dict[str, Any]] = []
     for summary in api.index["models"]:
         model = api.model(summary["slug"])
-        smallest: dict[str, int] = {}  # GPU type -> fewest GPUs any plan needs
-        best: dict[str, str] = {}  # GPU type -> the best status of its plans
         # GPU type -> status -> fewest GPUs a plan of that status needs: with a GPU count chosen, the
         # filter shows the best status among the plans within it (a tuned TP8 plan is no 4-GPU plan)
         fewest: dict[str, dict[str, int]] = {}
         for plan in model["plans"]:
-            hw = plan["hardware"]
-            smallest[hw] = min(plan["gpu_count"], smallest.get(hw, plan["gpu_count"]))
-            of_status = fewest.setdefault(hw, {})
+            of_status = fewest.setdefault(plan["hardware"], {})
             of_status[plan["status"]] = min(plan["gpu_count"], of_status.get(plan["status"], plan["gpu_count"]))
-            if plan["status"] in STATUS_RANK and (
-                hw not in best or STATUS_RANK.index(plan["status"]) < STATUS_RANK.index(best[hw])
-            ):
-                best[hw] = plan["status"]
+        smallest = {hw: min(by.values()) for hw, by in fewest.items()}  # GPU type -> fewest GPUs any plan needs
+        best = {hw: next(w for w in STATUS_RANK if w in by) for hw, by in fewest.items() if set(by) & set(STATUS_RANK)}
         rows.append(
             {
                 "model": model,
