@@ -634,11 +634,6 @@ def walk(
         if group not in recipes_at:
             if group not in reported_missing:
                 reported_missing.add(group)
-                if hardware.precision_support(step.precision) is None:
-                    # no recipe could help: say why, as the validator would refuse one
-                    text = f"{hardware.name} ({hardware.gfx_target}) cannot run {step.precision}"
-                    considered.append(Considered(None, Verdict.REJECTED, Reason.PRECISION_UNSUPPORTED, text, step))
-                    continue
                 text = f"no {step.backend} recipe for {model.name} on {hardware.name} at {step.precision}"
                 considered.append(Considered(None, Verdict.REJECTED, Reason.NO_RECIPE, text, step))
         else:
